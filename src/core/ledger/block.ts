@@ -1,0 +1,171 @@
+import { txRoot } from '../codec/ids.ts';
+import { Block, type Header, type Tx } from '../codec/types.ts';
+import { bigintToBytes32, bytesEqual, toHex } from '../crypto/hash.ts';
+import type { SignatureVerifier } from '../crypto/keys.ts';
+import type { ChainParams } from '../params/index.ts';
+import { blockSubsidy, splitSubsidy, TIERS, type Tier } from './emission.ts';
+import { fail, type Result } from './errors.ts';
+import {
+  accountId,
+  accounts,
+  EMPTY_ACCOUNT,
+  EMPTY_SUPPLY,
+  nextStateRoot,
+  StateOverlay as Overlay,
+  type StateOverlay,
+  type StateReader,
+  supply,
+} from './state.ts';
+import { applyTx } from './tx.ts';
+
+export const ZERO_HASH = new Uint8Array(32);
+export const ZERO_ADDRESS = new Uint8Array(20);
+
+/** Who receives a tier's share of this block's subsidy; none yet means the share is not minted. */
+export type TierPayee = (state: StateOverlay, tier: Tier) => string | undefined;
+const noPayees: TierPayee = () => undefined;
+
+export interface BlockEffects {
+  /** Sorted writes: key -> new encoded value, undefined for a deletion. */
+  changes: Array<[string, Uint8Array | undefined]>;
+  /** Previous encoded values of the same keys, to undo the block on a reorg. */
+  undo: Array<[string, Uint8Array | undefined]>;
+  stateRoot: Uint8Array;
+  subsidy: bigint;
+  fees: bigint;
+  minted: bigint;
+}
+
+export interface ApplyBlockOptions {
+  params: ChainParams;
+  parentStateRoot: Uint8Array;
+  /** Set when every transaction's signature was already verified (e.g. by a worker pool). */
+  signaturesChecked?: boolean;
+  verifier?: SignatureVerifier;
+  tierPayee?: TierPayee;
+}
+
+/**
+ * The state transition of one block: applies its transactions and its subsidy to `base` and
+ * returns the writes, without changing `base`. Any broken rule refuses the whole block.
+ * Header checks that need the chain (parent, time, target, work) are in consensus/.
+ */
+export function applyBlock(
+  base: StateReader,
+  block: Block,
+  opts: ApplyBlockOptions,
+): Result<{ effects: BlockEffects }> {
+  const { params } = opts;
+  const { header, txs } = block;
+  if (txs.length > params.limits.maxBlockTxs) {
+    return fail(
+      'BAD_BLOCK',
+      `block has ${txs.length} transactions, the limit is ${params.limits.maxBlockTxs}`,
+    );
+  }
+  const size = Block.value_serializedSize(block);
+  if (size > params.limits.maxBlockBytes) {
+    return fail('BAD_BLOCK', `block is ${size} bytes, the limit is ${params.limits.maxBlockBytes}`);
+  }
+  if (!bytesEqual(txRoot(txs), header.txRoot))
+    return fail('BAD_BLOCK', 'tx root does not match the transactions');
+  const state = new Overlay(base);
+  const built = applyBody(state, header, txs, opts);
+  if (!built.ok) return built;
+  if (!bytesEqual(built.effects.stateRoot, header.stateRoot)) {
+    return fail(
+      'BAD_BLOCK',
+      `state root ${toHex(header.stateRoot)} does not match the computed ${toHex(built.effects.stateRoot)}`,
+    );
+  }
+  return built;
+}
+
+/** Applies transactions, subsidy and fees to `state`, then computes the effects. */
+export function applyBody(
+  state: StateOverlay,
+  header: Pick<Header, 'height' | 'miner'>,
+  txs: Tx[],
+  opts: ApplyBlockOptions,
+): Result<{ effects: BlockEffects }> {
+  const { params } = opts;
+  let fees = 0n;
+  for (let i = 0; i < txs.length; i++) {
+    const r = applyTx(state, txs[i], {
+      params,
+      signatureChecked: opts.signaturesChecked,
+      verifier: opts.verifier,
+    });
+    if (!r.ok) return fail('BAD_BLOCK', `transaction ${i}: ${r.error.code}: ${r.error.message}`);
+    fees += r.fee;
+  }
+  return { ok: true, effects: finishBlock(state, header, fees, opts) };
+}
+
+/** Mints the subsidy (miner share + tier shares), credits fees to the miner, computes the root. */
+export function finishBlock(
+  state: StateOverlay,
+  header: Pick<Header, 'height' | 'miner'>,
+  fees: bigint,
+  opts: ApplyBlockOptions,
+): BlockEffects {
+  const { params } = opts;
+  const totals = state.read(supply, '') ?? EMPTY_SUPPLY;
+  const subsidy = blockSubsidy(header.height, totals.minted, params);
+  const split = splitSubsidy(subsidy, params);
+  const payee = opts.tierPayee ?? noPayees;
+  let minted = split.miner;
+  for (const tier of TIERS) {
+    const id = payee(state, tier);
+    if (id === undefined || split.tiers[tier] === 0n) continue;
+    credit(state, id, split.tiers[tier]);
+    minted += split.tiers[tier];
+  }
+  credit(state, accountId(header.miner), split.miner + fees);
+  state.write(supply, '', { ...totals, minted: totals.minted + minted });
+  const changes = state.changes();
+  const undo = changes.map(([key]): [string, Uint8Array | undefined] => [key, state.base.get(key)]);
+  return { changes, undo, stateRoot: nextStateRoot(opts.parentStateRoot, changes), subsidy, fees, minted };
+}
+
+function credit(state: StateOverlay, id: string, amount: bigint): void {
+  if (amount === 0n) return;
+  const account = state.read(accounts, id) ?? EMPTY_ACCOUNT;
+  state.write(accounts, id, { ...account, balance: account.balance + amount });
+}
+
+/** The genesis state: allocations from params, recorded as minted. */
+export function genesisEffects(params: ChainParams): BlockEffects {
+  const state = new Overlay({ get: () => undefined });
+  let total = 0n;
+  for (const a of params.genesis.allocations) {
+    credit(state, a.address, a.amount);
+    total += a.amount;
+  }
+  if (total > params.maxSupply) throw new Error('genesis allocations exceed the supply cap');
+  state.write(supply, '', { minted: total, locked: 0n });
+  const changes = state.changes();
+  return {
+    changes,
+    undo: changes.map(([key]) => [key, undefined]),
+    stateRoot: nextStateRoot(ZERO_HASH, changes),
+    subsidy: 0n,
+    fees: 0n,
+    minted: total,
+  };
+}
+
+export function genesisBlock(params: ChainParams): Block {
+  const header: Header = {
+    version: 1,
+    height: 0,
+    parent: ZERO_HASH,
+    time: params.genesis.time,
+    stateRoot: genesisEffects(params).stateRoot,
+    txRoot: txRoot([]),
+    target: bigintToBytes32(params.pow.initialTarget),
+    miner: ZERO_ADDRESS,
+    nonce: 0,
+  };
+  return { header, txs: [], proof: new Uint8Array() };
+}

@@ -1,0 +1,23 @@
+/** Why a transaction or block was refused: a stable code and a message naming what was wrong. */
+export interface LedgerError {
+  code: LedgerErrorCode;
+  message: string;
+}
+
+export type LedgerErrorCode =
+  | 'BAD_SIGNATURE'
+  | 'BAD_NONCE'
+  | 'INSUFFICIENT_FUNDS'
+  | 'FEE_TOO_LOW'
+  | 'BAD_AMOUNT'
+  | 'TOO_LARGE'
+  | 'UNKNOWN_KIND'
+  | 'MALFORMED'
+  | 'WRONG_CHAIN'
+  | 'BAD_BLOCK';
+
+export type Result<T> = ({ ok: true } & T) | { ok: false; error: LedgerError };
+
+export function fail(code: LedgerErrorCode, message: string): { ok: false; error: LedgerError } {
+  return { ok: false, error: { code, message } };
+}

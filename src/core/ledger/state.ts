@@ -1,0 +1,120 @@
+import { Account, Supply } from '../codec/types.ts';
+import { concatBytes, sha256, toHex } from '../crypto/hash.ts';
+
+/** Read access to committed state: key -> encoded value. The node backs it with SQLite. */
+export interface StateReader {
+  get(key: string): Uint8Array | undefined;
+}
+
+/** A typed family of state entries sharing a key prefix. */
+export interface Table<T> {
+  prefix: string;
+  encode(value: T): Uint8Array;
+  decode(bytes: Uint8Array): T;
+}
+
+export const accounts: Table<Account> = {
+  prefix: 'acct/',
+  encode: (v) => Account.serialize(v),
+  decode: (b) => Account.deserialize(b),
+};
+
+export const supply: Table<Supply> = {
+  prefix: 'supply/',
+  encode: (v) => Supply.serialize(v),
+  decode: (b) => Supply.deserialize(b),
+};
+
+export const EMPTY_ACCOUNT: Account = Object.freeze({ balance: 0n, locked: 0n, nonce: 0 });
+export const EMPTY_SUPPLY: Supply = Object.freeze({ minted: 0n, locked: 0n });
+
+interface Entry {
+  table: Table<unknown>;
+  value: unknown;
+}
+
+/**
+ * Pending writes over a StateReader. Values are decoded once and treated as immutable; a
+ * journal lets one transaction's writes be undone without touching the rest of the block.
+ */
+export class StateOverlay implements StateReader {
+  readonly base: StateReader;
+  private readonly entries = new Map<string, Entry>();
+  private readonly journal: Array<[string, Entry | undefined]> = [];
+
+  constructor(base: StateReader) {
+    this.base = base;
+  }
+
+  read<T>(table: Table<T>, id: string): T | undefined {
+    const key = table.prefix + id;
+    const entry = this.entries.get(key);
+    if (entry) return entry.value as T | undefined;
+    const bytes = this.base.get(key);
+    return bytes === undefined ? undefined : table.decode(bytes);
+  }
+
+  write<T>(table: Table<T>, id: string, value: T | undefined): void {
+    const key = table.prefix + id;
+    this.journal.push([key, this.entries.get(key)]);
+    this.entries.set(key, { table: table as Table<unknown>, value });
+  }
+
+  /** A mark to roll back to with `revert`. */
+  checkpoint(): number {
+    return this.journal.length;
+  }
+
+  revert(mark: number): void {
+    while (this.journal.length > mark) {
+      const [key, previous] = this.journal.pop()!;
+      if (previous) this.entries.set(key, previous);
+      else this.entries.delete(key);
+    }
+  }
+
+  /** Raw get through the overlay, so overlays can stack. */
+  get(key: string): Uint8Array | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return this.base.get(key);
+    return entry.value === undefined ? undefined : entry.table.encode(entry.value);
+  }
+
+  /** The encoded writes, sorted by key: undefined means deleted. */
+  changes(): Array<[string, Uint8Array | undefined]> {
+    const out: Array<[string, Uint8Array | undefined]> = [];
+    for (const [key, entry] of this.entries) {
+      out.push([key, entry.value === undefined ? undefined : entry.table.encode(entry.value)]);
+    }
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+}
+
+const encoder = new TextEncoder();
+const TOMBSTONE = new Uint8Array([0]);
+const PRESENT = new Uint8Array([1]);
+
+/**
+ * The state root after a block: sha256(previous root || digest of the block's sorted writes).
+ * It is cheap (proportional to what the block changed) and equal on every node that applied
+ * the same blocks; it does not give inclusion proofs (see ARCHITECTURE.md, "State root").
+ */
+export function nextStateRoot(
+  previousRoot: Uint8Array,
+  changes: Array<[string, Uint8Array | undefined]>,
+): Uint8Array {
+  const parts: Uint8Array[] = [previousRoot];
+  for (const [key, value] of changes) {
+    const k = encoder.encode(key);
+    const len = new Uint8Array(8);
+    new DataView(len.buffer).setUint32(0, k.length);
+    new DataView(len.buffer).setUint32(4, value ? value.length : 0);
+    parts.push(len, k, value ? PRESENT : TOMBSTONE);
+    if (value) parts.push(value);
+  }
+  return sha256(concatBytes(...parts));
+}
+
+export function accountId(address: Uint8Array): string {
+  return toHex(address);
+}
