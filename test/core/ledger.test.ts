@@ -15,7 +15,7 @@ import {
   supply,
 } from '../../src/core/ledger/state.ts';
 import { applyTx, encodeTransfer, minimumFee, signTx } from '../../src/core/ledger/tx.ts';
-import { type ChainParams, COIN, createParams, devnet } from '../../src/core/params/index.ts';
+import { type ChainParams, COIN, createParams, devnet, mainnet } from '../../src/core/params/index.ts';
 
 const keys: KeyPair[] = [1, 2, 3, 4].map((i) => keyPairFromSecret(new Uint8Array(32).fill(i)));
 const ids = keys.map((k) => toHex(addressBytes(k.publicKey)));
@@ -181,6 +181,15 @@ describe('emission', () => {
     const split = splitSubsidy(1001n, devnet);
     assert.deepEqual(split.tiers, { cumulus: 75n, nimbus: 125n, stratus: 300n });
     assert.equal(split.miner, 501n);
+  });
+
+  it('mainnet emits 413,910,000 FLUX in six halving eras, then 1 FLUX a block until the cap', () => {
+    const interval = mainnet.emission.halvingInterval;
+    let total = 0n;
+    for (let era = 0; era < 6; era++) total += scheduledSubsidy(era * interval + 1, mainnet) * BigInt(interval);
+    assert.equal(total, 413_910_000n * COIN);
+    assert.equal(scheduledSubsidy(6 * interval + 1, mainnet), COIN);
+    assert.equal(scheduledSubsidy(100 * interval, mainnet), COIN);
   });
 
   it('mainnet halving schedule stays within 440,000,000 FLUX', () => {
