@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Makes sure a Docker engine answers on this machine: installs Debian's docker.io where the
+# engine is absent, and starts dockerd (vfs storage works in sandboxes) when none runs.
+# Prints one line saying what it did; exits non-zero with the reason when it cannot.
+set -euo pipefail
+
+if docker info >/dev/null 2>&1; then
+  echo "docker: engine already running"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "docker: no engine running and not root, cannot install or start one" >&2
+  exit 1
+fi
+if ! command -v dockerd >/dev/null 2>&1; then
+  echo "docker: installing Debian's docker.io..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq docker.io >/dev/null
+fi
+log=/var/log/openflux-dockerd.log
+nohup dockerd --storage-driver=vfs >"$log" 2>&1 &
+for _ in $(seq 1 60); do
+  if docker info >/dev/null 2>&1; then
+    echo "docker: engine started (log: $log)"
+    exit 0
+  fi
+  sleep 1
+done
+echo "docker: dockerd did not answer within 60 s; see $log" >&2
+tail -20 "$log" >&2 || true
+exit 1
