@@ -15,7 +15,7 @@ import { accountId, accounts, EMPTY_ACCOUNT, type StateOverlay } from './state.t
 export interface UnsignedTx {
   nonce: number;
   fee: bigint;
-  kind: TxKind;
+  kind: number;
   payload: Uint8Array;
 }
 

@@ -11,7 +11,11 @@ parentPort!.on('message', (m: { id: number; items: Uint8Array }) => {
   for (let i = 0; i < count; i++) {
     const at = i * ITEM_BYTES;
     const item = m.items;
-    valid[i] = verifier.verify(item.subarray(at, at + 32), item.subarray(at + 32, at + 64), item.subarray(at + 64, at + 128))
+    valid[i] = verifier.verify(
+      item.subarray(at, at + 32),
+      item.subarray(at + 32, at + 64),
+      item.subarray(at + 64, at + 128),
+    )
       ? 1
       : 0;
   }

@@ -47,7 +47,7 @@ export function createSignaturePool(opts: { threads?: number } = {}): SignatureP
     const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
-      worker.postMessage({ id, items }, [items.buffer]);
+      worker.postMessage({ id, items }, [items.buffer as ArrayBuffer]);
     });
   }
 

@@ -1,0 +1,119 @@
+// Block import against raw signature verification: how close does importing a block of signed
+// transfers come to the speed of just checking their signatures?
+
+import { verify } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { txSigningMessage } from '../src/core/codec/ids.ts';
+import { type Block, type Tx, TxKind } from '../src/core/codec/types.ts';
+import { toHex } from '../src/core/crypto/hash.ts';
+import { addressBytes, type KeyPair, keyPairFromSecret, publicKeyObject } from '../src/core/crypto/keys.ts';
+import { encodeTransfer, minimumFee, signTx } from '../src/core/ledger/tx.ts';
+import { type ChainParams, COIN, createParams, devnet } from '../src/core/params/index.ts';
+import { openChain } from '../src/node/chain/chain.ts';
+import { createSignaturePool } from '../src/node/chain/sigpool.ts';
+import { buildBlock } from '../src/node/miner/miner.ts';
+import { type BenchRow, formatRate } from './table.ts';
+
+const TXS = 10_000;
+const SENDERS = 2_000;
+
+function workload(): { params: ChainParams; txs: Tx[] } {
+  const keys: KeyPair[] = [];
+  for (let i = 0; i < SENDERS; i++) {
+    const secret = new Uint8Array(32);
+    new DataView(secret.buffer).setUint32(0, i + 1);
+    keys.push(keyPairFromSecret(secret));
+  }
+  const now = Date.now();
+  const params = createParams(devnet, {
+    genesis: {
+      time: now - devnet.blockTimeMs,
+      allocations: keys.map((k) => ({ address: toHex(addressBytes(k.publicKey)), amount: 1_000n * COIN })),
+    },
+    pow: { ...devnet.pow, pacedMining: false },
+  });
+  const txs: Tx[] = [];
+  for (let i = 0; i < TXS; i++) {
+    const to = new Uint8Array(20);
+    new DataView(to.buffer).setUint32(0, 0x10000 + i);
+    const payload = encodeTransfer(to, COIN);
+    const nonce = Math.floor(i / SENDERS);
+    txs.push(
+      signTx(
+        { nonce, fee: minimumFee(200, params), kind: TxKind.transfer, payload },
+        keys[i % SENDERS],
+        params,
+      ),
+    );
+  }
+  return { params, txs };
+}
+
+/** Raw node:crypto ed25519 verification on one core, keys already parsed: the baseline. */
+function rawVerifyRate(txs: Tx[]): number {
+  const items = txs.map((tx) => ({
+    message: txSigningMessage(tx.body),
+    key: publicKeyObject(tx.body.sender),
+    signature: tx.signature,
+  }));
+  const start = performance.now();
+  for (const it of items)
+    if (!verify(null, it.message, it.key, it.signature)) throw new Error('bad signature');
+  return items.length / ((performance.now() - start) / 1000);
+}
+
+async function importRate(params: ChainParams, block: Block, threads: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'openflux-bench-'));
+  const pool = threads > 0 ? createSignaturePool({ threads }) : undefined;
+  try {
+    const chain = openChain({ params, dbPath: join(dir, 'chain.db'), signatureVerifier: pool?.verifyTxs });
+    if (pool) await pool.verifyTxs(block.txs.slice(0, 200)); // start the workers before timing
+    const start = performance.now();
+    const r = await chain.importBlock(block, block.header.time);
+    const seconds = (performance.now() - start) / 1000;
+    if (!r.ok) throw new Error(`import failed: ${r.error.message}`);
+    chain.close();
+    return block.txs.length / seconds;
+  } finally {
+    await pool?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const { params, txs } = workload();
+  const dir = mkdtempSync(join(tmpdir(), 'openflux-bench-'));
+  let block: Block;
+  try {
+    const builder = openChain({ params, dbPath: join(dir, 'chain.db') });
+    block = await buildBlock(
+      builder,
+      txs,
+      new Uint8Array(20).fill(7),
+      params.genesis.time + params.blockTimeMs,
+    );
+    builder.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const raw = rawVerifyRate(txs);
+  const oneCore = await importRate(params, block, 0);
+  const twoCores = await importRate(params, block, 2);
+  return [
+    { name: 'ed25519 verify, node:crypto, 1 core (baseline)', value: formatRate(raw) },
+    {
+      name: `import block of ${TXS} transfers (${SENDERS} senders), 1 core`,
+      value: formatRate(oneCore, 'tx/s'),
+      ratio: `${(oneCore / raw).toFixed(2)}x raw verify`,
+      goal: '>= 0.8x',
+    },
+    {
+      name: `import block of ${TXS} transfers, signatures on 2 worker threads`,
+      value: formatRate(twoCores, 'tx/s'),
+      ratio: `${(twoCores / oneCore).toFixed(2)}x 1-core import`,
+      goal: '>= 1.7x',
+    },
+  ];
+}

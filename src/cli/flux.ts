@@ -1,0 +1,329 @@
+// The `flux` command (and `fluxd`, which is `flux node run`).
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import { formatFlux } from '../client/amount.ts';
+import { ApiError } from '../client/client.ts';
+import { WalletError } from '../node/wallet/keystore.ts';
+import { type CommandContext, createContext } from './context.ts';
+import { CliError, type CliIo, processIo } from './io.ts';
+import {
+  walletAddAccount,
+  walletBalance,
+  walletCreate,
+  walletImport,
+  walletList,
+  walletSend,
+} from './wallet.ts';
+
+interface Command {
+  usage: string;
+  summary: string;
+  options?: ParseArgsOptionsConfig;
+  /** Minimum and maximum number of positional arguments. */
+  args: [number, number];
+  /** Resolves to the exit status, or to nothing for 0. */
+  run(ctx: CommandContext): Promise<unknown>;
+}
+
+const COMMON: ParseArgsOptionsConfig = {
+  api: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+const WALLET_DIR: ParseArgsOptionsConfig = { 'wallet-dir': { type: 'string' } };
+const NEW_WALLET: ParseArgsOptionsConfig = {
+  ...WALLET_DIR,
+  network: { type: 'string' },
+  accounts: { type: 'string' },
+};
+const NODE_RUN: ParseArgsOptionsConfig = {
+  network: { type: 'string' },
+  datadir: { type: 'string' },
+  mine: { type: 'boolean' },
+  'miner-address': { type: 'string' },
+  'api-port': { type: 'string' },
+  'api-host': { type: 'string' },
+  'sig-threads': { type: 'string' },
+  host: { type: 'string' },
+  'p2p-port': { type: 'string' },
+  bootstrap: { type: 'string', multiple: true },
+  genesis: { type: 'string' },
+  'no-p2p': { type: 'boolean' },
+};
+
+const commands: Record<string, Command> = {
+  'wallet create': {
+    usage: 'flux wallet create [--network N] [--accounts N] [--wallet-dir DIR]',
+    summary: 'new wallet; the recovery phrase is shown once (on stderr, or in the --json output)',
+    options: NEW_WALLET,
+    args: [0, 0],
+    run: walletCreate,
+  },
+  'wallet import': {
+    usage:
+      'flux wallet import [--network N] [--accounts N] [--wallet-dir DIR]  (phrase from the prompt or stdin)',
+    summary: 'wallet from an existing recovery phrase',
+    options: NEW_WALLET,
+    args: [0, 0],
+    run: walletImport,
+  },
+  'wallet list': {
+    usage: 'flux wallet list [--wallet-dir DIR]',
+    summary: "the wallet's accounts",
+    options: WALLET_DIR,
+    args: [0, 0],
+    run: walletList,
+  },
+  'wallet add-account': {
+    usage: 'flux wallet add-account [--wallet-dir DIR]',
+    summary: 'derive the next account of the wallet',
+    options: WALLET_DIR,
+    args: [0, 0],
+    run: walletAddAccount,
+  },
+  'wallet balance': {
+    usage: 'flux wallet balance [ADDR] [--wallet-dir DIR]',
+    summary: 'balance of an address, or of every account of the wallet',
+    options: WALLET_DIR,
+    args: [0, 1],
+    run: walletBalance,
+  },
+  'wallet send': {
+    usage:
+      'flux wallet send TO AMOUNT [--fee F] [--from INDEX|ADDR] [--memo TEXT] [--wait] [--wallet-dir DIR]',
+    summary: 'send FLUX (AMOUNT and F in FLUX, up to 8 decimals; fee defaults to the minimum)',
+    options: {
+      ...WALLET_DIR,
+      fee: { type: 'string' },
+      from: { type: 'string' },
+      memo: { type: 'string' },
+      wait: { type: 'boolean' },
+    },
+    args: [2, 2],
+    run: walletSend,
+  },
+  'chain info': {
+    usage: 'flux chain info',
+    summary: 'network, height, tip, work, difficulty, supply, next subsidy',
+    args: [0, 0],
+    async run(ctx) {
+      const i = await ctx.client().chainInfo();
+      ctx.emit(
+        i,
+        [
+          `network         ${i.network} (chain ${i.chainId})`,
+          `height          ${i.height}`,
+          `tip             ${i.tipHash}`,
+          `tip time        ${new Date(i.tipTime).toISOString()}`,
+          `cumulative work ${i.cumulativeWork}`,
+          `difficulty      ${i.difficulty.work} hashes/block (target ${i.difficulty.target})`,
+          `supply          ${formatFlux(BigInt(i.supply.minted))} FLUX of ${formatFlux(BigInt(i.supply.maxSupply))}`,
+          `next subsidy    ${formatFlux(BigInt(i.nextSubsidy))} FLUX`,
+          `mempool         ${i.mempoolSize} txs`,
+          ...(i.peers === undefined ? [] : [`peers           ${i.peers}${i.syncing ? ' (syncing)' : ''}`]),
+        ].join('\n'),
+      );
+    },
+  },
+  'block get': {
+    usage: 'flux block get HEIGHT|HASH',
+    summary: 'a block by height or hash',
+    args: [1, 1],
+    async run(ctx) {
+      const b = await ctx.client().block({ params: { id: ctx.positionals[0] } });
+      ctx.emit(
+        b,
+        [
+          `block ${b.height}  ${b.hash}`,
+          `parent  ${b.header.parent}`,
+          `time    ${new Date(b.header.time).toISOString()}`,
+          `miner   ${b.header.miner}`,
+          `target  ${b.header.target}`,
+          `size    ${b.size} bytes, ${b.txs.length} txs`,
+          ...b.txs.map(
+            (t) =>
+              `  ${t.id}  ${t.kind}${t.transfer ? ` ${formatFlux(BigInt(t.transfer.amount))} FLUX -> ${t.transfer.to}` : ''}`,
+          ),
+        ].join('\n'),
+      );
+    },
+  },
+  'tx get': {
+    usage: 'flux tx get ID',
+    summary: 'a transaction by id, mined or pending',
+    args: [1, 1],
+    async run(ctx) {
+      const t = await ctx.client().tx({ params: { id: ctx.positionals[0] } });
+      ctx.emit(
+        t,
+        [
+          `tx ${t.id}  ${t.status}${t.height !== undefined ? ` at height ${t.height}` : ''}`,
+          `from    ${t.from}  (nonce ${t.nonce})`,
+          ...(t.transfer
+            ? [`to      ${t.transfer.to}`, `amount  ${formatFlux(BigInt(t.transfer.amount))} FLUX`]
+            : [`kind    ${t.kind}`]),
+          `fee     ${formatFlux(BigInt(t.fee))} FLUX (${t.size} bytes)`,
+        ].join('\n'),
+      );
+    },
+  },
+  supply: {
+    usage: 'flux supply [--at HEIGHT]',
+    summary: 'minted, locked and maximum supply',
+    options: { at: { type: 'string' } },
+    args: [0, 0],
+    async run(ctx) {
+      const at = ctx.values.at as string | undefined;
+      const s = await ctx.client().supply({ query: { at } });
+      ctx.emit(
+        s,
+        [
+          `height        ${s.height}`,
+          `minted        ${formatFlux(BigInt(s.minted))} FLUX`,
+          `locked        ${formatFlux(BigInt(s.locked))} FLUX`,
+          `max supply    ${formatFlux(BigInt(s.maxSupply))} FLUX`,
+          `next subsidy  ${formatFlux(BigInt(s.nextSubsidy))} FLUX`,
+        ].join('\n'),
+      );
+    },
+  },
+  'node run': {
+    usage:
+      'flux node run [--network devnet|testnet|mainnet] [--datadir DIR] [--mine [--miner-address ADDR]] [--host IP] [--api-port P] [--api-host H] [--p2p-port P] [--bootstrap MULTIADDR]... [--genesis FILE] [--no-p2p] [--sig-threads N]',
+    summary: 'run the node (same as fluxd)',
+    options: NODE_RUN,
+    args: [0, 0],
+    async run(ctx) {
+      const { runDaemon } = await import('./daemon.ts');
+      return runDaemon(ctx);
+    },
+  },
+  'devnet up': {
+    usage:
+      'flux devnet up [--nodes N] [--miners M] [--dir DIR] [--detach] [--reset]  (DIR defaults to ./.data/devnet)',
+    summary:
+      'a local devnet of N node processes (default 3; the first M, default 2, mine); --detach returns at once',
+    options: {
+      nodes: { type: 'string' },
+      miners: { type: 'string' },
+      dir: { type: 'string' },
+      detach: { type: 'boolean' },
+      reset: { type: 'boolean' },
+    },
+    args: [0, 0],
+    async run(ctx) {
+      const { devnetUp } = await import('./devnet.ts');
+      return devnetUp(ctx);
+    },
+  },
+  'devnet status': {
+    usage: 'flux devnet status [--dir DIR]',
+    summary: "each devnet node's height, peers and tip, side by side",
+    options: { dir: { type: 'string' } },
+    args: [0, 0],
+    async run(ctx) {
+      const { devnetStatus } = await import('./devnet.ts');
+      return devnetStatus(ctx);
+    },
+  },
+  'devnet down': {
+    usage: 'flux devnet down [--dir DIR] [--timeout SECONDS]',
+    summary: 'stop the devnet nodes (SIGTERM, then SIGKILL after the timeout, default 15 s)',
+    options: { dir: { type: 'string' }, timeout: { type: 'string' } },
+    args: [0, 0],
+    async run(ctx) {
+      const { devnetDown } = await import('./devnet.ts');
+      return devnetDown(ctx);
+    },
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((k) => k.length));
+  return [
+    'usage: flux COMMAND [options]',
+    '',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Every command takes --api URL (default http://127.0.0.1:16127, or FLUX_API) and --json.',
+    'Wallet commands read --wallet-dir (or FLUX_WALLET_DIR, default ~/.openflux/wallet) and',
+    'the password from a prompt or FLUX_PASSWORD.',
+  ].join('\n');
+}
+
+/** Runs the CLI; returns the exit status. */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const key2 = argv.slice(0, 2).join(' ');
+  const name = commands[key2] ? key2 : commands[argv[0] ?? ''] ? argv[0] : undefined;
+  if (name === undefined) {
+    if (argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
+      io.stdout.write(`${usage()}\n`);
+      return 0;
+    }
+    if (argv.length === 0) {
+      io.stderr.write(`${usage()}\n`);
+      return 2;
+    }
+    io.stderr.write(`flux: unknown command '${argv.slice(0, 2).join(' ')}'\n\n${usage()}\n`);
+    return 2;
+  }
+  const command = commands[name];
+  // Negative numbers are values (to be refused with a clear message), not options.
+  const negatives: string[] = [];
+  const rest = argv.slice(name.split(' ').length).map((a) => {
+    if (!/^-[0-9.]/.test(a)) return a;
+    negatives.push(a);
+    return `\u0000${negatives.length - 1}`;
+  });
+  const restore = (v: string) => (v.startsWith('\u0000') ? negatives[Number(v.slice(1))] : v);
+  let values: Record<string, string | string[] | boolean | undefined>;
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({
+      args: rest,
+      options: { ...COMMON, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+    values = Object.fromEntries(
+      Object.entries(parsed.values).map(([k, v]) => [
+        k,
+        typeof v === 'string' ? restore(v) : Array.isArray(v) ? v.map((x) => restore(String(x))) : v,
+      ]),
+    );
+    positionals = parsed.positionals.map(restore);
+  } catch (e) {
+    io.stderr.write(`flux ${name}: ${(e as Error).message}\nusage: ${command.usage}\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout.write(`usage: ${command.usage}\n  ${command.summary}\n`);
+    return 0;
+  }
+  const [min, max] = command.args;
+  if (positionals.length < min || positionals.length > max) {
+    io.stderr.write(
+      `flux ${name}: expected ${min === max ? min : `${min} to ${max}`} argument(s), got ${positionals.length}\nusage: ${command.usage}\n`,
+    );
+    return 2;
+  }
+  const ctx = createContext(io, values, positionals);
+  try {
+    const status = await command.run(ctx);
+    return typeof status === 'number' ? status : 0;
+  } catch (e) {
+    if (e instanceof ApiError) {
+      io.stderr.write(`flux ${name}: ${e.code === 'UNREACHABLE' ? '' : `${e.code}: `}${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof CliError || e instanceof WalletError) {
+      io.stderr.write(`flux ${name}: ${e.message}\n`);
+      return e instanceof CliError ? e.exitCode : 1;
+    }
+    io.stderr.write(`flux ${name}: unexpected error: ${(e as Error).stack ?? e}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

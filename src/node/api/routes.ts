@@ -1,0 +1,283 @@
+// Every REST route is declared once here: method, path, request and response schemas, summary.
+// The server (server.ts), the OpenAPI document and the typed client (src/client) all read these.
+// JSON conventions: amounts are decimal strings of base units (10^-8 FLUX), hashes and ids are
+// lowercase hex, addresses are bech32m (`flux1...` on mainnet, `tflux1...` elsewhere).
+import { z } from 'zod';
+
+const HEX32 = /^(0x)?[0-9a-fA-F]{64}$/;
+const UINT = /^(0|[1-9][0-9]{0,15})$/;
+
+/** A non-negative decimal integer in a path or query string, below 2^53. */
+const uintParam = (field: string) =>
+  z
+    .string()
+    .regex(UINT, { error: `${field} must be a non-negative integer (digits only)` })
+    .transform(Number)
+    .refine(Number.isSafeInteger, { error: `${field} is too large` });
+
+export const Hash = z.string().describe('32 bytes, hex');
+export const AmountString = z.string().describe('amount in base units (10^-8 FLUX), decimal');
+export const Address = z.string().describe('bech32m address');
+
+export const ErrorBody = z
+  .object({ error: z.object({ code: z.string(), message: z.string() }) })
+  .meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+export const TransferJson = z.object({ to: Address, amount: AmountString, memo: z.string() });
+
+export const TxJson = z
+  .object({
+    id: Hash,
+    status: z.enum(['mined', 'pending']),
+    chainId: z.number(),
+    nonce: z.number(),
+    fee: AmountString,
+    from: Address,
+    senderPublicKey: z.string(),
+    kind: z.string().describe("'transfer', or 'unknown(N)'"),
+    transfer: TransferJson.optional(),
+    signature: z.string(),
+    size: z.number(),
+    blockHash: Hash.optional(),
+    height: z.number().optional(),
+    index: z.number().optional(),
+  })
+  .meta({ id: 'Tx' });
+export type TxJson = z.infer<typeof TxJson>;
+
+export const HeaderJson = z.object({
+  version: z.number(),
+  height: z.number(),
+  parent: Hash,
+  time: z.number().describe('ms since the Unix epoch'),
+  stateRoot: Hash,
+  txRoot: Hash,
+  target: Hash,
+  miner: Address,
+  nonce: z.number(),
+});
+
+export const BlockJson = z
+  .object({
+    hash: Hash,
+    height: z.number(),
+    header: HeaderJson,
+    work: z.string().describe('expected hashes to meet the target, decimal'),
+    size: z.number(),
+    txs: z.array(TxJson),
+  })
+  .meta({ id: 'Block' });
+export type BlockJson = z.infer<typeof BlockJson>;
+
+export const SupplyJson = z.object({
+  height: z.number(),
+  minted: AmountString,
+  locked: AmountString,
+  maxSupply: AmountString,
+  nextSubsidy: AmountString,
+});
+export type SupplyJson = z.infer<typeof SupplyJson>;
+
+export const ChainInfoJson = z.object({
+  network: z.string(),
+  chainId: z.number(),
+  addressPrefix: z.string(),
+  height: z.number(),
+  tipHash: Hash,
+  tipTime: z.number(),
+  cumulativeWork: z.string().describe('decimal'),
+  difficulty: z.object({
+    target: Hash.describe('target of the tip block, 256-bit hex'),
+    work: z.string().describe('expected hashes per block at that target, decimal'),
+  }),
+  supply: SupplyJson,
+  nextSubsidy: AmountString,
+  mempoolSize: z.number(),
+  minFeePerByte: AmountString,
+  peers: z.number().optional().describe('connected peers (absent when the node runs without p2p)'),
+  syncing: z.boolean().optional().describe('whether the node is catching up with a peer'),
+});
+export type ChainInfoJson = z.infer<typeof ChainInfoJson>;
+
+export const AccountJson = z.object({
+  address: Address,
+  balance: AmountString,
+  locked: AmountString,
+  nonce: z.number(),
+  pendingNonce: z.number().describe('the nonce to use for the next transaction, counting the mempool'),
+});
+export type AccountJson = z.infer<typeof AccountJson>;
+
+export const PeerJson = z.object({
+  id: z.string().describe('libp2p peer id'),
+  addrs: z.array(z.string()),
+  direction: z.enum(['inbound', 'outbound']),
+  score: z.number().describe('0 is neutral; at the ban threshold the peer is disconnected and banned'),
+  height: z.number().optional().describe("the peer's height as it last told us"),
+  cumulativeWork: z.string().optional().describe('decimal'),
+});
+
+export const SyncJson = z.object({
+  peer: z.string(),
+  startHeight: z.number(),
+  height: z.number(),
+  targetHeight: z.number(),
+  blocks: z.number(),
+  blocksPerSecond: z.number(),
+});
+
+export const NetworkJson = z
+  .object({
+    enabled: z.boolean().describe('false when the node runs without p2p'),
+    peerId: z.string().optional(),
+    listen: z.array(z.string()).describe('multiaddrs others can dial, each ending in /p2p/<peer id>'),
+    syncing: z.boolean(),
+    sync: SyncJson.optional().describe('progress of the running sync'),
+    peers: z.array(PeerJson),
+    banned: z.number().describe('peers refused for now'),
+  })
+  .meta({ id: 'Network' });
+export type NetworkJson = z.infer<typeof NetworkJson>;
+
+export const MempoolEntryJson = TxJson.extend({ feePerByte: AmountString });
+
+const limitQuery = z.object({ limit: uintParam('limit').optional() });
+
+/** One route: the only place its method, path and schemas are written down. */
+export interface RouteDef {
+  method: 'GET' | 'POST';
+  path: string;
+  summary: string;
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  /** Status of a successful response. */
+  status: 200 | 201;
+  response: z.ZodType;
+}
+
+function route<const R extends RouteDef>(r: R): R {
+  return r;
+}
+
+export const routes = {
+  chainInfo: route({
+    method: 'GET',
+    path: '/chain/info',
+    summary: 'Network, tip, cumulative work, difficulty, supply and next subsidy',
+    status: 200,
+    response: ChainInfoJson,
+  }),
+  block: route({
+    method: 'GET',
+    path: '/blocks/:id',
+    summary: 'A block of the best chain by height, or any stored block by hash',
+    params: z.object({
+      id: z.string().refine((s) => UINT.test(s) || HEX32.test(s), {
+        error: 'id must be a block height (digits) or a block hash (64 hex characters)',
+      }),
+    }),
+    status: 200,
+    response: BlockJson,
+  }),
+  tx: route({
+    method: 'GET',
+    path: '/txs/:id',
+    summary: 'A transaction by id, mined or pending',
+    params: z.object({
+      id: z.string().regex(HEX32, { error: 'id must be a transaction id (64 hex characters)' }),
+    }),
+    status: 200,
+    response: TxJson,
+  }),
+  account: route({
+    method: 'GET',
+    path: '/accounts/:address',
+    summary: 'Balance, locked amount, nonce and pending nonce of an account',
+    params: z.object({ address: Address }),
+    status: 200,
+    response: AccountJson,
+  }),
+  accountTxs: route({
+    method: 'GET',
+    path: '/accounts/:address/txs',
+    summary: 'Transactions sent or received by an account: pending first, then mined, newest first',
+    params: z.object({ address: Address }),
+    query: limitQuery,
+    status: 200,
+    response: z.object({ address: Address, txs: z.array(TxJson) }),
+  }),
+  supply: route({
+    method: 'GET',
+    path: '/supply',
+    summary: 'Minted, locked and maximum supply at the tip or at a height',
+    query: z.object({ at: uintParam('at').optional() }),
+    status: 200,
+    response: SupplyJson,
+  }),
+  submitTx: route({
+    method: 'POST',
+    path: '/txs',
+    summary: 'Submit a signed transaction (hex of its SSZ encoding) to the mempool',
+    body: z.strictObject({
+      tx: z
+        .string({ error: 'tx must be a string of hex' })
+        .min(2, { error: 'tx must not be empty' })
+        .regex(/^(0x)?([0-9a-fA-F]{2})+$/, { error: 'tx must be hex (an even number of 0-9a-f digits)' }),
+    }),
+    status: 201,
+    response: z.object({ id: Hash }),
+  }),
+  mempool: route({
+    method: 'GET',
+    path: '/mempool',
+    summary: 'Pending transactions, best fee rate first',
+    query: limitQuery,
+    status: 200,
+    response: z.object({ count: z.number(), txs: z.array(MempoolEntryJson) }),
+  }),
+  network: route({
+    method: 'GET',
+    path: '/network',
+    summary: 'Peer id, listen addresses, connected peers (score, height) and sync state',
+    status: 200,
+    response: NetworkJson,
+  }),
+} as const;
+
+export type Routes = typeof routes;
+export type RouteName = keyof Routes;
+
+type Field<R, K extends string> = R extends { [P in K]: infer S extends z.ZodType } ? S : undefined;
+
+/** What a caller passes for a route: path params, query and body as JSON-able input. */
+export type RouteInput<R extends RouteDef> = (Field<R, 'params'> extends z.ZodType
+  ? { params: z.input<Field<R, 'params'>> }
+  : { params?: undefined }) &
+  (Field<R, 'query'> extends z.ZodType
+    ? { query?: { [K in keyof z.input<Field<R, 'query'>>]?: string | number } }
+    : { query?: undefined }) &
+  (Field<R, 'body'> extends z.ZodType ? { body: z.input<Field<R, 'body'>> } : { body?: undefined });
+
+/** What a handler receives after validation (transforms applied). */
+export interface RouteRequest<R extends RouteDef> {
+  params: Field<R, 'params'> extends z.ZodType ? z.output<Field<R, 'params'>> : undefined;
+  query: Field<R, 'query'> extends z.ZodType ? z.output<Field<R, 'query'>> : undefined;
+  body: Field<R, 'body'> extends z.ZodType ? z.output<Field<R, 'body'>> : undefined;
+}
+
+export type RouteOutput<R extends RouteDef> = z.output<R['response']>;
+
+/** An error the API returns as `{error: {code, message}}` with this HTTP status. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}

@@ -1,0 +1,313 @@
+// The REST server: registers every route declared in routes.ts on fastify, with zod validation,
+// JSON errors `{error: {code, message}}`, and the OpenAPI document at /openapi.json.
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import { TransferPayload, Tx, TxKind } from '../../core/codec/types.ts';
+import { workOf } from '../../core/consensus/pow.ts';
+import { bytesEqual, bytesToBigint, fromHex, toHex } from '../../core/crypto/hash.ts';
+import { addressBytes, decodeAddress, encodeAddress } from '../../core/crypto/keys.ts';
+import type { Chain } from '../chain/types.ts';
+import { blockJson, supplyJson, txJson } from './json.ts';
+import {
+  ApiError,
+  ErrorBody,
+  type NetworkJson,
+  type RouteDef,
+  type RouteName,
+  type RouteOutput,
+  type RouteRequest,
+  type Routes,
+  routes,
+} from './routes.ts';
+
+export type Handlers = {
+  [K in RouteName]: (
+    req: RouteRequest<Routes[K]>,
+  ) => RouteOutput<Routes[K]> | Promise<RouteOutput<Routes[K]>>;
+};
+
+export interface ApiServerOptions {
+  chain: Chain;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 16127; 0 picks a free port. */
+  port?: number;
+  /** One short line per notable event (server errors); default: nothing. */
+  log?: (line: string) => void;
+  /** The node's p2p state for GET /network; absent when the node runs without p2p. */
+  network?: () => NetworkJson;
+}
+
+const NO_NETWORK: NetworkJson = { enabled: false, listen: [], syncing: false, peers: [], banned: 0 };
+
+export interface ApiServer {
+  app: FastifyInstance;
+  /** Base URL the server listens on, e.g. http://127.0.0.1:16127 */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_API_PORT = 16127;
+const MEMPOOL_SCAN = 1_000_000;
+
+/** Route handlers over a Chain; each throws ApiError for a 4xx. */
+export function createHandlers(chain: Chain, network?: () => NetworkJson): Handlers {
+  const params = chain.params;
+  const prefix = params.addressPrefix;
+
+  const parseAddress = (text: string): Uint8Array => {
+    const decoded = decodeAddress(prefix, text);
+    if (!decoded.ok) throw new ApiError(400, 'BAD_ADDRESS', `address: ${decoded.error}`);
+    return decoded.address;
+  };
+  const pendingFrom = (address: Uint8Array) =>
+    chain.mempool(MEMPOOL_SCAN).filter((e) => bytesEqual(addressBytes(e.tx.body.sender), address));
+
+  return {
+    chainInfo() {
+      const tip = chain.tip();
+      const supply = chain.supply();
+      if (!supply) throw new ApiError(503, 'NOT_READY', 'the chain has no supply record at its tip yet');
+      const target = bytesToBigint(tip.header.target);
+      return {
+        network: params.network,
+        chainId: params.chainId,
+        addressPrefix: prefix,
+        height: tip.height,
+        tipHash: toHex(tip.hash),
+        tipTime: tip.header.time,
+        cumulativeWork: tip.cumulativeWork.toString(),
+        difficulty: { target: toHex(tip.header.target), work: workOf(target).toString() },
+        supply: supplyJson(supply),
+        nextSubsidy: supply.nextSubsidy.toString(),
+        mempoolSize: chain.mempool(MEMPOOL_SCAN).length,
+        minFeePerByte: params.limits.minFeePerByte.toString(),
+        ...(network ? { peers: network().peers.length, syncing: network().syncing } : {}),
+      };
+    },
+
+    network() {
+      return network ? network() : NO_NETWORK;
+    },
+
+    block({ params: { id } }) {
+      const block = /^[0-9]{1,16}$/.test(id)
+        ? chain.blockByHeight(Number(id))
+        : chain.blockByHash(fromHex(id));
+      if (!block)
+        throw new ApiError(404, 'NOT_FOUND', `no block with ${id.length < 20 ? 'height' : 'hash'} ${id}`);
+      return blockJson(block, params);
+    },
+
+    tx({ params: { id } }) {
+      const bytes = fromHex(id);
+      const stored = chain.tx(bytes);
+      if (stored) return txJson(stored.tx, params, { stored });
+      const pending = chain.mempoolTx(bytes);
+      if (pending) return txJson(pending, params, { id: bytes });
+      throw new ApiError(404, 'NOT_FOUND', `no transaction with id ${id} (neither mined nor pending)`);
+    },
+
+    account({ params: { address } }) {
+      const bytes = parseAddress(address);
+      const account = chain.account(bytes);
+      const nonces = new Set(pendingFrom(bytes).map((e) => e.tx.body.nonce));
+      let pendingNonce = account.nonce;
+      while (nonces.has(pendingNonce)) pendingNonce++;
+      return {
+        address: encodeAddress(prefix, bytes),
+        balance: account.balance.toString(),
+        locked: account.locked.toString(),
+        nonce: account.nonce,
+        pendingNonce,
+      };
+    },
+
+    accountTxs({ params: { address }, query }) {
+      const bytes = parseAddress(address);
+      const limit = Math.min(query.limit ?? 50, 1000);
+      const pending = chain
+        .mempool(MEMPOOL_SCAN)
+        .filter((e) => bytesEqual(addressBytes(e.tx.body.sender), bytes) || transferTo(e.tx, bytes))
+        .slice(0, limit)
+        .map((e) => txJson(e.tx, params, { id: e.id }));
+      const mined = chain
+        .txsByAddress(bytes, Math.max(0, limit - pending.length))
+        .map((s) => txJson(s.tx, params, { stored: s }));
+      return { address: encodeAddress(prefix, bytes), txs: [...pending, ...mined] };
+    },
+
+    supply({ query }) {
+      const tipHeight = chain.tip().height;
+      if (query.at !== undefined && query.at > tipHeight) {
+        throw new ApiError(404, 'NOT_FOUND', `at: height ${query.at} is above the tip (${tipHeight})`);
+      }
+      const s = chain.supply(query.at);
+      if (!s) throw new ApiError(404, 'NOT_FOUND', `at: no supply record at height ${query.at}`);
+      return supplyJson(s);
+    },
+
+    submitTx({ body }) {
+      const hex = body.tx.startsWith('0x') ? body.tx.slice(2) : body.tx;
+      const size = hex.length / 2;
+      if (size > params.limits.maxTxBytes) {
+        throw new ApiError(413, 'TOO_LARGE', `tx: ${size} bytes, the limit is ${params.limits.maxTxBytes}`);
+      }
+      let tx: Tx;
+      try {
+        tx = Tx.deserialize(fromHex(hex));
+      } catch (e) {
+        throw new ApiError(
+          400,
+          'MALFORMED',
+          `tx: not an SSZ-encoded signed transaction (${(e as Error).message})`,
+        );
+      }
+      const result = chain.submitTx(tx);
+      if (!result.ok)
+        throw new ApiError(submitStatus(result.error.code), result.error.code, result.error.message);
+      return { id: toHex(result.id) };
+    },
+
+    mempool({ query }) {
+      const limit = Math.min(query.limit ?? 100, 1000);
+      const all = chain.mempool(MEMPOOL_SCAN);
+      return {
+        count: all.length,
+        txs: all.slice(0, limit).map((e) => ({
+          ...txJson(e.tx, params, { id: e.id }),
+          feePerByte: e.feePerByte.toString(),
+        })),
+      };
+    },
+  };
+}
+
+function transferTo(tx: Tx, address: Uint8Array): boolean {
+  if (tx.body.kind !== TxKind.transfer) return false;
+  try {
+    return bytesEqual(TransferPayload.deserialize(tx.body.payload).to, address);
+  } catch {
+    return false;
+  }
+}
+
+/** A refused transaction is the client's fault (4xx); a duplicate is a conflict. */
+function submitStatus(code: string): number {
+  if (/DUPLICATE|KNOWN/.test(code)) return 409;
+  if (/FULL/.test(code)) return 503;
+  return 400;
+}
+
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'BAD_JSON',
+};
+
+/** A fastify app with every declared route; call `listen` or use `startApiServer`. */
+export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance> {
+  const { chain } = opts;
+  const log = opts.log ?? (() => {});
+  const bodyLimit = Math.max(64 * 1024, 2 * chain.params.limits.maxTxBytes + 1024);
+  const app = Fastify({ logger: false, bodyLimit });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof ApiError) {
+      return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
+    }
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const where = err.validationContext ?? 'request';
+      const message = err.validation
+        .map((v) => {
+          const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
+          return `${where}${path ? `.${path}` : ''}: ${v.message}`;
+        })
+        .join('; ');
+      return reply.code(400).send({ error: { code: 'BAD_REQUEST', message } });
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const code = FASTIFY_CODES[err.code] ?? 'BAD_REQUEST';
+      const message =
+        code === 'TOO_LARGE' ? `request body is larger than the limit of ${bodyLimit} bytes` : err.message;
+      return reply.code(status).send({ error: { code, message } });
+    }
+    log(`api: ${request.method} ${request.url} failed: ${err.message}`);
+    return reply
+      .code(500)
+      .send({ error: { code: 'INTERNAL', message: 'internal error (see the node log)' } });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({
+      error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+    });
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'OpenFlux node API',
+        version: '1',
+        description: 'Amounts are decimal strings of base units (10^-8 FLUX).',
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+
+  const handlers = createHandlers(chain, opts.network) as Record<RouteName, (req: unknown) => unknown>;
+  for (const [name, def] of Object.entries(routes) as Array<[RouteName, RouteDef]>) {
+    const schema: Record<string, unknown> = {
+      summary: def.summary,
+      operationId: name,
+      response: { [def.status]: def.response, '4xx': ErrorBody, '5xx': ErrorBody },
+    };
+    if (def.params) schema.params = def.params;
+    if (def.query) schema.querystring = def.query;
+    if (def.body) schema.body = def.body;
+    app.route({
+      method: def.method,
+      url: def.path,
+      schema,
+      handler: async (request, reply) => {
+        const out = await handlers[name]({
+          params: request.params,
+          query: request.query,
+          body: request.body,
+        });
+        reply.code(def.status);
+        return out;
+      },
+    });
+  }
+
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  await app.ready();
+  return app;
+}
+
+/** Builds the API and listens; `port: 0` picks a free port (see `url`). */
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const app = await buildApi(opts);
+  const host = opts.host ?? '127.0.0.1';
+  await app.listen({ host, port: opts.port ?? DEFAULT_API_PORT });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (opts.port ?? DEFAULT_API_PORT);
+  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  return { app, url: `http://${shownHost}:${port}`, port, close: () => app.close() };
+}

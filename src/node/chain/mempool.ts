@@ -1,0 +1,286 @@
+// Pending transactions: each checked against the tip state plus the sender's earlier pending
+// transactions, ordered by fee per byte, bounded in number.
+import { txId } from '../../core/codec/ids.ts';
+import type { Tx } from '../../core/codec/types.ts';
+import { toHex } from '../../core/crypto/hash.ts';
+import { addressBytes, type SignatureVerifier } from '../../core/crypto/keys.ts';
+import { fail, type LedgerError } from '../../core/ledger/errors.ts';
+import { accountId, accounts, EMPTY_ACCOUNT, type StateReader } from '../../core/ledger/state.ts';
+import { checkTxSignature, checkTxStateless, txSize } from '../../core/ledger/tx.ts';
+import type { ChainParams } from '../../core/params/index.ts';
+import { txShapeError } from './shape.ts';
+
+export interface MempoolEntry {
+  tx: Tx;
+  id: Uint8Array;
+  idHex: string;
+  sender: string;
+  nonce: number;
+  size: number;
+  fee: bigint;
+  /** Amount + fee: what the sender's balance must cover. */
+  spend: bigint;
+  /** Arrival order, to break fee-rate ties (first come first served). */
+  seq: number;
+}
+
+export interface MempoolOptions {
+  params: ChainParams;
+  /** The committed state of the tip. */
+  state: StateReader;
+  verifier: SignatureVerifier;
+  maxTxs?: number;
+}
+
+export type AddResult = { ok: true; entry: MempoolEntry } | { ok: false; error: LedgerError };
+
+/** a pays a strictly higher fee per byte than b (compared exactly, without rounding). */
+function higherRate(a: MempoolEntry, b: MempoolEntry): boolean {
+  const lhs = a.fee * BigInt(b.size);
+  const rhs = b.fee * BigInt(a.size);
+  return lhs > rhs || (lhs === rhs && a.seq < b.seq);
+}
+
+export class Mempool {
+  private readonly params: ChainParams;
+  private readonly state: StateReader;
+  private readonly verifier: SignatureVerifier;
+  readonly maxTxs: number;
+  private readonly byId = new Map<string, MempoolEntry>();
+  /** Per sender, pending transactions in nonce order, contiguous from the account's nonce. */
+  private readonly bySender = new Map<string, MempoolEntry[]>();
+  private seq = 0;
+
+  constructor(opts: MempoolOptions) {
+    this.params = opts.params;
+    this.state = opts.state;
+    this.verifier = opts.verifier;
+    this.maxTxs = opts.maxTxs ?? 50_000;
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get(id: Uint8Array): Tx | undefined {
+    return this.byId.get(toHex(id))?.tx;
+  }
+
+  has(id: Uint8Array): boolean {
+    return this.byId.has(toHex(id));
+  }
+
+  /** Validates a transaction against the tip state and the sender's pending ones, then keeps it. */
+  add(tx: Tx, opts: { signatureChecked?: boolean; id?: Uint8Array } = {}): AddResult {
+    const shape = txShapeError(tx);
+    if (shape) return fail('MALFORMED', `malformed transaction: ${shape}`);
+    const id = opts.id ?? txId(tx);
+    const idHex = toHex(id);
+    if (this.byId.has(idHex)) return fail('BAD_NONCE', `transaction ${idHex} is already in the mempool`);
+    const size = txSize(tx);
+    const checked = checkTxStateless(tx, this.params, size);
+    if (!checked.ok) return checked;
+    if (!opts.signatureChecked) {
+      const sig = checkTxSignature(tx, this.verifier);
+      if (!sig.ok) return sig;
+    }
+    const sender = accountId(addressBytes(tx.body.sender));
+    const account = this.account(sender);
+    const pending = this.bySender.get(sender) ?? [];
+    const expected = account.nonce + pending.length;
+    const nonce = tx.body.nonce;
+    if (nonce !== expected) {
+      if (nonce < account.nonce)
+        return fail(
+          'BAD_NONCE',
+          `nonce ${nonce} was already used: the sender's next nonce is ${account.nonce}`,
+        );
+      if (nonce < expected) {
+        const taken = pending[nonce - account.nonce];
+        return fail('BAD_NONCE', `nonce ${nonce} is already taken by pending transaction ${taken.idHex}`);
+      }
+      return fail(
+        'BAD_NONCE',
+        `nonce ${nonce} leaves a gap: the sender's next nonce is ${expected}` +
+          (pending.length ? ` (${account.nonce} on chain + ${pending.length} pending)` : ''),
+      );
+    }
+    const payload = checked.payload;
+    const spend = tx.body.fee + (payload.kind === 'transfer' ? payload.value.amount : 0n);
+    let pendingSpend = 0n;
+    for (const e of pending) pendingSpend += e.spend;
+    if (pendingSpend + spend > account.balance) {
+      return fail(
+        'INSUFFICIENT_FUNDS',
+        `sender ${sender} has ${account.balance}, pending transactions spend ${pendingSpend}, ` +
+          `this one needs ${spend} (amount + fee)`,
+      );
+    }
+    const entry: MempoolEntry = {
+      tx,
+      id,
+      idHex,
+      sender,
+      nonce,
+      size,
+      fee: tx.body.fee,
+      spend,
+      seq: this.seq++,
+    };
+    if (this.byId.size >= this.maxTxs) {
+      const victim = this.lowestLeaf();
+      if (victim && (victim.sender === sender || !higherRate(entry, victim))) {
+        return fail(
+          'FEE_TOO_LOW',
+          `the mempool is full (${this.byId.size} transactions) and fee rate ${entry.fee / BigInt(size)}` +
+            `/byte does not beat the lowest evictable ${victim.fee / BigInt(victim.size)}/byte`,
+        );
+      }
+      if (victim) this.removeLast(victim);
+    }
+    this.byId.set(idHex, entry);
+    pending.push(entry);
+    this.bySender.set(sender, pending);
+    return { ok: true, entry };
+  }
+
+  /** Pending transactions, best fee rate first. */
+  list(limit: number): MempoolEntry[] {
+    return [...this.byId.values()].sort((a, b) => (higherRate(a, b) ? -1 : 1)).slice(0, Math.max(0, limit));
+  }
+
+  /**
+   * Transactions for a block template: highest fee rate first among each sender's next
+   * transaction, so every sender's transactions stay in nonce order. `maxBytes` counts each
+   * transaction's encoded size plus its 4-byte list offset.
+   */
+  select(maxTxs: number, maxBytes: number): Tx[] {
+    const heap = new EntryHeap();
+    const cursor = new Map<string, number>();
+    for (const [sender, list] of this.bySender) {
+      cursor.set(sender, 0);
+      heap.push(list[0]);
+    }
+    const out: Tx[] = [];
+    let bytes = 0;
+    while (out.length < maxTxs) {
+      const top = heap.pop();
+      if (!top) break;
+      if (bytes + top.size + 4 > maxBytes) continue; // drops this sender's later ones too
+      out.push(top.tx);
+      bytes += top.size + 4;
+      const list = this.bySender.get(top.sender)!;
+      const next = cursor.get(top.sender)! + 1;
+      cursor.set(top.sender, next);
+      if (next < list.length) heap.push(list[next]);
+    }
+    return out;
+  }
+
+  /**
+   * After a block joined the tip: drops the senders' included transactions and any of theirs the
+   * new state makes invalid (nonce already used, balance no longer covering them).
+   */
+  revalidateSenders(senders: Iterable<string>): void {
+    for (const sender of senders) {
+      const list = this.bySender.get(sender);
+      if (!list) continue;
+      const account = this.account(sender);
+      let keep = 0;
+      let spend = 0n;
+      const kept: MempoolEntry[] = [];
+      for (const e of list) {
+        if (e.nonce < account.nonce) {
+          this.byId.delete(e.idHex);
+          continue;
+        }
+        if (e.nonce === account.nonce + keep && spend + e.spend <= account.balance) {
+          kept.push(e);
+          spend += e.spend;
+          keep++;
+        } else this.byId.delete(e.idHex);
+      }
+      if (kept.length) this.bySender.set(sender, kept);
+      else this.bySender.delete(sender);
+    }
+  }
+
+  /**
+   * After a reorg: validates the pending transactions again, together with those of the detached
+   * blocks (oldest first), against the new tip state. Returns the transactions kept.
+   */
+  rebuild(detached: Tx[]): number {
+    const candidates: Array<{ tx: Tx; id: Uint8Array }> = [];
+    for (const tx of detached) candidates.push({ tx, id: txId(tx) });
+    for (const e of this.byId.values()) candidates.push({ tx: e.tx, id: e.id });
+    const keyed = candidates.map((c) => ({ ...c, sender: toHex(addressBytes(c.tx.body.sender)) }));
+    keyed.sort((a, b) =>
+      a.sender < b.sender ? -1 : a.sender > b.sender ? 1 : a.tx.body.nonce - b.tx.body.nonce,
+    );
+    this.byId.clear();
+    this.bySender.clear();
+    for (const c of keyed) this.add(c.tx, { signatureChecked: true, id: c.id });
+    return this.byId.size;
+  }
+
+  private account(sender: string) {
+    const bytes = this.state.get(accounts.prefix + sender);
+    return bytes === undefined ? EMPTY_ACCOUNT : accounts.decode(bytes);
+  }
+
+  /** The lowest fee-rate transaction that is last of its sender's (removing it leaves no gap). */
+  private lowestLeaf(): MempoolEntry | undefined {
+    let worst: MempoolEntry | undefined;
+    for (const list of this.bySender.values()) {
+      const last = list[list.length - 1];
+      if (!worst || higherRate(worst, last)) worst = last;
+    }
+    return worst;
+  }
+
+  private removeLast(entry: MempoolEntry): void {
+    const list = this.bySender.get(entry.sender)!;
+    list.pop();
+    if (list.length === 0) this.bySender.delete(entry.sender);
+    this.byId.delete(entry.idHex);
+  }
+}
+
+/** A binary max-heap of entries by fee rate. */
+class EntryHeap {
+  private readonly items: MempoolEntry[] = [];
+
+  push(e: MempoolEntry): void {
+    const a = this.items;
+    a.push(e);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!higherRate(a[i], a[p])) break;
+      [a[i], a[p]] = [a[p], a[i]];
+      i = p;
+    }
+  }
+
+  pop(): MempoolEntry | undefined {
+    const a = this.items;
+    if (a.length === 0) return undefined;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && higherRate(a[l], a[m])) m = l;
+        if (r < a.length && higherRate(a[r], a[m])) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

@@ -1,0 +1,457 @@
+// The daemon, composed in one place: the chain in `datadir/chain.db`, the p2p host (identity in
+// `datadir/peer.key`), the REST API, and optionally the miner, which waits until the node has
+// caught up with its peers. `createDevNode()` is the same thing in a temp dir for tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { toHex } from '../core/crypto/hash.ts';
+import { deriveKeyPair } from '../core/crypto/hd.ts';
+import { addressBytes, encodeAddress } from '../core/crypto/keys.ts';
+import {
+  type ChainParams,
+  COIN,
+  createParams,
+  DEVNET_MNEMONIC,
+  devnet,
+  type GenesisAllocation,
+  type NetworkName,
+  presets,
+} from '../core/params/index.ts';
+import { networkJson } from './api/json.ts';
+import { type ApiServer, startApiServer } from './api/server.ts';
+import { openChain } from './chain/chain.ts';
+import { createSignaturePool } from './chain/sigpool.ts';
+import type { Chain } from './chain/types.ts';
+import { createMiner } from './miner/miner.ts';
+import { createP2P, loadOrCreatePeerKey, type P2P, type P2PLimits, type SyncProgress } from './p2p/index.ts';
+
+export const GENESIS_FILE = 'genesis.json';
+export const PEER_KEY_FILE = 'peer.key';
+/** The p2p port outside devnet (devnet picks a free port unless told). */
+export const DEFAULT_P2P_PORT = 16126;
+/** With bootstrap peers, the miner waits this long at most for a first peer to say where it is. */
+export const INITIAL_SYNC_WAIT_MS = 30_000;
+
+export interface P2PNodeOptions {
+  /** Multiaddrs to listen on; default `/ip4/<host>/tcp/<port>`. */
+  listen?: string[];
+  /** Default 127.0.0.1 on devnet, 0.0.0.0 elsewhere. */
+  host?: string;
+  /** Default 0 (a free port) on devnet, DEFAULT_P2P_PORT elsewhere. */
+  port?: number;
+  /** Peers to join, each `/ip4/.../tcp/.../p2p/<peer id>`. */
+  bootstrap?: string[];
+  limits?: Partial<P2PLimits>;
+  /** How long the miner waits for a first peer before mining alone; default INITIAL_SYNC_WAIT_MS. */
+  initialSyncWaitMs?: number;
+}
+/** Each of the first DEVNET_FUNDED_ACCOUNTS accounts of DEVNET_MNEMONIC gets this at genesis. */
+export const DEVNET_ALLOCATION = 1_000_000n * COIN;
+export const DEVNET_FUNDED_ACCOUNTS = 4;
+
+export interface NodeOptions {
+  network: NetworkName;
+  datadir: string;
+  /** Replaces the preset (tests, private networks); devnet otherwise reads or writes genesis.json. */
+  params?: ChainParams;
+  /** The API server; `false` runs without one. Default 127.0.0.1:16127. */
+  api?: { host?: string; port?: number } | false;
+  /** The p2p host; `false` runs without one (a node on its own). Default: on, see P2PNodeOptions. */
+  p2p?: P2PNodeOptions | false;
+  /**
+   * Devnet only: a genesis file shared by the nodes of one devnet. It is copied into the datadir,
+   * which must not already hold a different one.
+   */
+  genesisFile?: string;
+  mine?: boolean;
+  /** 20-byte account id paid by mined blocks (required with `mine`). */
+  minerAddress?: Uint8Array;
+  /** Short lines for people; default: nothing. */
+  log?: (line: string) => void;
+  /** Worker threads that verify block signatures in parallel; 0 (default) verifies on this thread. */
+  signatureThreads?: number;
+  /** Clock (ms), injectable for tests. */
+  now?: () => number;
+}
+
+export interface FluxNode {
+  readonly params: ChainParams;
+  readonly chain: Chain;
+  readonly api?: ApiServer;
+  readonly p2p?: P2P;
+  /** Base URL of the API, when it runs. */
+  readonly url?: string;
+  readonly datadir: string;
+  close(): Promise<void>;
+}
+
+/** Devnet's funded accounts: indexes 0..3 (account 0) of DEVNET_MNEMONIC, 1,000,000 FLUX each. */
+export function devnetAllocations(): GenesisAllocation[] {
+  return Array.from({ length: DEVNET_FUNDED_ACCOUNTS }, (_, index) => ({
+    address: toHex(addressBytes(deriveKeyPair(DEVNET_MNEMONIC, 0, index).publicKey)),
+    amount: DEVNET_ALLOCATION,
+  }));
+}
+
+/** Devnet params with genesis at `time` and the funded devnet accounts. */
+export function devnetParams(time: number): ChainParams {
+  return createParams(devnet, { genesis: { time, allocations: devnetAllocations() } });
+}
+
+interface GenesisFileJson {
+  network: 'devnet';
+  time: number;
+  allocations: Array<{ address: string; amount: string }>;
+}
+
+/** Reads a devnet genesis file; undefined when it does not exist. */
+export async function readDevnetGenesis(file: string): Promise<ChainParams | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  let saved: GenesisFileJson;
+  try {
+    saved = JSON.parse(text) as GenesisFileJson;
+  } catch (e) {
+    throw new Error(`${file} is not JSON: ${(e as Error).message}`);
+  }
+  if (
+    saved === null ||
+    typeof saved !== 'object' ||
+    saved.network !== 'devnet' ||
+    !Number.isSafeInteger(saved.time) ||
+    !Array.isArray(saved.allocations)
+  ) {
+    throw new Error(`${file} is not a devnet genesis file`);
+  }
+  return createParams(devnet, {
+    genesis: {
+      time: saved.time,
+      allocations: saved.allocations.map((a) => ({ address: a.address, amount: BigInt(a.amount) })),
+    },
+  });
+}
+
+/** Writes the genesis of `params` (time + allocations) to `file`, atomically. */
+export async function writeDevnetGenesis(file: string, params: ChainParams): Promise<void> {
+  const json: GenesisFileJson = {
+    network: 'devnet',
+    time: params.genesis.time,
+    allocations: params.genesis.allocations.map((a) => ({ address: a.address, amount: a.amount.toString() })),
+  };
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(`${file}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
+  await rename(`${file}.tmp`, file);
+}
+
+function sameGenesis(a: ChainParams, b: ChainParams): boolean {
+  return (
+    a.genesis.time === b.genesis.time &&
+    a.genesis.allocations.length === b.genesis.allocations.length &&
+    a.genesis.allocations.every(
+      (x, i) =>
+        x.address === b.genesis.allocations[i].address && x.amount === b.genesis.allocations[i].amount,
+    )
+  );
+}
+
+/**
+ * A devnet datadir keeps its own genesis (time + allocations): a new datadir picks `now` (or
+ * the shared `genesisFile` of a multi-node devnet), so ASERT starts at the initial target; a
+ * restart reuses the saved one.
+ */
+export async function loadOrCreateDevnetGenesis(
+  datadir: string,
+  now: number,
+  genesisFile?: string,
+): Promise<ChainParams> {
+  const file = join(datadir, GENESIS_FILE);
+  const saved = await readDevnetGenesis(file);
+  const shared = genesisFile === undefined ? undefined : await readDevnetGenesis(genesisFile);
+  if (genesisFile !== undefined && shared === undefined) throw new Error(`no genesis file at ${genesisFile}`);
+  if (saved !== undefined) {
+    if (shared !== undefined && !sameGenesis(saved, shared)) {
+      throw new Error(
+        `${file} holds a different devnet genesis than ${genesisFile}; use a new datadir to join that devnet`,
+      );
+    }
+    return saved;
+  }
+  const params = shared ?? devnetParams(now);
+  await writeDevnetGenesis(file, params);
+  return params;
+}
+
+export async function createNode(opts: NodeOptions): Promise<FluxNode> {
+  const log = opts.log ?? (() => {});
+  const now = opts.now ?? Date.now;
+  await mkdir(opts.datadir, { recursive: true });
+  const params =
+    opts.params ??
+    (opts.network === 'devnet'
+      ? await loadOrCreateDevnetGenesis(opts.datadir, now(), opts.genesisFile)
+      : presets[opts.network]);
+  if (opts.mine && !opts.minerAddress) throw new Error('mining needs a miner address');
+
+  const pool = opts.signatureThreads ? createSignaturePool({ threads: opts.signatureThreads }) : undefined;
+  let chain: ReturnType<typeof openChain>;
+  try {
+    chain = openChain({ params, dbPath: join(opts.datadir, 'chain.db'), signatureVerifier: pool?.verifyTxs });
+  } catch (e) {
+    await pool?.close();
+    throw e;
+  }
+  const tip = chain.tip();
+  log(`chain ${params.network} at height ${tip.height} (${toHex(tip.hash).slice(0, 16)})`);
+  chain.on('block', (block, hash) =>
+    log(`block ${block.header.height} ${toHex(hash).slice(0, 16)} txs=${block.txs.length}`),
+  );
+  chain.on('reorg', (detached, attached) => log(`reorg: -${detached.length} +${attached.length} blocks`));
+
+  let p2p: P2P | undefined;
+  let lastSync: SyncProgress | undefined;
+  let api: ApiServer | undefined;
+  const closeAll = async () => {
+    await api?.close();
+    await p2p?.stop();
+    chain.close();
+    await pool?.close();
+  };
+  try {
+    if (opts.p2p !== false) {
+      const o = opts.p2p ?? {};
+      const devnetNet = params.network === 'devnet';
+      const host = o.host ?? (devnetNet ? '127.0.0.1' : '0.0.0.0');
+      const port = o.port ?? (devnetNet ? 0 : DEFAULT_P2P_PORT);
+      p2p = await createP2P({
+        chain,
+        listen: o.listen ?? [`/${host.includes(':') ? 'ip6' : 'ip4'}/${host}/tcp/${port}`],
+        bootstrap: o.bootstrap,
+        peerKey: loadOrCreatePeerKey(join(opts.datadir, PEER_KEY_FILE)),
+        limits: o.limits,
+        now,
+      });
+      await p2p.start();
+      log(`p2p ${p2p.peerId} listening on ${p2p.multiaddrs().join(' ')}`);
+      p2p.on('peer:connect', (peer) => log(`peer connected ${peer}`));
+      p2p.on('peer:disconnect', (peer) => log(`peer disconnected ${peer}`));
+      p2p.on('peer:ban', (peer, reason) => log(`peer banned ${peer}: ${reason}`));
+      let lastLine = 0;
+      p2p.on('sync:start', (s) => {
+        lastSync = s;
+        log(`sync: from ${s.peer} at height ${s.startHeight}, target ${s.targetHeight}`);
+      });
+      p2p.on('sync:progress', (s) => {
+        lastSync = s;
+        if (now() - lastLine < 1_000) return;
+        lastLine = now();
+        log(syncLine(s));
+      });
+      p2p.on('sync:done', (s) => {
+        lastSync = undefined;
+        log(
+          s.ok
+            ? `sync: done, ${s.height - s.startHeight} blocks to height ${s.height} (${Math.round(s.blocksPerSecond)} blocks/s)`
+            : `sync from ${s.peer} stopped at height ${s.height}: ${s.error ?? 'failed'}`,
+        );
+      });
+    }
+    if (opts.api !== false) {
+      const net = p2p;
+      api = await startApiServer({
+        chain,
+        host: opts.api?.host,
+        port: opts.api?.port,
+        log,
+        network: net ? () => networkJson(net, lastSync) : undefined,
+      });
+      log(`api listening on ${api.url}`);
+    }
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+
+  let miner: ReturnType<typeof createMiner> | undefined;
+  let gate: MiningGate | undefined;
+  if (opts.mine && opts.minerAddress) {
+    const m = createMiner({
+      chain,
+      minerAddress: opts.minerAddress,
+      now,
+      onError: (e) => log(`miner: ${e.message}`),
+    });
+    miner = m;
+    log(`mining to ${encodeAddress(params.addressPrefix, opts.minerAddress)}`);
+    const bootstrap = opts.p2p === false ? [] : (opts.p2p?.bootstrap ?? []);
+    gate = createMiningGate({
+      miner: m,
+      p2p,
+      chain,
+      waitForPeers: bootstrap.length > 0,
+      waitMs: (opts.p2p !== false && opts.p2p?.initialSyncWaitMs) || INITIAL_SYNC_WAIT_MS,
+      log,
+    });
+  }
+
+  let closed: Promise<void> | undefined;
+  return {
+    params,
+    chain,
+    api,
+    p2p,
+    url: api?.url,
+    datadir: opts.datadir,
+    close() {
+      closed ??= (async () => {
+        await gate?.close();
+        await miner?.stop();
+        // p2p goes before the chain: an import it handed over finishes first.
+        await closeAll();
+      })();
+      return closed;
+    },
+  };
+}
+
+/** `sync: 1200/5000 blocks (24%) 480 blocks/s` */
+export function syncLine(s: SyncProgress): string {
+  const total = Math.max(0, s.targetHeight - s.startHeight);
+  const done = Math.max(0, s.height - s.startHeight);
+  const pct = total === 0 ? 100 : Math.min(100, Math.floor((done / total) * 100));
+  return `sync: ${done}/${total} blocks (${pct}%) ${Math.round(s.blocksPerSecond)} blocks/s`;
+}
+
+interface MiningGate {
+  close(): Promise<void>;
+}
+
+/**
+ * Runs the miner only while the node is caught up: with bootstrap peers it first waits until a
+ * peer has told us its chain is not heavier than ours (or a sync finished, or `waitMs` passed),
+ * and it pauses while a sync runs, so it never mines on a stale tip.
+ */
+function createMiningGate(o: {
+  miner: ReturnType<typeof createMiner>;
+  p2p?: P2P;
+  chain: Chain;
+  waitForPeers: boolean;
+  waitMs: number;
+  log: (line: string) => void;
+}): MiningGate {
+  const { miner, p2p, chain, log } = o;
+  let ready = !o.waitForPeers || p2p === undefined;
+  let closed = false;
+  // Start and stop are serialised: a start during a pending stop must not leave two loops.
+  let queue: Promise<void> = Promise.resolve();
+  let running = false;
+  const apply = (): void => {
+    queue = queue.then(async () => {
+      const want = !closed && ready && !(p2p?.syncing() ?? false);
+      if (want && !running) {
+        running = true;
+        miner.start();
+      } else if (!want && running) {
+        running = false;
+        await miner.stop();
+      }
+    });
+  };
+  const becomeReady = (why: string): void => {
+    if (ready || closed) return;
+    ready = true;
+    clearInterval(poll);
+    clearTimeout(timeout);
+    log(`mining starts: ${why}`);
+    apply();
+  };
+  const caughtUp = (): boolean => {
+    if (p2p === undefined || p2p.syncing()) return false;
+    const told = p2p.peers().filter((p) => p.cumulativeWork !== undefined);
+    const ours = chain.tip().cumulativeWork;
+    return told.length > 0 && told.every((p) => (p.cumulativeWork ?? 0n) <= ours);
+  };
+  const poll = setInterval(() => {
+    if (caughtUp()) becomeReady(`caught up with ${p2p?.peers().length ?? 0} peer(s)`);
+  }, 250);
+  const timeout = setTimeout(
+    () => becomeReady(`no peer answered in ${Math.round(o.waitMs / 1000)} s; mining on our own chain`),
+    o.waitMs,
+  );
+  if (ready) {
+    clearInterval(poll);
+    clearTimeout(timeout);
+  } else {
+    log('miner waits until the node has caught up with its peers');
+  }
+  const onSyncStart = (): void => apply();
+  const onSyncDone = (s: SyncProgress & { ok: boolean }): void => {
+    if (s.ok) becomeReady(`synced to height ${s.height}`);
+    apply();
+  };
+  p2p?.on('sync:start', onSyncStart);
+  p2p?.on('sync:done', onSyncDone);
+  apply();
+  return {
+    async close() {
+      closed = true;
+      clearInterval(poll);
+      clearTimeout(timeout);
+      p2p?.off('sync:start', onSyncStart);
+      p2p?.off('sync:done', onSyncDone);
+      apply();
+      await queue;
+    },
+  };
+}
+
+export interface DevNodeOptions {
+  mine?: boolean;
+  minerAddress?: Uint8Array;
+  /** Extra overrides on top of devnet params with genesis now. */
+  params?: Partial<ChainParams>;
+  /** A p2p host on a free loopback port; default none (a node on its own). */
+  p2p?: P2PNodeOptions | boolean;
+  log?: (line: string) => void;
+  now?: () => number;
+}
+
+/** A devnet node in a new temp dir with the API on a free loopback port; close() removes the dir. */
+export async function createDevNode(opts: DevNodeOptions = {}): Promise<FluxNode> {
+  const datadir = mkdtempSync(join(tmpdir(), 'openflux-dev-'));
+  const now = opts.now ?? Date.now;
+  const params = createParams(devnetParams(now()), opts.params ?? {});
+  try {
+    const node = await createNode({
+      network: 'devnet',
+      datadir,
+      params,
+      api: { host: '127.0.0.1', port: 0 },
+      p2p: opts.p2p === true ? {} : (opts.p2p ?? false),
+      mine: opts.mine,
+      minerAddress: opts.minerAddress ?? (opts.mine ? devnetMinerAddress() : undefined),
+      log: opts.log,
+      now,
+    });
+    return {
+      ...node,
+      async close() {
+        await node.close();
+        rmSync(datadir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    rmSync(datadir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Devnet's default miner: account 0 of DEVNET_MNEMONIC, so rewards land in the imported wallet. */
+export function devnetMinerAddress(): Uint8Array {
+  return addressBytes(deriveKeyPair(DEVNET_MNEMONIC, 0, 0).publicKey);
+}

@@ -1,0 +1,432 @@
+// The libp2p host: tcp + noise + yamux + identify + gossipsub, the sync protocol, peer scoring
+// and bans, wired to the chain. Gossip is validated by the chain before it is relayed.
+import { EventEmitter } from 'node:events';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { gossipsub, StrictSign, type TopicValidatorFn, TopicValidatorResult } from '@libp2p/gossipsub';
+import { identify } from '@libp2p/identify';
+import type { ConnectionGater, PeerId } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
+import { blockHash, decodeBlock, decodeTx, encodeBlock, encodeTx, txId } from '../../core/codec/ids.ts';
+import type { Block, Tx } from '../../core/codec/types.ts';
+import { checkProofOfWork } from '../../core/consensus/pow.ts';
+import { toHex } from '../../core/crypto/hash.ts';
+import type { LedgerErrorCode } from '../../core/ledger/errors.ts';
+import type { ChainParams } from '../../core/params/index.ts';
+import type { ChainEvents, ImportResult } from '../chain/types.ts';
+import { generatePeerKey, privateKeyOf } from './peer-key.ts';
+import { type Offence, PeerBook, RateLimiter, RecentSet } from './peers.ts';
+import { pushTxs, serveSyncStream } from './protocol.ts';
+import { Syncer } from './sync.ts';
+import { DEFAULT_LIMITS, type P2P, type P2PEvents, type P2POptions, type PeerInfo } from './types.ts';
+import {
+  MAX_BLOCKS_PER_REQUEST,
+  MAX_HEADERS_PER_REQUEST,
+  MAX_PUSHED_TXS,
+  type Status,
+  SYNC_PROTOCOL,
+} from './wire.ts';
+
+/** Gossip topic names carry the network and chain id, so networks never mix. */
+export function gossipTopics(params: Pick<ChainParams, 'network' | 'chainId'>): {
+  blocks: string;
+  txs: string;
+} {
+  const base = `/openflux/${params.network}/${params.chainId}`;
+  return { blocks: `${base}/blocks/1`, txs: `${base}/txs/1` };
+}
+
+/** Transaction errors that no state could make valid: the sender is at fault. */
+const INVALID_TX_CODES = new Set<LedgerErrorCode>([
+  'BAD_SIGNATURE',
+  'BAD_AMOUNT',
+  'TOO_LARGE',
+  'UNKNOWN_KIND',
+  'MALFORMED',
+  'WRONG_CHAIN',
+]);
+
+/** How many block hashes / tx ids we remember having seen from peers or relayed. */
+const RECENT_CAPACITY = 16_384;
+/** Gossip framing and signature overhead above the message's own bytes. */
+const GOSSIP_OVERHEAD = 64 * 1024;
+
+export async function createP2P(opts: P2POptions): Promise<P2P> {
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  limits.blocksPerRequest = Math.min(limits.blocksPerRequest, MAX_BLOCKS_PER_REQUEST);
+  limits.headersPerRequest = Math.min(limits.headersPerRequest, MAX_HEADERS_PER_REQUEST);
+  const now = opts.now ?? Date.now;
+  const { chain } = opts;
+  const params = chain.params;
+  const topics = gossipTopics(params);
+  const genesis = chain.blockByHeight(0);
+  if (genesis === undefined) throw new Error('the chain has no genesis block');
+  const genesisHash = blockHash(genesis.header);
+
+  const book = new PeerBook({
+    banThreshold: limits.banThreshold,
+    banMs: limits.banMs,
+    recoveryPerSecond: 1,
+    capacity: 10_000,
+  });
+  const requestLimiter = new RateLimiter(limits.requestsPerSecond, limits.requestBurst);
+  const gossipLimiter = new RateLimiter(limits.gossipPerSecond, limits.gossipBurst);
+  /** Blocks and txs that came from peers: the chain's events for them are not re-published. */
+  const fromNetwork = new RecentSet(RECENT_CAPACITY);
+  /** Blocks already accepted for relay, so repeats are ignored rather than relayed again. */
+  const relayed = new RecentSet(RECENT_CAPACITY);
+  const emitter = new EventEmitter();
+  const emit = <E extends keyof P2PEvents>(event: E, ...args: Parameters<P2PEvents[E]>): void => {
+    emitter.emit(event, ...args);
+  };
+
+  const banned = (peer: PeerId): boolean => book.isBanned(peer.toString(), now());
+  const gater: ConnectionGater = {
+    denyDialPeer: banned,
+    denyInboundEncryptedConnection: banned,
+    denyOutboundEncryptedConnection: banned,
+  };
+
+  const node = await createLibp2p({
+    start: false,
+    privateKey: await privateKeyOf(opts.peerKey ?? generatePeerKey()),
+    addresses: { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: gater,
+    connectionManager: { maxConnections: limits.maxPeers },
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        // Signed messages carry a sequence number, so a transaction can be re-announced later
+        // (after a reorg) without being dropped as a duplicate of its first announcement.
+        globalSignaturePolicy: StrictSign,
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        emitSelf: false,
+        allowedTopics: [topics.blocks, topics.txs],
+        maxInboundDataLength: params.limits.maxBlockBytes + GOSSIP_OVERHEAD,
+        messageProcessingConcurrency: 16,
+      }),
+    },
+  });
+  const pubsub = node.services.pubsub;
+
+  const penalise = (peer: PeerId, offence: Offence, why: string): void => {
+    const id = peer.toString();
+    if (book.penalise(id, offence, now())) {
+      emit('peer:ban', id, `${offence}: ${why}`);
+      void node.hangUp(peer).catch(() => undefined);
+    }
+  };
+
+  // One import at a time from the network (gossip and sync share the queue, which is bounded
+  // for gossip by maxPendingBlocks and for sync by its own batch size).
+  let importTail: Promise<unknown> = Promise.resolve();
+  let pendingImports = 0;
+  const importFromNetwork = (block: Block): Promise<ImportResult> => {
+    fromNetwork.add(toHex(blockHash(block.header)));
+    pendingImports++;
+    const result = importTail.then(() => chain.importBlock(block, now()));
+    importTail = result.catch(() => undefined);
+    return result.finally(() => {
+      pendingImports--;
+    });
+  };
+
+  const ourStatus = (): Status => {
+    const tip = chain.tip();
+    return {
+      chainId: params.chainId,
+      genesis: genesisHash,
+      height: tip.height,
+      tip: tip.hash,
+      cumulativeWork: tip.cumulativeWork,
+    };
+  };
+  const client = { timeoutMs: limits.requestTimeoutMs, maxFrameBytes: params.limits.maxBlockBytes + 1024 };
+  const syncer = new Syncer({
+    chain,
+    node,
+    client,
+    limits,
+    genesisHash,
+    ourStatus,
+    importBlock: importFromNetwork,
+    penalise,
+    emit,
+    now,
+  });
+
+  // An orphan from gossip means the sender has blocks we lack: ask it where it is, once at a time.
+  const refreshing = new Set<string>();
+  const refreshPeer = (peer: PeerId): void => {
+    const id = peer.toString();
+    if (refreshing.has(id)) return;
+    refreshing.add(id);
+    void syncer.refresh(peer).finally(() => refreshing.delete(id));
+  };
+
+  const validateBlock: TopicValidatorFn = async (peer, message) => {
+    const data = message.data;
+    if (!gossipLimiter.take(peer.toString(), now())) {
+      penalise(peer, 'rateLimited', 'too many gossip messages');
+      return TopicValidatorResult.Ignore;
+    }
+    if (data.length > params.limits.maxBlockBytes) {
+      penalise(peer, 'oversized', `gossiped block of ${data.length} bytes`);
+      return TopicValidatorResult.Reject;
+    }
+    let block: Block;
+    try {
+      block = decodeBlock(data);
+    } catch (e) {
+      penalise(peer, 'malformed', `gossiped block does not decode: ${(e as Error).message}`);
+      return TopicValidatorResult.Reject;
+    }
+    const hash = blockHash(block.header);
+    const key = toHex(hash);
+    if (relayed.has(key)) return TopicValidatorResult.Ignore;
+    if (chain.blockByHash(hash) !== undefined) {
+      relayed.add(key);
+      return TopicValidatorResult.Accept;
+    }
+    if (!checkProofOfWork(block.header)) {
+      penalise(peer, 'invalidBlock', `gossiped block ${key.slice(0, 16)} fails its proof of work`);
+      return TopicValidatorResult.Reject;
+    }
+    if (chain.blockByHash(block.header.parent) === undefined) {
+      refreshPeer(peer);
+      return TopicValidatorResult.Ignore;
+    }
+    if (pendingImports >= limits.maxPendingBlocks) return TopicValidatorResult.Ignore;
+    let result: ImportResult;
+    try {
+      result = await importFromNetwork(block);
+    } catch {
+      return TopicValidatorResult.Ignore;
+    }
+    if (!result.ok) {
+      penalise(peer, 'invalidBlock', `${result.error.code}: ${result.error.message}`);
+      return TopicValidatorResult.Reject;
+    }
+    relayed.add(key);
+    emit('gossip:block', hash, peer.toString());
+    return TopicValidatorResult.Accept;
+  };
+
+  /**
+   * Judges a transaction from a peer: the mempool takes it or not, and a transaction no state
+   * could make valid counts against the sender. Gossiped ones are relayed by gossipsub on Accept;
+   * pushed ones are not marked as from the network, so the chain's `tx` event announces them.
+   */
+  const judgeTx = (peer: PeerId, data: Uint8Array, gossiped: boolean): TopicValidatorResult => {
+    if (data.length > params.limits.maxTxBytes) {
+      penalise(peer, 'oversized', `transaction of ${data.length} bytes`);
+      return TopicValidatorResult.Reject;
+    }
+    let tx: Tx;
+    try {
+      tx = decodeTx(data);
+    } catch (e) {
+      penalise(peer, 'malformed', `transaction does not decode: ${(e as Error).message}`);
+      return TopicValidatorResult.Reject;
+    }
+    const id = txId(tx);
+    if (chain.mempoolTx(id) !== undefined || chain.tx(id) !== undefined) return TopicValidatorResult.Ignore;
+    if (gossiped) fromNetwork.add(toHex(id));
+    const result = chain.submitTx(tx);
+    if (result.ok) {
+      emit('gossip:tx', id, peer.toString());
+      return TopicValidatorResult.Accept;
+    }
+    if (INVALID_TX_CODES.has(result.error.code)) {
+      penalise(peer, 'invalidTx', `${result.error.code}: ${result.error.message}`);
+      return TopicValidatorResult.Reject;
+    }
+    // Nonce, balance and fee depend on state the sender may see differently: not an offence.
+    return TopicValidatorResult.Ignore;
+  };
+
+  const validateTx: TopicValidatorFn = (peer, message) => {
+    if (!gossipLimiter.take(peer.toString(), now())) {
+      penalise(peer, 'rateLimited', 'too many gossip messages');
+      return TopicValidatorResult.Ignore;
+    }
+    return judgeTx(peer, message.data, true);
+  };
+
+  // A transaction announced before a peer's subscription reached us never got to that peer, so
+  // each peer that subscribes to transactions is sent our mempool once.
+  const pushing = new Set<string>();
+  const pushMempool = (peer: PeerId): void => {
+    const id = peer.toString();
+    if (pushing.has(id)) return;
+    const txs = chain.mempool(MAX_PUSHED_TXS).map((e) => encodeTx(e.tx));
+    if (txs.length === 0) return;
+    pushing.add(id);
+    pushTxs(node, peer, txs, client)
+      .catch(() => undefined)
+      .finally(() => pushing.delete(id));
+  };
+
+  const publish = (topic: string, data: Uint8Array): void => {
+    if (node.status !== 'started') return;
+    pubsub.publish(topic, data).catch(() => undefined);
+  };
+  const onBlock: ChainEvents['block'] = (block, hash) => {
+    const key = toHex(hash);
+    if (fromNetwork.has(key) || relayed.has(key)) return;
+    relayed.add(key);
+    publish(topics.blocks, encodeBlock(block));
+  };
+  const onTx: ChainEvents['tx'] = (tx, id) => {
+    if (fromNetwork.has(toHex(id))) return;
+    publish(topics.txs, encodeTx(tx));
+  };
+  // Transactions of a losing branch that went back to the mempool are announced again, so that
+  // miners on the winning side (which may never have seen them) include them.
+  const onReorg: ChainEvents['reorg'] = (detached) => {
+    for (const block of detached) {
+      for (const tx of block.txs)
+        if (chain.mempoolTx(txId(tx)) !== undefined) publish(topics.txs, encodeTx(tx));
+    }
+  };
+
+  pubsub.addEventListener('subscription-change', (event) => {
+    const { peerId, subscriptions } = event.detail;
+    if (subscriptions.some((sub) => sub.subscribe && sub.topic === topics.txs)) pushMempool(peerId);
+  });
+  node.addEventListener('peer:connect', (event) => {
+    const peer = event.detail;
+    emit('peer:connect', peer.toString());
+    refreshPeer(peer);
+  });
+  node.addEventListener('peer:disconnect', (event) => {
+    const id = event.detail.toString();
+    syncer.forget(id);
+    requestLimiter.forget(id);
+    gossipLimiter.forget(id);
+    emit('peer:disconnect', id);
+  });
+
+  const bootstrap = (opts.bootstrap ?? []).map((addr) => multiaddr(addr));
+  const dialBootstrap = (): void => {
+    const connected = new Set(node.getPeers().map(String));
+    for (const addr of bootstrap) {
+      const id = addr.getComponents().find((c) => c.name === 'p2p')?.value;
+      if (
+        id !== undefined &&
+        (connected.has(id) || book.isBanned(id, now()) || id === node.peerId.toString())
+      ) {
+        continue;
+      }
+      node.dial(addr, { signal: AbortSignal.timeout(limits.requestTimeoutMs) }).catch(() => undefined);
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const maintain = (): void => {
+    dialBootstrap();
+    for (const peer of node.getPeers()) refreshPeer(peer);
+  };
+
+  return {
+    peerId: node.peerId.toString(),
+    multiaddrs: () => node.getMultiaddrs().map(String),
+    peers(): PeerInfo[] {
+      const out = new Map<string, PeerInfo>();
+      for (const conn of node.getConnections()) {
+        const id = conn.remotePeer.toString();
+        const existing = out.get(id);
+        if (existing !== undefined) {
+          existing.addrs.push(conn.remoteAddr.toString());
+          continue;
+        }
+        const status = syncer.statusOf(id);
+        out.set(id, {
+          id,
+          addrs: [conn.remoteAddr.toString()],
+          direction: conn.direction,
+          score: book.score(id, now()),
+          height: status?.height,
+          cumulativeWork: status?.cumulativeWork,
+        });
+      }
+      return [...out.values()];
+    },
+    async start() {
+      await node.start();
+      pubsub.topicValidators.set(topics.blocks, validateBlock);
+      pubsub.topicValidators.set(topics.txs, validateTx);
+      pubsub.subscribe(topics.blocks);
+      pubsub.subscribe(topics.txs);
+      await node.handle(
+        SYNC_PROTOCOL,
+        (stream, connection) =>
+          serveSyncStream(
+            {
+              chain,
+              status: ourStatus,
+              onPeerStatus: (peer, status) => syncer.noteStatus(peer, status),
+              allow: (peer) => {
+                if (requestLimiter.take(peer.toString(), now())) return true;
+                penalise(peer, 'rateLimited', 'too many sync requests');
+                return false;
+              },
+              penalise,
+              onPushedTx: (peer, bytes) => {
+                judgeTx(peer, bytes, false);
+              },
+              timeoutMs: limits.requestTimeoutMs,
+              headersPerRequest: limits.headersPerRequest,
+              maxResponseBytes: limits.maxResponseBytes,
+            },
+            stream,
+            connection.remotePeer,
+          ),
+        { maxInboundStreams: 8, maxOutboundStreams: 8 },
+      );
+      chain.on('block', onBlock);
+      chain.on('tx', onTx);
+      chain.on('reorg', onReorg);
+      dialBootstrap();
+      timer = setInterval(maintain, limits.statusIntervalMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer !== undefined) clearInterval(timer);
+      syncer.stop();
+      chain.off('block', onBlock);
+      chain.off('tx', onTx);
+      chain.off('reorg', onReorg);
+      await node.stop();
+      // Let an import already handed to the chain finish before the caller closes the chain.
+      await importTail;
+    },
+    async connect(addr) {
+      await node.dial(multiaddr(addr), { signal: AbortSignal.timeout(limits.requestTimeoutMs) });
+    },
+    async disconnect(peerId) {
+      await node.hangUp(peerIdFromString(peerId));
+    },
+    async ban(peerId, ms, reason) {
+      book.ban(peerId, ms, reason, now());
+      emit('peer:ban', peerId, reason);
+      await node.hangUp(peerIdFromString(peerId)).catch(() => undefined);
+    },
+    unban: (peerId) => book.unban(peerId),
+    banned: () => book.banned(now()),
+    syncing: () => syncer.isRunning(),
+    syncNow: maintain,
+    on(event, listener) {
+      emitter.on(event, listener);
+    },
+    off(event, listener) {
+      emitter.off(event, listener);
+    },
+  };
+}

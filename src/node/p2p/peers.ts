@@ -1,0 +1,148 @@
+// Peer hygiene: a score per peer that misbehaviour lowers and time slowly restores, bans that
+// the connection gater enforces, and token buckets that bound each peer's request rate.
+
+/** What a peer did wrong, and how much it costs. */
+export const PENALTIES = {
+  invalidBlock: 60,
+  invalidTx: 25,
+  malformed: 40,
+  oversized: 60,
+  rateLimited: 10,
+  /** A response that breaks the protocol (unlinked headers, wrong block for a header...). */
+  badResponse: 40,
+  /** A request that timed out or a stream that failed: often innocent, so cheap. */
+  timeout: 5,
+  /** Claimed more work than it could deliver. */
+  falseStatus: 30,
+  wrongNetwork: 1_000,
+} as const;
+export type Offence = keyof typeof PENALTIES;
+
+export interface PeerBookOptions {
+  /** A peer whose score falls to this or below is disconnected and banned. */
+  banThreshold: number;
+  banMs: number;
+  /** Points a second by which a negative score returns toward zero. */
+  recoveryPerSecond: number;
+  /** At most this many peers are remembered (scores of the least recently seen are dropped). */
+  capacity: number;
+}
+
+interface Entry {
+  score: number;
+  at: number;
+}
+
+export class PeerBook {
+  private readonly scores = new Map<string, Entry>();
+  private readonly bans = new Map<string, { until: number; reason: string }>();
+  private readonly opts: PeerBookOptions;
+
+  constructor(opts: PeerBookOptions) {
+    this.opts = opts;
+  }
+
+  score(peer: string, now: number): number {
+    const e = this.scores.get(peer);
+    if (e === undefined) return 0;
+    return Math.min(0, e.score + ((now - e.at) / 1000) * this.opts.recoveryPerSecond);
+  }
+
+  /** Lowers the peer's score; returns true when the peer just crossed the ban threshold. */
+  penalise(peer: string, offence: Offence, now: number): boolean {
+    const score = this.score(peer, now) - PENALTIES[offence];
+    this.scores.delete(peer);
+    if (this.scores.size >= this.opts.capacity) this.scores.delete(this.scores.keys().next().value as string);
+    this.scores.set(peer, { score, at: now });
+    if (score <= this.opts.banThreshold && !this.isBanned(peer, now)) {
+      this.ban(peer, this.opts.banMs, `score ${score} after ${offence}`, now);
+      return true;
+    }
+    return false;
+  }
+
+  ban(peer: string, ms: number, reason: string, now: number): void {
+    if (this.bans.size >= this.opts.capacity) this.prune(now);
+    this.bans.set(peer, { until: now + ms, reason });
+  }
+
+  unban(peer: string): void {
+    this.bans.delete(peer);
+    this.scores.delete(peer);
+  }
+
+  isBanned(peer: string, now: number): boolean {
+    const b = this.bans.get(peer);
+    if (b === undefined) return false;
+    if (b.until > now) return true;
+    this.bans.delete(peer);
+    this.scores.delete(peer);
+    return false;
+  }
+
+  banned(now: number): Array<{ peer: string; until: number; reason: string }> {
+    this.prune(now);
+    return [...this.bans].map(([peer, b]) => ({ peer, ...b }));
+  }
+
+  private prune(now: number): void {
+    for (const [peer, b] of this.bans) if (b.until <= now) this.bans.delete(peer);
+  }
+}
+
+/** A token bucket: `burst` requests at once, refilled at `perSecond`. */
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly perSecond: number;
+  private readonly burst: number;
+  private readonly capacity: number;
+
+  constructor(perSecond: number, burst: number, capacity = 1_000) {
+    this.perSecond = perSecond;
+    this.burst = burst;
+    this.capacity = capacity;
+  }
+
+  /** Takes `cost` tokens if the peer has them. */
+  take(peer: string, now: number, cost = 1): boolean {
+    let b = this.buckets.get(peer);
+    if (b === undefined) {
+      if (this.buckets.size >= this.capacity) this.buckets.delete(this.buckets.keys().next().value as string);
+      b = { tokens: this.burst, at: now };
+      this.buckets.set(peer, b);
+    }
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+    b.at = now;
+    if (b.tokens < cost) return false;
+    b.tokens -= cost;
+    return true;
+  }
+
+  forget(peer: string): void {
+    this.buckets.delete(peer);
+  }
+}
+
+/** A set that remembers only its most recent `capacity` entries. */
+export class RecentSet {
+  private readonly items = new Set<string>();
+  private readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  add(key: string): void {
+    this.items.delete(key);
+    this.items.add(key);
+    if (this.items.size > this.capacity) this.items.delete(this.items.values().next().value as string);
+  }
+
+  has(key: string): boolean {
+    return this.items.has(key);
+  }
+
+  delete(key: string): void {
+    this.items.delete(key);
+  }
+}

@@ -1,0 +1,112 @@
+import type { Chain } from '../chain/types.ts';
+
+export interface P2PLimits {
+  /** Most simultaneous connections (inbound and outbound). */
+  maxPeers: number;
+  /** Every request to a peer is abandoned after this long. */
+  requestTimeoutMs: number;
+  /** Sync requests a peer may make per second (sustained) and at once (burst). */
+  requestsPerSecond: number;
+  requestBurst: number;
+  /** Gossip messages a peer may deliver per second (sustained) and at once (burst). */
+  gossipPerSecond: number;
+  gossipBurst: number;
+  /** Blocks asked for per sync request (at most MAX_BLOCKS_PER_REQUEST). */
+  blocksPerRequest: number;
+  /** Headers asked for per sync request (at most MAX_HEADERS_PER_REQUEST). */
+  headersPerRequest: number;
+  /** A blocks response stops adding blocks past this many bytes (one block always fits). */
+  maxResponseBytes: number;
+  /** Gossiped blocks waiting to be imported; beyond this, new ones are ignored, not queued. */
+  maxPendingBlocks: number;
+  /** Score at or under which a peer is disconnected and banned. */
+  banThreshold: number;
+  banMs: number;
+  /** How often connected peers are asked for their status, and bootstrap peers redialled. */
+  statusIntervalMs: number;
+}
+
+export const DEFAULT_LIMITS: P2PLimits = {
+  maxPeers: 50,
+  requestTimeoutMs: 5_000,
+  requestsPerSecond: 50,
+  requestBurst: 100,
+  gossipPerSecond: 50,
+  gossipBurst: 200,
+  blocksPerRequest: 128,
+  headersPerRequest: 1_000,
+  maxResponseBytes: 8 * 1024 * 1024,
+  maxPendingBlocks: 64,
+  banThreshold: -100,
+  banMs: 10 * 60 * 1000,
+  statusIntervalMs: 5_000,
+};
+
+export interface P2POptions {
+  chain: Chain;
+  /** Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/0`. */
+  listen?: string[];
+  /** Multiaddrs (with `/p2p/<peer id>`) dialled at start and redialled while disconnected. */
+  bootstrap?: string[];
+  /** 32-byte ed25519 seed of the node's identity, so its peer id stays the same across runs. */
+  peerKey?: Uint8Array;
+  limits?: Partial<P2PLimits>;
+  /** Clock in ms (tests may shift it); defaults to Date.now. */
+  now?: () => number;
+}
+
+export interface PeerInfo {
+  id: string;
+  addrs: string[];
+  direction: 'inbound' | 'outbound';
+  score: number;
+  /** The peer's chain as it last told us. */
+  height?: number;
+  cumulativeWork?: bigint;
+}
+
+export interface SyncProgress {
+  peer: string;
+  /** Our height when this sync started, our height now, and the peer's claimed height. */
+  startHeight: number;
+  height: number;
+  targetHeight: number;
+  blocks: number;
+  blocksPerSecond: number;
+}
+
+export interface P2PEvents {
+  'peer:connect': (peer: string) => void;
+  'peer:disconnect': (peer: string) => void;
+  'peer:ban': (peer: string, reason: string) => void;
+  'sync:start': (progress: SyncProgress) => void;
+  'sync:progress': (progress: SyncProgress) => void;
+  'sync:done': (progress: SyncProgress & { ok: boolean; error?: string }) => void;
+  /** A block or transaction arrived by gossip and the chain took it. */
+  'gossip:block': (hash: Uint8Array, from: string) => void;
+  'gossip:tx': (id: Uint8Array, from: string) => void;
+}
+
+export interface P2P {
+  /** The node's peer id (base58, `12D3Koo...`). */
+  readonly peerId: string;
+  /** Where others can dial this node, each ending in `/p2p/<peer id>` (after start). */
+  multiaddrs(): string[];
+  peers(): PeerInfo[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Dials a peer by multiaddr; resolves when connected. */
+  connect(addr: string): Promise<void>;
+  /** Closes every connection to the peer (it may reconnect unless banned). */
+  disconnect(peerId: string): Promise<void>;
+  /** Refuses the peer for `ms` and drops its connections. */
+  ban(peerId: string, ms: number, reason: string): Promise<void>;
+  unban(peerId: string): void;
+  banned(): Array<{ peer: string; until: number; reason: string }>;
+  /** Whether a sync is running now. */
+  syncing(): boolean;
+  /** Asks connected peers for their status and syncs from the best one if it is ahead. */
+  syncNow(): void;
+  on<E extends keyof P2PEvents>(event: E, listener: P2PEvents[E]): void;
+  off<E extends keyof P2PEvents>(event: E, listener: P2PEvents[E]): void;
+}

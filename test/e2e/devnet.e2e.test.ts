@@ -1,0 +1,174 @@
+// End to end: `flux devnet up` starts three real node processes on loopback sharing one genesis;
+// they converge, a transfer sent through node 2 is mined into the same block on every node, a
+// node started late with `--bootstrap` syncs to the tip, and `flux devnet down` leaves nothing.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, it } from 'node:test';
+import { nodeAlive } from '../../src/cli/devnet.ts';
+import { encodeAddress } from '../../src/core/crypto/keys.ts';
+import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
+
+const FLUX = join(import.meta.dirname, '../../src/cli/flux.ts');
+
+function flux(
+  args: string[],
+  env: Record<string, string> = {},
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [FLUX, ...args],
+      { env: { ...process.env, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin!.end(stdin ?? '');
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+interface NodeStatus {
+  index: number;
+  pid: number;
+  alive: boolean;
+  api: string;
+  height?: number;
+  tip?: string;
+  peers?: number;
+}
+
+describe('flux devnet: three node processes', { timeout: 90_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'openflux-devnet-'));
+  const devnetDir = join(dir, 'devnet');
+  const env = {
+    FLUX_WALLET_DIR: join(dir, 'wallet'),
+    FLUX_PASSWORD: 'correct horse battery staple',
+    HOME: dir,
+  };
+  let nodes: Array<{ index: number; api: string; pid: number; p2p: string[]; peerId: string }> = [];
+  let late: ChildProcess | undefined;
+
+  const json = async (args: string[], stdin?: string) => {
+    const r = await flux([...args, '--json'], env, stdin);
+    assert.equal(r.code, 0, `flux ${args.join(' ')}: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  const status = async (): Promise<NodeStatus[]> =>
+    (await json(['devnet', 'status', '--dir', devnetDir])).nodes;
+
+  after(async () => {
+    if (late && late.exitCode === null) late.kill('SIGKILL');
+    for (const n of nodes) {
+      if (nodeAlive(n.pid, join(devnetDir, `node-${n.index}`))) process.kill(n.pid, 'SIGKILL');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts 3 nodes that agree on a chain, and mines a transfer sent through node 2 on all of them', async () => {
+    const up = await json(['devnet', 'up', '--nodes', '3', '--detach', '--dir', devnetDir]);
+    nodes = up.nodes;
+    assert.equal(nodes.length, 3);
+    assert.equal(new Set(nodes.map((n) => n.api)).size, 3);
+    assert.equal(new Set(nodes.map((n) => n.peerId)).size, 3);
+    assert.ok(nodes.every((n) => n.p2p.every((a) => a.endsWith(`/p2p/${n.peerId}`))));
+
+    await until('all 3 nodes at the same height >= 2', async () => {
+      const rows = await status();
+      const heights = new Set(rows.map((r) => r.height));
+      return rows.every((r) => r.alive && (r.height ?? 0) >= 2 && (r.peers ?? 0) >= 1) && heights.size === 1
+        ? rows
+        : undefined;
+    });
+
+    const node2 = nodes[2].api;
+    await json(['wallet', 'import', '--api', node2], `${DEVNET_MNEMONIC}\n`);
+    const recipient = encodeAddress('tflux', new Uint8Array(20).fill(0x77));
+    const sent = await json(['wallet', 'send', recipient, '12.5', '--api', node2]);
+
+    const blocks = await until(
+      'the transfer to be mined on every node',
+      async () => {
+        const seen = await Promise.all(nodes.map((n) => json(['tx', 'get', sent.id, '--api', n.api])));
+        return seen.every((t) => t.status === 'mined') && new Set(seen.map((t) => t.blockHash)).size === 1
+          ? seen
+          : undefined;
+      },
+      25_000,
+    );
+    assert.ok(blocks[0].height >= 1);
+    for (const n of nodes) {
+      const balance = await json(['wallet', 'balance', recipient, '--api', n.api]);
+      assert.equal(balance.balance, '1250000000');
+    }
+  });
+
+  it('syncs a node started late with fluxd --bootstrap', async () => {
+    const target = (await status())[0].height ?? 0;
+    late = spawn(
+      process.execPath,
+      [
+        FLUX,
+        'node',
+        'run',
+        '--network',
+        'devnet',
+        '--datadir',
+        join(dir, 'late'),
+        '--genesis',
+        join(devnetDir, 'genesis.json'),
+        '--host',
+        '127.0.0.1',
+        '--api-port',
+        '0',
+        '--bootstrap',
+        nodes[0].p2p[0],
+        '--json',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const stderr: string[] = [];
+    createInterface({ input: late.stderr! }).on('line', (l) => stderr.push(l));
+    const exited = new Promise<number | null>((resolve) => late!.on('exit', (code) => resolve(code)));
+    const ready = await new Promise<{ api: string }>((resolve, reject) => {
+      exited.then((code) => reject(new Error(`late node exited with ${code}:\n${stderr.join('\n')}`)));
+      createInterface({ input: late!.stdout! }).once('line', (line) => resolve(JSON.parse(line)));
+    });
+    await until(
+      `the late node to reach height ${target}`,
+      async () => {
+        const info = await json(['chain', 'info', '--api', ready.api]);
+        return info.height >= target && info.peers >= 1 ? info : undefined;
+      },
+      20_000,
+    );
+    assert.ok(
+      stderr.some((l) => /sync: .*blocks/.test(l)),
+      stderr.join('\n'),
+    );
+    late.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+
+  it('stops every node with flux devnet down', async () => {
+    const down = await flux(['devnet', 'down', '--dir', devnetDir], env);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, /is down \(3 node\(s\) stopped\)/);
+    for (const n of nodes) assert.equal(nodeAlive(n.pid, join(devnetDir, `node-${n.index}`)), false);
+    const rows = await status();
+    assert.ok(rows.every((r) => !r.alive));
+  });
+});

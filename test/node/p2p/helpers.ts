@@ -1,0 +1,132 @@
+// Real nodes for the p2p tests: each a chain in its own sqlite file under a temp dir, a miner,
+// and a libp2p host on loopback TCP (port 0).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Tx, TxKind } from '../../../src/core/codec/types.ts';
+import { toHex } from '../../../src/core/crypto/hash.ts';
+import { addressBytes, type KeyPair, keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
+import { encodeTransfer, minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
+import { type ChainParams, COIN, createParams, devnet } from '../../../src/core/params/index.ts';
+import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
+import { buildBlock, createMiner, type Miner } from '../../../src/node/miner/miner.ts';
+import { createP2P, type P2P, type P2PLimits } from '../../../src/node/p2p/index.ts';
+
+export function testKey(n: number): KeyPair {
+  const secret = new Uint8Array(32);
+  secret[0] = n;
+  secret[31] = 0x5a;
+  return keyPairFromSecret(secret);
+}
+
+export const ALICE = testKey(1);
+export const BOB = testKey(2);
+
+/**
+ * Devnet params whose genesis lies `backMs` in the past, so blocks stamped on schedule from
+ * genesis keep the initial (easy) target and stay in the past.
+ */
+export function testParams(backMs = 20 * 60 * 1000): ChainParams {
+  return createParams(devnet, {
+    genesis: {
+      time: Date.now() - backMs,
+      allocations: [ALICE, BOB].map((k) => ({
+        address: toHex(addressBytes(k.publicKey)),
+        amount: 1_000n * COIN,
+      })),
+    },
+    pow: { ...devnet.pow, pacedMining: false },
+  });
+}
+
+export function transfer(params: ChainParams, from: KeyPair, nonce: number, amount = COIN): Tx {
+  const to = addressBytes(testKey(99).publicKey);
+  const payload = encodeTransfer(to, amount);
+  return signTx({ nonce, fee: minimumFee(300, params), kind: TxKind.transfer, payload }, from, params);
+}
+
+export const MINER_ADDRESS = new Uint8Array(20).fill(7);
+
+/** Fast limits for tests: short timeouts and status polls, a short ban. */
+export const TEST_LIMITS: Partial<P2PLimits> = {
+  requestTimeoutMs: 2_000,
+  statusIntervalMs: 1_000,
+  banMs: 60_000,
+};
+
+export interface TestNode {
+  name: string;
+  chain: LocalChain;
+  p2p: P2P;
+  miner: Miner;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export async function startNode(
+  name: string,
+  params: ChainParams,
+  opts: {
+    bootstrap?: string[];
+    limits?: Partial<P2PLimits>;
+    prepare?: (chain: LocalChain) => Promise<void>;
+  } = {},
+): Promise<TestNode> {
+  const dir = mkdtempSync(join(tmpdir(), `openflux-p2p-${name}-`));
+  const chain = openChain({ params, dbPath: join(dir, 'chain.db') });
+  await opts.prepare?.(chain);
+  const p2p = await createP2P({
+    chain,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    bootstrap: opts.bootstrap,
+    limits: { ...TEST_LIMITS, ...opts.limits },
+  });
+  await p2p.start();
+  const miner = createMiner({ chain, minerAddress: MINER_ADDRESS, chunk: 5_000 });
+  let closed = false;
+  return {
+    name,
+    chain,
+    p2p,
+    miner,
+    dir,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await miner.stop();
+      await p2p.stop();
+      chain.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Extends the chain by `count` blocks stamped on schedule (no waiting, target stays easy). */
+export async function extendOnSchedule(chain: LocalChain, count: number, txs: Tx[] = []): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const tip = chain.tip();
+    const time = tip.header.time + chain.params.blockTimeMs;
+    const block = buildBlock(chain, i === 0 ? txs : [], MINER_ADDRESS, time);
+    const result = await chain.importBlock(block, Date.now());
+    if (!result.ok) throw new Error(`test block refused: ${result.error.message}`);
+  }
+}
+
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<number> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - start;
+}
+
+export function sameTip(nodes: TestNode[]): boolean {
+  const hash = toHex(nodes[0].chain.tip().hash);
+  return nodes.every((n) => toHex(n.chain.tip().hash) === hash);
+}
+
+export function addrOf(node: TestNode): string {
+  return node.p2p.multiaddrs()[0];
+}

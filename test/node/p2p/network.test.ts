@@ -1,0 +1,139 @@
+// End-to-end: several real nodes in one process, over loopback TCP.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { txId } from '../../../src/core/codec/ids.ts';
+import { bytesEqual, toHex } from '../../../src/core/crypto/hash.ts';
+import type { SyncProgress } from '../../../src/node/p2p/index.ts';
+import {
+  ALICE,
+  addrOf,
+  BOB,
+  extendOnSchedule,
+  sameTip,
+  startNode,
+  type TestNode,
+  testParams,
+  transfer,
+  waitFor,
+} from './helpers.ts';
+
+const open: TestNode[] = [];
+after(async () => {
+  await Promise.all(open.map((n) => n.close()));
+});
+async function node(...args: Parameters<typeof startNode>): Promise<TestNode> {
+  const n = await startNode(...args);
+  open.push(n);
+  return n;
+}
+
+describe('p2p network', () => {
+  it('puts a transaction submitted at A and mined at C into the same block on every node', async () => {
+    const params = testParams();
+    const a = await node('a', params);
+    const b = await node('b', params, { bootstrap: [addrOf(a)] });
+    const c = await node('c', params, { bootstrap: [addrOf(b)] });
+    await waitFor(
+      'a line of three connected nodes',
+      () => b.p2p.peers().length === 2 && c.p2p.peers().length === 1,
+    );
+
+    const tx = transfer(params, ALICE, 0);
+    const id = txId(tx);
+    const submitted = a.chain.submitTx(tx);
+    assert.ok(submitted.ok, JSON.stringify(submitted));
+    const txMs = await waitFor('the tx to reach C through B', () => c.chain.mempoolTx(id) !== undefined);
+
+    const block = await c.miner.mineBlock();
+    assert.ok(
+      block.txs.some((t) => bytesEqual(txId(t), id)),
+      'C mined the transaction',
+    );
+    const blockMs = await waitFor('the block to reach A through B', () => sameTip([a, b, c]));
+    const where = [a, b, c].map((n) => n.chain.tx(id));
+    for (const stored of where) {
+      assert.ok(stored, 'every node has the transaction in a block');
+      assert.equal(toHex(stored.blockHash), toHex(where[0]?.blockHash ?? new Uint8Array()));
+    }
+    assert.equal(a.chain.mempoolTx(id), undefined, 'the mined tx left A’s mempool');
+    console.log(`tx A->C ${txMs} ms, block C->A ${blockMs} ms`);
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  it('syncs a node started after 300 blocks to the tip', async () => {
+    const params = testParams();
+    const a = await node('a', params, { prepare: (chain) => extendOnSchedule(chain, 300) });
+    assert.equal(a.chain.tip().height, 300);
+    const progress: SyncProgress[] = [];
+    const started = Date.now();
+    const b = await node('b', params, { bootstrap: [addrOf(a)] });
+    b.p2p.on('sync:progress', (p) => progress.push(p));
+    await waitFor('B to reach A’s tip', () => sameTip([a, b]), 15_000);
+    const ms = Date.now() - started;
+    assert.equal(b.chain.tip().height, 300);
+    assert.equal(b.chain.tip().cumulativeWork, a.chain.tip().cumulativeWork);
+    assert.ok(progress.length > 0, 'sync reported progress');
+    assert.equal(progress.at(-1)?.targetHeight, 300);
+    console.log(`synced 300 blocks in ${ms} ms (${Math.round(300_000 / ms)} blocks/s)`);
+
+    // New blocks then arrive by gossip.
+    await a.miner.mineBlock();
+    await waitFor('the next block by gossip', () => sameTip([a, b]));
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('converges on the heaviest branch after a partition heals and re-mines the losing branch’s txs', async () => {
+    const params = testParams();
+    const a = await node('a', params);
+    const b = await node('b', params, { bootstrap: [addrOf(a)] });
+    const c = await node('c', params, { bootstrap: [addrOf(b)] });
+    const d = await node('d', params, { bootstrap: [addrOf(c)] });
+    const all = [a, b, c, d];
+    await waitFor('the line a-b-c-d', () => b.p2p.peers().length === 2 && c.p2p.peers().length === 2);
+    await a.miner.mineBlock();
+    await waitFor('a common first block', () => sameTip(all));
+
+    // Partition: b and c refuse each other; group 1 = {a, b}, group 2 = {c, d}.
+    await b.p2p.ban(c.p2p.peerId, 60_000, 'test partition');
+    await c.p2p.ban(b.p2p.peerId, 60_000, 'test partition');
+    await waitFor('the link b-c to drop', () => b.p2p.peers().length === 1 && c.p2p.peers().length === 1);
+
+    const lost = transfer(params, ALICE, 0);
+    assert.ok(a.chain.submitTx(lost).ok);
+    await waitFor('the tx within group 1', () => b.chain.mempoolTx(txId(lost)) !== undefined);
+    const short = await a.miner.mineBlock();
+    assert.equal(short.txs.length, 1);
+    await waitFor('group 1 to agree', () => sameTip([a, b]));
+    const kept = transfer(params, BOB, 0);
+    assert.ok(d.chain.submitTx(kept).ok);
+    await waitFor('the tx within group 2', () => c.chain.mempoolTx(txId(kept)) !== undefined);
+    for (let i = 0; i < 3; i++) await c.miner.mineBlock();
+    await waitFor('group 2 to agree', () => sameTip([c, d]));
+    assert.ok(c.chain.tip().cumulativeWork > a.chain.tip().cumulativeWork, 'group 2 is heavier');
+    assert.equal(c.chain.mempoolTx(txId(lost)), undefined, 'group 2 never saw the lost tx');
+
+    // Heal.
+    const healed = Date.now();
+    b.p2p.unban(c.p2p.peerId);
+    c.p2p.unban(b.p2p.peerId);
+    await c.p2p.connect(addrOf(b));
+    await waitFor('all four to converge', () => sameTip(all), 10_000);
+    const convergeMs = Date.now() - healed;
+    assert.equal(a.chain.tip().height, 4);
+    assert.ok(a.chain.tx(txId(kept)), 'group 2’s tx is on the winning chain');
+    assert.equal(a.chain.tx(txId(lost)), undefined, 'the lost tx left the chain with its branch');
+    // The lost tx went back to group 1's mempools and was announced again to group 2.
+    await waitFor('the lost tx to reach a group 2 miner', () => d.chain.mempoolTx(txId(lost)) !== undefined);
+    const remined = await d.miner.mineBlock();
+    assert.ok(
+      remined.txs.some((t) => bytesEqual(txId(t), txId(lost))),
+      'the lost tx is mined again',
+    );
+    await waitFor(
+      'all four to agree on the re-mined tx',
+      () => sameTip(all) && a.chain.tx(txId(lost)) !== undefined,
+    );
+    console.log(`partition healed: converged in ${convergeMs} ms`);
+    await Promise.all(all.map((n) => n.close()));
+  });
+});
