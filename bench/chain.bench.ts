@@ -19,6 +19,10 @@ import { type BenchRow, formatRate } from './table.ts';
 const TXS = 10_000;
 const SENDERS = 2_000;
 
+export function workloadForProfile(): { params: ChainParams; txs: Tx[] } {
+  return workload();
+}
+
 function workload(): { params: ChainParams; txs: Tx[] } {
   const keys: KeyPair[] = [];
   for (let i = 0; i < SENDERS; i++) {

@@ -1,5 +1,6 @@
 // Every consensus object is declared once here as an SSZ container: its TypeScript type,
 // its bytes and its hash all come from this one declaration.
+import './hasher.ts';
 import {
   ByteListType,
   ByteVectorType,

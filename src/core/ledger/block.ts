@@ -1,4 +1,4 @@
-import { txRoot } from '../codec/ids.ts';
+import { txRoot, txRootFromIds } from '../codec/ids.ts';
 import { Block, type Header, type Tx } from '../codec/types.ts';
 import { bigintToBytes32, bytesEqual, toHex } from '../crypto/hash.ts';
 import type { SignatureVerifier } from '../crypto/keys.ts';
@@ -43,6 +43,8 @@ export interface ApplyBlockOptions {
   signaturesChecked?: boolean;
   verifier?: SignatureVerifier;
   tierPayee?: TierPayee;
+  /** The transactions' ids when the caller already computed them (saves hashing them twice). */
+  txIds?: Uint8Array[];
 }
 
 /**
@@ -67,8 +69,8 @@ export function applyBlock(
   if (size > params.limits.maxBlockBytes) {
     return fail('BAD_BLOCK', `block is ${size} bytes, the limit is ${params.limits.maxBlockBytes}`);
   }
-  if (!bytesEqual(txRoot(txs), header.txRoot))
-    return fail('BAD_BLOCK', 'tx root does not match the transactions');
+  const root = opts.txIds && opts.txIds.length === txs.length ? txRootFromIds(opts.txIds) : txRoot(txs);
+  if (!bytesEqual(root, header.txRoot)) return fail('BAD_BLOCK', 'tx root does not match the transactions');
   const state = new Overlay(base);
   const built = applyBody(state, header, txs, opts);
   if (!built.ok) return built;

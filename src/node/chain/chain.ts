@@ -1,6 +1,14 @@
 // The node's chain: block import (header checks, state transition, one SQL transaction per
 // block), side branches and reorgs by cumulative work, the mempool, and the queries of `Chain`.
-import { blockHash, decodeBlock, decodeTx, encodeBlock, txId } from '../../core/codec/ids.ts';
+import {
+  blockHash,
+  blockTxBytes,
+  decodeBlock,
+  decodeTx,
+  encodeBlock,
+  txId,
+  txIdFromBytes,
+} from '../../core/codec/ids.ts';
 import type { Account, Block, Header, Tx } from '../../core/codec/types.ts';
 import type { AsertAnchor } from '../../core/consensus/asert.ts';
 import { nextTarget } from '../../core/consensus/asert.ts';
@@ -36,7 +44,8 @@ export interface ChainOptions {
   params: ChainParams;
   dbPath: string;
   /** Checks the signatures of many transactions at once (e.g. a worker pool); true = valid. */
-  signatureVerifier?: (txs: Tx[]) => Promise<boolean[]>;
+  /** Checks many signatures at once (e.g. on worker threads); gets each tx's SSZ bytes too when known. */
+  signatureVerifier?: (txs: Tx[], txBytes?: Uint8Array[]) => Promise<boolean[]>;
   mempoolMaxTxs?: number;
 }
 
@@ -86,7 +95,7 @@ class NodeChain implements LocalChain {
   readonly params: ChainParams;
   private readonly store: ChainStore;
   private readonly verifier = new SignatureVerifier();
-  private readonly batchVerifier?: (txs: Tx[]) => Promise<boolean[]>;
+  private readonly batchVerifier?: ChainOptions['signatureVerifier'];
   private readonly pool: Mempool;
   private readonly anchor: AsertAnchor;
   private readonly listeners: Listeners = { block: new Set(), reorg: new Set(), tx: new Set() };
@@ -345,9 +354,9 @@ class NodeChain implements LocalChain {
   }
 
   /** Signature check of a block's transactions by the batch verifier, when there is one. */
-  private async checkSignatures(block: Block): Promise<LedgerError | undefined> {
+  private async checkSignatures(block: Block, txBytes?: Uint8Array[]): Promise<LedgerError | undefined> {
     if (!this.batchVerifier || block.txs.length === 0) return undefined;
-    const valid = await this.batchVerifier(block.txs);
+    const valid = await this.batchVerifier(block.txs, txBytes);
     const bad = valid.findIndex((v) => !v);
     if (bad >= 0 || valid.length !== block.txs.length) {
       return {
@@ -358,8 +367,9 @@ class NodeChain implements LocalChain {
     return undefined;
   }
 
-  private apply(block: Block, parent: Header): ReturnType<typeof applyBlock> {
+  private apply(block: Block, parent: Header, txIds?: Uint8Array[]): ReturnType<typeof applyBlock> {
     return applyBlock(this.store.state, block, {
+      txIds,
       params: this.params,
       parentStateRoot: parent.stateRoot,
       signaturesChecked: this.batchVerifier !== undefined,
@@ -372,10 +382,11 @@ class NodeChain implements LocalChain {
     const { record, block, encoded } = incoming;
     // Worker threads check the signatures while this thread applies the block; the state cannot
     // change meanwhile (imports run one at a time), so the effects stay valid until written.
-    const signatures = this.checkSignatures(block);
+    const txBytes = blockTxBytes(encoded, block.txs.length);
+    const signatures = this.checkSignatures(block, txBytes);
+    const ids = txBytes.map(txIdFromBytes);
     // Inside a read transaction: SQLite reads are several times faster within one.
-    const applied = store.readTransaction(() => this.apply(block, this.current.header));
-    const ids = block.txs.map(txId);
+    const applied = store.readTransaction(() => this.apply(block, this.current.header, ids));
     const sigError = await signatures;
     if (sigError) return this.refuse(record.hash, `${label}: ${sigError.message}`);
     if (!applied.ok) return this.refuse(record.hash, `${label}: ${applied.error.message}`);

@@ -10,8 +10,11 @@ export const ITEM_BYTES = 128;
 
 export interface SignaturePool {
   readonly threads: number;
-  /** One boolean per transaction, in order. */
-  verifyTxs(txs: Tx[]): Promise<boolean[]>;
+  /**
+   * One boolean per transaction, in order. With the transactions' SSZ bytes the workers derive
+   * the signed messages themselves, which takes that hashing off the calling thread.
+   */
+  verifyTxs(txs: Tx[], txBytes?: Uint8Array[]): Promise<boolean[]>;
   close(): Promise<void>;
 }
 
@@ -43,22 +46,39 @@ export function createSignaturePool(opts: { threads?: number } = {}): SignatureP
     });
   }
 
-  function run(worker: Worker, items: Uint8Array): Promise<Uint8Array> {
+  function run(
+    worker: Worker,
+    job: { items: Uint8Array } | { txs: Uint8Array; offsets: Uint32Array },
+  ): Promise<Uint8Array> {
     const id = nextId++;
+    const transfer = 'items' in job ? [job.items.buffer] : [job.txs.buffer, job.offsets.buffer];
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
-      worker.postMessage({ id, items }, [items.buffer as ArrayBuffer]);
+      worker.postMessage({ id, ...job }, transfer as ArrayBuffer[]);
     });
+  }
+
+  /** Packs transactions' bytes into one buffer with their offsets. */
+  function packBytes(parts: Uint8Array[]): { txs: Uint8Array; offsets: Uint32Array } {
+    const offsets = new Uint32Array(parts.length + 1);
+    for (let i = 0; i < parts.length; i++) offsets[i + 1] = offsets[i] + parts[i].length;
+    const txs = new Uint8Array(offsets[parts.length]);
+    for (let i = 0; i < parts.length; i++) txs.set(parts[i], offsets[i]);
+    return { txs, offsets };
   }
 
   return {
     threads,
-    async verifyTxs(txs) {
+    async verifyTxs(txs, txBytes) {
       if (txs.length === 0) return [];
       const chunks = txs.length < MIN_SPLIT ? 1 : Math.min(threads, txs.length);
       const per = Math.ceil(txs.length / chunks);
       const jobs: Promise<Uint8Array>[] = [];
       for (let c = 0; c < chunks; c++) {
+        if (txBytes && txBytes.length === txs.length) {
+          jobs.push(run(workers[c], packBytes(txBytes.slice(c * per, (c + 1) * per))));
+          continue;
+        }
         const part = txs.slice(c * per, (c + 1) * per);
         const items = new Uint8Array(part.length * ITEM_BYTES);
         for (let i = 0; i < part.length; i++) {
@@ -67,7 +87,7 @@ export function createSignaturePool(opts: { threads?: number } = {}): SignatureP
           items.set(part[i].body.sender, at + 32);
           items.set(part[i].signature, at + 64);
         }
-        jobs.push(run(workers[c], items));
+        jobs.push(run(workers[c], { items }));
       }
       const results = await Promise.all(jobs);
       const out: boolean[] = [];

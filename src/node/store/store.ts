@@ -1,7 +1,8 @@
 // The chain's storage: the repositories over one database, and the block-level writes
 // (connect / disconnect a block on the best chain) that the chain runs inside one transaction.
 import type { DatabaseSync } from 'node:sqlite';
-import { type Block, Header, Supply, TxKind } from '../../core/codec/types.ts';
+import { blockTxSpans } from '../../core/codec/ids.ts';
+import { type Block, Supply, TxKind } from '../../core/codec/types.ts';
 import { addressBytes } from '../../core/crypto/keys.ts';
 import type { BlockEffects } from '../../core/ledger/block.ts';
 import { supply as supplyTable } from '../../core/ledger/state.ts';
@@ -31,22 +32,6 @@ export interface ConnectInput {
 }
 
 const SUPPLY_KEY = supplyTable.prefix;
-const BLOCK_FIXED = (Header.fixedSize as number) + 8; // header, then offsets of txs and proof
-
-/** Byte ranges [offset, length] of each transaction inside an encoded block (SSZ offsets). */
-export function txSpans(encoded: Uint8Array, count: number): Array<[number, number]> {
-  const view = new DataView(encoded.buffer, encoded.byteOffset, encoded.byteLength);
-  const start = view.getUint32(BLOCK_FIXED - 8, true);
-  const end = view.getUint32(BLOCK_FIXED - 4, true);
-  const spans: Array<[number, number]> = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const from = start + view.getUint32(start + 4 * i, true);
-    const to = i + 1 < count ? start + view.getUint32(start + 4 * (i + 1), true) : end;
-    spans[i] = [from, to - from];
-  }
-  return spans;
-}
-
 function compareBuffers(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
 }
@@ -115,7 +100,7 @@ export class ChainStore {
     const totals = effects.changes.find(([key]) => key === SUPPLY_KEY)?.[1] ?? this.state.get(SUPPLY_KEY);
     if (totals) this.supply.put(height, Supply.deserialize(totals));
     const txs = block.txs;
-    const spans = txSpans(encoded, txs.length);
+    const spans = blockTxSpans(encoded, txs.length);
     // Rows go in in key order: B-tree inserts then touch far fewer pages than in block order.
     const order = ids.map((_, i) => i).sort((a, b) => compareBuffers(ids[a], ids[b]));
     this.txIndex.putMany(

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { encodeBlock, encodeTx } from '../../../src/core/codec/ids.ts';
+import { encodeBlock, encodeTx, blockTxSpans as txSpans } from '../../../src/core/codec/ids.ts';
 import type { Block, Tx } from '../../../src/core/codec/types.ts';
 import { decodeUndo, encodeUndo, type UndoEntries } from '../../../src/node/store/repositories.ts';
-import { ChainStore, txSpans } from '../../../src/node/store/store.ts';
+import { ChainStore } from '../../../src/node/store/store.ts';
 
 describe('store', () => {
   let dir: string;
