@@ -1,0 +1,448 @@
+;; OpenFlux PoUW kernel: int8 x int8 -> int32 matrix multiply with per-tile transcript folding.
+;; Build: node src/core/pouw/build-wasm.ts (writes kernel-wasm.ts with the bytes in base64).
+;;
+;; Layouts (all pointers are byte offsets into the exported memory; the caller places data):
+;;   rows       int8 row-major, every row k bytes (A rows, or B columns = rows of B transposed).
+;;   pair panel rows grouped by G (4 for A, 8 for B); for group g and k-pair p, G int16 pairs
+;;              (x[row][2p], x[row][2p+1]) at ((g*(k/2) + p)*G + c)*4, c = row - g*G.
+;;   product    int32 row-major mp x np (padded to multiples of 16).
+;;   folds      per 16x16 tile (row-major tile order) 16 uint32: word j = XOR over rows i and
+;;              slices s of the tile's partial sum (i, j) after slice s.
+;; i32x4.dot_i16x8_s multiplies int16 pairs and adds neighbours: 8 MACs per instruction.
+(module
+  (memory (export "memory") 1)
+
+  ;; x[i] += sum over set bits t of sel[i] of v[t]; rows of k bytes, r selector bits per row.
+  ;; Entries stay within int8 because the caller bounds |x| + popcount <= 128 (see noise.ts).
+  (func (export "add_noise") (param $x i32) (param $rows i32) (param $k i32) (param $sel i32)
+    (param $r i32) (param $v i32)
+    (local $i i32) (local $t i32) (local $q i32) (local $row i32) (local $vt i32) (local $end i32)
+    (local $selRow i32)
+    (block $rowsDone
+      (loop $rowLoop
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $row (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $k))))
+        (local.set $end (i32.add (local.get $row) (local.get $k)))
+        (local.set $selRow (i32.add (local.get $sel) (i32.mul (local.get $i) (i32.shr_u (local.get $r) (i32.const 3)))))
+        (local.set $t (i32.const 0))
+        (block $tDone
+          (loop $tLoop
+            (br_if $tDone (i32.ge_u (local.get $t) (local.get $r)))
+            (if (i32.and
+                  (i32.load8_u (i32.add (local.get $selRow) (i32.shr_u (local.get $t) (i32.const 3))))
+                  (i32.shl (i32.const 1) (i32.and (local.get $t) (i32.const 7))))
+              (then
+                (local.set $vt (i32.add (local.get $v) (i32.mul (local.get $t) (local.get $k))))
+                (local.set $q (local.get $row))
+                (loop $qLoop
+                  (v128.store (local.get $q)
+                    (i8x16.add (v128.load (local.get $q)) (v128.load (local.get $vt))))
+                  (local.set $vt (i32.add (local.get $vt) (i32.const 16)))
+                  (local.set $q (i32.add (local.get $q) (i32.const 16)))
+                  (br_if $qLoop (i32.lt_u (local.get $q) (local.get $end))))))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $tLoop)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rowLoop))))
+
+  ;; Subset sums of V over columns [k0, k0+len) for pack_pairs_noisy: for group g of
+  ;; 8 rows of V and byte b, table + (g*256 + b)*len holds sum over set bits j of b of V[8g + j].
+  ;; Built per column block so the table stays in L2 while every row adds from it.
+  (func (export "build_subset_table") (param $v i32) (param $r i32) (param $k i32) (param $table i32)
+    (param $k0 i32) (param $len i32)
+    (local $g i32) (local $b i32) (local $base i32) (local $dst i32) (local $src i32) (local $vrow i32)
+    (local $end i32)
+    (block $groupsDone
+      (loop $groups
+        (br_if $groupsDone (i32.ge_u (i32.shl (local.get $g) (i32.const 3)) (local.get $r)))
+        (local.set $base (i32.add (local.get $table) (i32.mul (i32.shl (local.get $g) (i32.const 8)) (local.get $len))))
+        (memory.fill (local.get $base) (i32.const 0) (local.get $len))
+        (local.set $b (i32.const 1))
+        (loop $entries
+          (local.set $dst (i32.add (local.get $base) (i32.mul (local.get $b) (local.get $len))))
+          (local.set $src (i32.add (local.get $base)
+            (i32.mul (i32.and (local.get $b) (i32.sub (local.get $b) (i32.const 1))) (local.get $len))))
+          (local.set $vrow (i32.add (i32.add (local.get $v) (local.get $k0))
+            (i32.mul (i32.add (i32.shl (local.get $g) (i32.const 3)) (i32.ctz (local.get $b))) (local.get $k))))
+          (local.set $end (i32.add (local.get $dst) (local.get $len)))
+          (loop $chunks
+            (v128.store (local.get $dst) (i8x16.add (v128.load (local.get $src)) (v128.load (local.get $vrow))))
+            (local.set $src (i32.add (local.get $src) (i32.const 16)))
+            (local.set $vrow (i32.add (local.get $vrow) (i32.const 16)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+            (br_if $chunks (i32.lt_u (local.get $dst) (local.get $end))))
+          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+          (br_if $entries (i32.lt_u (local.get $b) (i32.const 256))))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $groups))))
+
+  ;; pack_pairs fused with the table form of the noise, for columns [k0, k0+len) of every row:
+  ;; each 16 bytes get their row's eight subset sums (groups past r/8 add the zero row of group 0)
+  ;; before the sign extension, saving a pass over the rows.
+  (func (export "pack_pairs_noisy") (param $src i32) (param $rows i32) (param $k i32) (param $group i32)
+    (param $dst i32) (param $sel i32) (param $r i32) (param $table i32) (param $k0 i32) (param $len i32)
+    (local $row i32) (local $q i32) (local $d i32) (local $step i32) (local $groups i32) (local $selRow i32)
+    (local $x i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $p4 i32) (local $p5 i32) (local $p6 i32) (local $p7 i32)
+    (local $v v128) (local $lo v128) (local $hi v128)
+    (local.set $step (i32.shl (local.get $group) (i32.const 2)))
+    (local.set $groups (i32.shr_u (local.get $r) (i32.const 3)))
+    (block $done
+      (loop $rowLoop
+        (br_if $done (i32.ge_u (local.get $row) (local.get $rows)))
+        (local.set $selRow (i32.add (local.get $sel) (i32.mul (local.get $row) (local.get $groups))))
+        (local.set $p0 (select
+          (i32.add (local.get $table) (i32.mul (i32.add (i32.const 0) (i32.load8_u offset=0 (local.get $selRow))) (local.get $len)))
+          (local.get $table)
+          (i32.lt_u (i32.const 0) (local.get $groups))))
+        (local.set $p1 (select
+          (i32.add (local.get $table) (i32.mul (i32.add (i32.const 256) (i32.load8_u offset=1 (local.get $selRow))) (local.get $len)))
+          (local.get $table)
+          (i32.lt_u (i32.const 1) (local.get $groups))))
+        (local.set $p2 (select
+          (i32.add (local.get $table) (i32.mul (i32.add (i32.const 512) (i32.load8_u offset=2 (local.get $selRow))) (local.get $len)))
+          (local.get $table)
+          (i32.lt_u (i32.const 2) (local.get $groups))))
+        (local.set $p3 (select
+          (i32.add (local.get $table) (i32.mul (i32.add (i32.const 768) (i32.load8_u offset=3 (local.get $selRow))) (local.get $len)))
+          (local.get $table)
+          (i32.lt_u (i32.const 3) (local.get $groups))))
+        (local.set $p4 (select
+          (i32.add (local.get $table) (i32.mul (i32.add (i32.const 1024) (i32.load8_u offset=4 (local.get $selRow))) (local.get $len)))
+          (local.get $table)
+          (i32.lt_u (i32.const 4) (local.get $groups))))
+        (local.set $p5 (select
+          (i32.add (local.get $table) (i32.mul (i32.add (i32.const 1280) (i32.load8_u offset=5 (local.get $selRow))) (local.get $len)))
+          (local.get $table)
+          (i32.lt_u (i32.const 5) (local.get $groups))))
+        (local.set $p6 (select
+          (i32.add (local.get $table) (i32.mul (i32.add (i32.const 1536) (i32.load8_u offset=6 (local.get $selRow))) (local.get $len)))
+          (local.get $table)
+          (i32.lt_u (i32.const 6) (local.get $groups))))
+        (local.set $p7 (select
+          (i32.add (local.get $table) (i32.mul (i32.add (i32.const 1792) (i32.load8_u offset=7 (local.get $selRow))) (local.get $len)))
+          (local.get $table)
+          (i32.lt_u (i32.const 7) (local.get $groups))))
+        (local.set $x (i32.add (i32.add (local.get $src) (local.get $k0)) (i32.mul (local.get $row) (local.get $k))))
+        ;; d = dst + ((g*(k/2) + k0/2)*G + c)*4 with g = row / G, c = row % G
+        (local.set $d (i32.add (local.get $dst)
+          (i32.shl
+            (i32.add
+              (i32.mul
+                (i32.add
+                  (i32.mul (i32.div_u (local.get $row) (local.get $group)) (i32.shr_u (local.get $k) (i32.const 1)))
+                  (i32.shr_u (local.get $k0) (i32.const 1)))
+                (local.get $group))
+              (i32.rem_u (local.get $row) (local.get $group)))
+            (i32.const 2))))
+        (local.set $q (i32.const 0))
+        (loop $chunk
+          (local.set $v (v128.load (i32.add (local.get $x) (local.get $q))))
+          (local.set $v (i8x16.add (local.get $v) (v128.load (i32.add (local.get $p0) (local.get $q)))))
+          (local.set $v (i8x16.add (local.get $v) (v128.load (i32.add (local.get $p1) (local.get $q)))))
+          (local.set $v (i8x16.add (local.get $v) (v128.load (i32.add (local.get $p2) (local.get $q)))))
+          (local.set $v (i8x16.add (local.get $v) (v128.load (i32.add (local.get $p3) (local.get $q)))))
+          (local.set $v (i8x16.add (local.get $v) (v128.load (i32.add (local.get $p4) (local.get $q)))))
+          (local.set $v (i8x16.add (local.get $v) (v128.load (i32.add (local.get $p5) (local.get $q)))))
+          (local.set $v (i8x16.add (local.get $v) (v128.load (i32.add (local.get $p6) (local.get $q)))))
+          (local.set $v (i8x16.add (local.get $v) (v128.load (i32.add (local.get $p7) (local.get $q)))))
+          (local.set $lo (i16x8.extend_low_i8x16_s (local.get $v)))
+          (local.set $hi (i16x8.extend_high_i8x16_s (local.get $v)))
+          (v128.store32_lane 0 (local.get $d) (local.get $lo))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 1 (local.get $d) (local.get $lo))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 2 (local.get $d) (local.get $lo))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 3 (local.get $d) (local.get $lo))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 0 (local.get $d) (local.get $hi))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 1 (local.get $d) (local.get $hi))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 2 (local.get $d) (local.get $hi))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 3 (local.get $d) (local.get $hi))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (local.set $q (i32.add (local.get $q) (i32.const 16)))
+          (br_if $chunk (i32.lt_u (local.get $q) (local.get $len))))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rowLoop))))
+
+  ;; Sign-extends rows (k a multiple of 16) into the pair panel layout with group size $group.
+  (func (export "pack_pairs") (param $src i32) (param $rows i32) (param $k i32) (param $group i32)
+    (param $dst i32)
+    (local $row i32) (local $s i32) (local $end i32) (local $d i32) (local $step i32)
+    (local $lo v128) (local $hi v128) (local $v v128)
+    (local.set $step (i32.shl (local.get $group) (i32.const 2)))
+    (block $done
+      (loop $rowLoop
+        (br_if $done (i32.ge_u (local.get $row) (local.get $rows)))
+        (local.set $s (i32.add (local.get $src) (i32.mul (local.get $row) (local.get $k))))
+        (local.set $end (i32.add (local.get $s) (local.get $k)))
+        ;; d = dst + ((g*(k/2))*G + c)*4 with g = row / G, c = row % G
+        (local.set $d (i32.add (local.get $dst)
+          (i32.shl
+            (i32.add
+              (i32.mul (i32.mul (i32.div_u (local.get $row) (local.get $group)) (i32.shr_u (local.get $k) (i32.const 1))) (local.get $group))
+              (i32.rem_u (local.get $row) (local.get $group)))
+            (i32.const 2))))
+        (loop $chunk
+          (local.set $v (v128.load (local.get $s)))
+          (local.set $lo (i16x8.extend_low_i8x16_s (local.get $v)))
+          (local.set $hi (i16x8.extend_high_i8x16_s (local.get $v)))
+          (v128.store32_lane 0 (local.get $d) (local.get $lo))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 1 (local.get $d) (local.get $lo))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 2 (local.get $d) (local.get $lo))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 3 (local.get $d) (local.get $lo))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 0 (local.get $d) (local.get $hi))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 1 (local.get $d) (local.get $hi))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 2 (local.get $d) (local.get $hi))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (v128.store32_lane 3 (local.get $d) (local.get $hi))
+          (local.set $d (i32.add (local.get $d) (local.get $step)))
+          (local.set $s (i32.add (local.get $s) (i32.const 16)))
+          (br_if $chunk (i32.lt_u (local.get $s) (local.get $end))))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rowLoop))))
+
+  ;; 4 rows x 8 columns over all of k; folds after every $slice k-steps (a multiple of 4).
+  ;; $pa: A pair panel of one 4-row group, $pb: B pair panel of one 8-column group,
+  ;; $pc: top-left product entry, $ldc: product row stride in bytes, $pt: 8 fold words to XOR into.
+  (func $micro (param $pa i32) (param $pb i32) (param $k i32) (param $slice i32) (param $pc i32)
+    (param $ldc i32) (param $pt i32)
+    (local $end i32) (local $sliceEnd i32) (local $sliceBytes i32)
+    (local $a v128) (local $b0 v128) (local $b1 v128) (local $t0 v128) (local $t1 v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local.set $end (i32.add (local.get $pa) (i32.shl (local.get $k) (i32.const 3))))
+    (local.set $sliceBytes (i32.shl (local.get $slice) (i32.const 3)))
+    (loop $slices
+      (local.set $sliceEnd (i32.add (local.get $pa) (local.get $sliceBytes)))
+      (loop $pairs
+        ;; k-pair 0 of 2
+        (local.set $b0 (v128.load (local.get $pb)))
+        (local.set $b1 (v128.load offset=16 (local.get $pb)))
+        (local.set $a (v128.load32_splat (local.get $pa)))
+        (local.set $c00 (i32x4.add (local.get $c00) (i32x4.dot_i16x8_s (local.get $a) (local.get $b0))))
+        (local.set $c01 (i32x4.add (local.get $c01) (i32x4.dot_i16x8_s (local.get $a) (local.get $b1))))
+        (local.set $a (v128.load32_splat offset=4 (local.get $pa)))
+        (local.set $c10 (i32x4.add (local.get $c10) (i32x4.dot_i16x8_s (local.get $a) (local.get $b0))))
+        (local.set $c11 (i32x4.add (local.get $c11) (i32x4.dot_i16x8_s (local.get $a) (local.get $b1))))
+        (local.set $a (v128.load32_splat offset=8 (local.get $pa)))
+        (local.set $c20 (i32x4.add (local.get $c20) (i32x4.dot_i16x8_s (local.get $a) (local.get $b0))))
+        (local.set $c21 (i32x4.add (local.get $c21) (i32x4.dot_i16x8_s (local.get $a) (local.get $b1))))
+        (local.set $a (v128.load32_splat offset=12 (local.get $pa)))
+        (local.set $c30 (i32x4.add (local.get $c30) (i32x4.dot_i16x8_s (local.get $a) (local.get $b0))))
+        (local.set $c31 (i32x4.add (local.get $c31) (i32x4.dot_i16x8_s (local.get $a) (local.get $b1))))
+        ;; k-pair 1 of 2
+        (local.set $b0 (v128.load offset=32 (local.get $pb)))
+        (local.set $b1 (v128.load offset=48 (local.get $pb)))
+        (local.set $a (v128.load32_splat offset=16 (local.get $pa)))
+        (local.set $c00 (i32x4.add (local.get $c00) (i32x4.dot_i16x8_s (local.get $a) (local.get $b0))))
+        (local.set $c01 (i32x4.add (local.get $c01) (i32x4.dot_i16x8_s (local.get $a) (local.get $b1))))
+        (local.set $a (v128.load32_splat offset=20 (local.get $pa)))
+        (local.set $c10 (i32x4.add (local.get $c10) (i32x4.dot_i16x8_s (local.get $a) (local.get $b0))))
+        (local.set $c11 (i32x4.add (local.get $c11) (i32x4.dot_i16x8_s (local.get $a) (local.get $b1))))
+        (local.set $a (v128.load32_splat offset=24 (local.get $pa)))
+        (local.set $c20 (i32x4.add (local.get $c20) (i32x4.dot_i16x8_s (local.get $a) (local.get $b0))))
+        (local.set $c21 (i32x4.add (local.get $c21) (i32x4.dot_i16x8_s (local.get $a) (local.get $b1))))
+        (local.set $a (v128.load32_splat offset=28 (local.get $pa)))
+        (local.set $c30 (i32x4.add (local.get $c30) (i32x4.dot_i16x8_s (local.get $a) (local.get $b0))))
+        (local.set $c31 (i32x4.add (local.get $c31) (i32x4.dot_i16x8_s (local.get $a) (local.get $b1))))
+        (local.set $pa (i32.add (local.get $pa) (i32.const 32)))
+        (local.set $pb (i32.add (local.get $pb) (i32.const 64)))
+        (br_if $pairs (i32.lt_u (local.get $pa) (local.get $sliceEnd))))
+      ;; the fold: every partial sum of column j after this slice is XORed into word j
+      (local.set $t0 (v128.xor (local.get $t0)
+        (v128.xor (v128.xor (local.get $c00) (local.get $c10)) (v128.xor (local.get $c20) (local.get $c30)))))
+      (local.set $t1 (v128.xor (local.get $t1)
+        (v128.xor (v128.xor (local.get $c01) (local.get $c11)) (v128.xor (local.get $c21) (local.get $c31)))))
+      (br_if $slices (i32.lt_u (local.get $pa) (local.get $end))))
+    (v128.store (local.get $pc) (local.get $c00))
+    (v128.store offset=16 (local.get $pc) (local.get $c01))
+    (local.set $pc (i32.add (local.get $pc) (local.get $ldc)))
+    (v128.store (local.get $pc) (local.get $c10))
+    (v128.store offset=16 (local.get $pc) (local.get $c11))
+    (local.set $pc (i32.add (local.get $pc) (local.get $ldc)))
+    (v128.store (local.get $pc) (local.get $c20))
+    (v128.store offset=16 (local.get $pc) (local.get $c21))
+    (local.set $pc (i32.add (local.get $pc) (local.get $ldc)))
+    (v128.store (local.get $pc) (local.get $c30))
+    (v128.store offset=16 (local.get $pc) (local.get $c31))
+    (v128.store (local.get $pt) (v128.xor (v128.load (local.get $pt)) (local.get $t0)))
+    (v128.store offset=16 (local.get $pt) (v128.xor (v128.load offset=16 (local.get $pt)) (local.get $t1))))
+
+  ;; sha256 of 64-byte messages, four at a time in the lanes of i32x4 (message l in lane l).
+  ;; Memory 0..543 holds constants: K at 0, K + W of the padding block of a 64-byte message at
+  ;; 256, the initial hash at 512; 576..1599 is the message schedule. $count is a multiple of 4.
+  (data (i32.const 0) "\98\2f\8a\42\91\44\37\71\cf\fb\c0\b5\a5\db\b5\e9\5b\c2\56\39\f1\11\f1\59\a4\82\3f\92\d5\5e\1c\ab\98\aa\07\d8\01\5b\83\12\be\85\31\24\c3\7d\0c\55\74\5d\be\72\fe\b1\de\80\a7\06\dc\9b\74\f1\9b\c1\c1\69\9b\e4\86\47\be\ef\c6\9d\c1\0f\cc\a1\0c\24\6f\2c\e9\2d\aa\84\74\4a\dc\a9\b0\5c\da\88\f9\76\52\51\3e\98\6d\c6\31\a8\c8\27\03\b0\c7\7f\59\bf\f3\0b\e0\c6\47\91\a7\d5\51\63\ca\06\67\29\29\14\85\0a\b7\27\38\21\1b\2e\fc\6d\2c\4d\13\0d\38\53\54\73\0a\65\bb\0a\6a\76\2e\c9\c2\81\85\2c\72\92\a1\e8\bf\a2\4b\66\1a\a8\70\8b\4b\c2\a3\51\6c\c7\19\e8\92\d1\24\06\99\d6\85\35\0e\f4\70\a0\6a\10\16\c1\a4\19\08\6c\37\1e\4c\77\48\27\b5\bc\b0\34\b3\0c\1c\39\4a\aa\d8\4e\4f\ca\9c\5b\f3\6f\2e\68\ee\82\8f\74\6f\63\a5\78\14\78\c8\84\08\02\c7\8c\fa\ff\be\90\eb\6c\50\a4\f7\a3\f9\be\f2\78\71\c6")
+  (data (i32.const 256) "\98\2f\8a\c2\91\44\37\71\cf\fb\c0\b5\a5\db\b5\e9\5b\c2\56\39\f1\11\f1\59\a4\82\3f\92\d5\5e\1c\ab\98\aa\07\d8\01\5b\83\12\be\85\31\24\c3\7d\0c\55\74\5d\be\72\fe\b1\de\80\a7\06\dc\9b\74\f3\9b\c1\c1\69\9b\64\86\47\fe\f0\c6\ed\e1\0f\54\f2\0c\24\6f\34\e9\4f\be\84\c9\6c\1e\41\b9\61\fa\88\f9\16\52\51\c6\f2\6d\5a\8e\a8\65\fc\19\b0\c7\9e\d9\b9\c3\31\12\9a\a0\ea\0e\e7\2b\23\b1\fd\b0\3e\35\c7\d5\ba\69\30\5f\6d\97\cb\8f\11\0f\5a\fd\ee\1e\dc\89\b6\35\0a\04\7a\0b\de\9d\ca\f4\58\16\5b\5d\e1\86\3e\7f\00\80\89\08\37\32\ea\07\a5\37\95\ab\6f\10\61\40\17\f1\d6\8c\0d\6d\3b\aa\cd\37\be\bb\c0\da\3b\61\83\63\a3\48\db\31\e9\02\0b\a7\5c\d1\6f\ca\fa\1a\52\31\84\33\31\95\1a\d4\6e\90\78\43\6d\f2\91\9c\c3\bd\ab\cc\9e\e6\a0\c9\b5\3c\b6\2f\53\c6\41\c7\d2\a3\7e\23\07\68\4b\95\a4\76\1d\19\4c")
+  (data (i32.const 512) "\67\e6\09\6a\85\ae\67\bb\72\f3\6e\3c\3a\f5\4f\a5\7f\52\0e\51\8c\68\05\9b\ab\d9\83\1f\19\cd\e0\5b")
+  (func (export "sha256_blocks64") (param $in i32) (param $out i32) (param $count i32)
+    (local $end i32) (local $q i32) (local $p i32) (local $t i32)
+    (local $a v128) (local $b v128) (local $c v128) (local $d v128)
+    (local $e v128) (local $f v128) (local $g v128) (local $h v128) (local $t1 v128) (local $t2 v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local $s4 v128) (local $s5 v128) (local $s6 v128) (local $s7 v128)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    (local.set $end (i32.add (local.get $in) (i32.shl (local.get $count) (i32.const 6))))
+    (block $done
+      (loop $batch
+        (br_if $done (i32.ge_u (local.get $in) (local.get $end)))
+        ;; message words, big-endian, transposed so that vector t holds word t of each message
+        (local.set $q (local.get $in))
+        (local.set $p (i32.const 576))
+        (loop $load
+          (local.set $u0 (i8x16.shuffle 3 2 1 0 19 18 17 16 7 6 5 4 23 22 21 20 (v128.load offset=0 (local.get $q)) (v128.load offset=64 (local.get $q))))
+          (local.set $u1 (i8x16.shuffle 11 10 9 8 27 26 25 24 15 14 13 12 31 30 29 28 (v128.load offset=0 (local.get $q)) (v128.load offset=64 (local.get $q))))
+          (local.set $u2 (i8x16.shuffle 3 2 1 0 19 18 17 16 7 6 5 4 23 22 21 20 (v128.load offset=128 (local.get $q)) (v128.load offset=192 (local.get $q))))
+          (local.set $u3 (i8x16.shuffle 11 10 9 8 27 26 25 24 15 14 13 12 31 30 29 28 (v128.load offset=128 (local.get $q)) (v128.load offset=192 (local.get $q))))
+          (v128.store (local.get $p) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u2)))
+          (v128.store offset=16 (local.get $p) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u2)))
+          (v128.store offset=32 (local.get $p) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u1) (local.get $u3)))
+          (v128.store offset=48 (local.get $p) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u1) (local.get $u3)))
+          (local.set $q (i32.add (local.get $q) (i32.const 16)))
+          (local.set $p (i32.add (local.get $p) (i32.const 64)))
+          (br_if $load (i32.lt_u (local.get $p) (i32.const 832))))
+        ;; schedule: W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16]
+        (loop $schedule
+          (v128.store (local.get $p)
+            (i32x4.add (i32x4.add (v128.xor (v128.xor (v128.or (i32x4.shr_u (v128.load (i32.sub (local.get $p) (i32.const 32))) (i32.const 17)) (i32x4.shl (v128.load (i32.sub (local.get $p) (i32.const 32))) (i32.const 15))) (v128.or (i32x4.shr_u (v128.load (i32.sub (local.get $p) (i32.const 32))) (i32.const 19)) (i32x4.shl (v128.load (i32.sub (local.get $p) (i32.const 32))) (i32.const 13)))) (i32x4.shr_u (v128.load (i32.sub (local.get $p) (i32.const 32))) (i32.const 10))) (v128.load (i32.sub (local.get $p) (i32.const 112))))
+              (i32x4.add (v128.xor (v128.xor (v128.or (i32x4.shr_u (v128.load (i32.sub (local.get $p) (i32.const 240))) (i32.const 7)) (i32x4.shl (v128.load (i32.sub (local.get $p) (i32.const 240))) (i32.const 25))) (v128.or (i32x4.shr_u (v128.load (i32.sub (local.get $p) (i32.const 240))) (i32.const 18)) (i32x4.shl (v128.load (i32.sub (local.get $p) (i32.const 240))) (i32.const 14)))) (i32x4.shr_u (v128.load (i32.sub (local.get $p) (i32.const 240))) (i32.const 3))) (v128.load (i32.sub (local.get $p) (i32.const 256))))))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (br_if $schedule (i32.lt_u (local.get $p) (i32.const 1600))))
+      (local.set $a (v128.load32_splat offset=512 (i32.const 0)))
+      (local.set $b (v128.load32_splat offset=516 (i32.const 0)))
+      (local.set $c (v128.load32_splat offset=520 (i32.const 0)))
+      (local.set $d (v128.load32_splat offset=524 (i32.const 0)))
+      (local.set $e (v128.load32_splat offset=528 (i32.const 0)))
+      (local.set $f (v128.load32_splat offset=532 (i32.const 0)))
+      (local.set $g (v128.load32_splat offset=536 (i32.const 0)))
+      (local.set $h (v128.load32_splat offset=540 (i32.const 0)))
+      (local.set $t (i32.const 0))
+      (loop $block1
+        (local.set $t1 (i32x4.add (i32x4.add (local.get $h) (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $e) (i32.const 6)) (i32x4.shl (local.get $e) (i32.const 26))) (v128.or (i32x4.shr_u (local.get $e) (i32.const 11)) (i32x4.shl (local.get $e) (i32.const 21)))) (v128.or (i32x4.shr_u (local.get $e) (i32.const 25)) (i32x4.shl (local.get $e) (i32.const 7)))))
+          (i32x4.add (v128.bitselect (local.get $f) (local.get $g) (local.get $e)) (i32x4.add (v128.load32_splat (i32.shl (local.get $t) (i32.const 2))) (v128.load (i32.add (i32.const 576) (i32.shl (local.get $t) (i32.const 4))))))))
+        (local.set $t2 (i32x4.add (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $a) (i32.const 2)) (i32x4.shl (local.get $a) (i32.const 30))) (v128.or (i32x4.shr_u (local.get $a) (i32.const 13)) (i32x4.shl (local.get $a) (i32.const 19)))) (v128.or (i32x4.shr_u (local.get $a) (i32.const 22)) (i32x4.shl (local.get $a) (i32.const 10))))
+          (v128.bitselect (local.get $c) (local.get $b) (v128.xor (local.get $a) (local.get $b)))))
+        (local.set $h (local.get $g))
+        (local.set $g (local.get $f))
+        (local.set $f (local.get $e))
+        (local.set $e (i32x4.add (local.get $d) (local.get $t1)))
+        (local.set $d (local.get $c))
+        (local.set $c (local.get $b))
+        (local.set $b (local.get $a))
+        (local.set $a (i32x4.add (local.get $t1) (local.get $t2)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br_if $block1 (i32.lt_u (local.get $t) (i32.const 64))))
+      (local.set $s0 (i32x4.add (local.get $a) (v128.load32_splat offset=512 (i32.const 0))))
+      (local.set $s1 (i32x4.add (local.get $b) (v128.load32_splat offset=516 (i32.const 0))))
+      (local.set $s2 (i32x4.add (local.get $c) (v128.load32_splat offset=520 (i32.const 0))))
+      (local.set $s3 (i32x4.add (local.get $d) (v128.load32_splat offset=524 (i32.const 0))))
+      (local.set $s4 (i32x4.add (local.get $e) (v128.load32_splat offset=528 (i32.const 0))))
+      (local.set $s5 (i32x4.add (local.get $f) (v128.load32_splat offset=532 (i32.const 0))))
+      (local.set $s6 (i32x4.add (local.get $g) (v128.load32_splat offset=536 (i32.const 0))))
+      (local.set $s7 (i32x4.add (local.get $h) (v128.load32_splat offset=540 (i32.const 0))))
+      (local.set $a (local.get $s0))
+      (local.set $b (local.get $s1))
+      (local.set $c (local.get $s2))
+      (local.set $d (local.get $s3))
+      (local.set $e (local.get $s4))
+      (local.set $f (local.get $s5))
+      (local.set $g (local.get $s6))
+      (local.set $h (local.get $s7))
+      (local.set $t (i32.const 0))
+      (loop $block2
+        (local.set $t1 (i32x4.add (i32x4.add (local.get $h) (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $e) (i32.const 6)) (i32x4.shl (local.get $e) (i32.const 26))) (v128.or (i32x4.shr_u (local.get $e) (i32.const 11)) (i32x4.shl (local.get $e) (i32.const 21)))) (v128.or (i32x4.shr_u (local.get $e) (i32.const 25)) (i32x4.shl (local.get $e) (i32.const 7)))))
+          (i32x4.add (v128.bitselect (local.get $f) (local.get $g) (local.get $e)) (v128.load32_splat offset=256 (i32.shl (local.get $t) (i32.const 2))))))
+        (local.set $t2 (i32x4.add (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $a) (i32.const 2)) (i32x4.shl (local.get $a) (i32.const 30))) (v128.or (i32x4.shr_u (local.get $a) (i32.const 13)) (i32x4.shl (local.get $a) (i32.const 19)))) (v128.or (i32x4.shr_u (local.get $a) (i32.const 22)) (i32x4.shl (local.get $a) (i32.const 10))))
+          (v128.bitselect (local.get $c) (local.get $b) (v128.xor (local.get $a) (local.get $b)))))
+        (local.set $h (local.get $g))
+        (local.set $g (local.get $f))
+        (local.set $f (local.get $e))
+        (local.set $e (i32x4.add (local.get $d) (local.get $t1)))
+        (local.set $d (local.get $c))
+        (local.set $c (local.get $b))
+        (local.set $b (local.get $a))
+        (local.set $a (i32x4.add (local.get $t1) (local.get $t2)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br_if $block2 (i32.lt_u (local.get $t) (i32.const 64))))
+      (local.set $s0 (i32x4.add (local.get $s0) (local.get $a)))
+      (local.set $s1 (i32x4.add (local.get $s1) (local.get $b)))
+      (local.set $s2 (i32x4.add (local.get $s2) (local.get $c)))
+      (local.set $s3 (i32x4.add (local.get $s3) (local.get $d)))
+      (local.set $s4 (i32x4.add (local.get $s4) (local.get $e)))
+      (local.set $s5 (i32x4.add (local.get $s5) (local.get $f)))
+      (local.set $s6 (i32x4.add (local.get $s6) (local.get $g)))
+      (local.set $s7 (i32x4.add (local.get $s7) (local.get $h)))
+      (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1)))
+      (local.set $u1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1)))
+      (local.set $u2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3)))
+      (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3)))
+      (v128.store offset=0 (local.get $out) (i8x16.shuffle 3 2 1 0 7 6 5 4 19 18 17 16 23 22 21 20 (local.get $u0) (local.get $u2)))
+      (v128.store offset=32 (local.get $out) (i8x16.shuffle 11 10 9 8 15 14 13 12 27 26 25 24 31 30 29 28 (local.get $u0) (local.get $u2)))
+      (v128.store offset=64 (local.get $out) (i8x16.shuffle 3 2 1 0 7 6 5 4 19 18 17 16 23 22 21 20 (local.get $u1) (local.get $u3)))
+      (v128.store offset=96 (local.get $out) (i8x16.shuffle 11 10 9 8 15 14 13 12 27 26 25 24 31 30 29 28 (local.get $u1) (local.get $u3)))
+      (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s4) (local.get $s5)))
+      (local.set $u1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s4) (local.get $s5)))
+      (local.set $u2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s6) (local.get $s7)))
+      (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s6) (local.get $s7)))
+      (v128.store offset=16 (local.get $out) (i8x16.shuffle 3 2 1 0 7 6 5 4 19 18 17 16 23 22 21 20 (local.get $u0) (local.get $u2)))
+      (v128.store offset=48 (local.get $out) (i8x16.shuffle 11 10 9 8 15 14 13 12 27 26 25 24 31 30 29 28 (local.get $u0) (local.get $u2)))
+      (v128.store offset=80 (local.get $out) (i8x16.shuffle 3 2 1 0 7 6 5 4 19 18 17 16 23 22 21 20 (local.get $u1) (local.get $u3)))
+      (v128.store offset=112 (local.get $out) (i8x16.shuffle 11 10 9 8 15 14 13 12 27 26 25 24 31 30 29 28 (local.get $u1) (local.get $u3)))
+      (local.set $in (i32.add (local.get $in) (i32.const 256)))
+      (local.set $out (i32.add (local.get $out) (i32.const 128)))
+      (br $batch))))
+
+  ;; Product and folds of the whole (padded) job: mp x np tiles of 16x16, k a multiple of $slice.
+  (func (export "multiply_sliced") (param $pa i32) (param $pb i32) (param $pc i32) (param $pt i32)
+    (param $mp i32) (param $np i32) (param $k i32) (param $slice i32)
+    (local $ti i32) (local $tj i32) (local $rg i32) (local $cg i32) (local $tiles i32) (local $fold i32)
+    (local $ldc i32) (local $aGroup i32) (local $bGroup i32)
+    (local.set $ldc (i32.shl (local.get $np) (i32.const 2)))
+    (local.set $aGroup (i32.shl (local.get $k) (i32.const 3)))
+    (local.set $bGroup (i32.shl (local.get $k) (i32.const 4)))
+    (block $rowsDone
+      (loop $rowTiles
+        (br_if $rowsDone (i32.ge_u (i32.shl (local.get $ti) (i32.const 4)) (local.get $mp)))
+        (local.set $tj (i32.const 0))
+        (block $colsDone
+          (loop $colTiles
+            (br_if $colsDone (i32.ge_u (i32.shl (local.get $tj) (i32.const 4)) (local.get $np)))
+            (local.set $fold (i32.add (local.get $pt) (i32.shl (local.get $tiles) (i32.const 6))))
+            (v128.store (local.get $fold) (v128.const i64x2 0 0))
+            (v128.store offset=16 (local.get $fold) (v128.const i64x2 0 0))
+            (v128.store offset=32 (local.get $fold) (v128.const i64x2 0 0))
+            (v128.store offset=48 (local.get $fold) (v128.const i64x2 0 0))
+            (local.set $rg (i32.const 0))
+            (loop $rowGroups
+              (local.set $cg (i32.const 0))
+              (loop $colGroups
+                (call $micro
+                  (i32.add (local.get $pa) (i32.mul (i32.add (i32.shl (local.get $ti) (i32.const 2)) (local.get $rg)) (local.get $aGroup)))
+                  (i32.add (local.get $pb) (i32.mul (i32.add (i32.shl (local.get $tj) (i32.const 1)) (local.get $cg)) (local.get $bGroup)))
+                  (local.get $k) (local.get $slice)
+                  (i32.add (local.get $pc)
+                    (i32.add
+                      (i32.mul (i32.add (i32.shl (local.get $ti) (i32.const 4)) (i32.shl (local.get $rg) (i32.const 2))) (local.get $ldc))
+                      (i32.shl (i32.add (i32.shl (local.get $tj) (i32.const 4)) (i32.shl (local.get $cg) (i32.const 3))) (i32.const 2))))
+                  (local.get $ldc)
+                  (i32.add (local.get $fold) (i32.shl (local.get $cg) (i32.const 5))))
+                (local.set $cg (i32.add (local.get $cg) (i32.const 1)))
+                (br_if $colGroups (i32.lt_u (local.get $cg) (i32.const 2))))
+              (local.set $rg (i32.add (local.get $rg) (i32.const 1)))
+              (br_if $rowGroups (i32.lt_u (local.get $rg) (i32.const 4))))
+            (local.set $tiles (i32.add (local.get $tiles) (i32.const 1)))
+            (local.set $tj (i32.add (local.get $tj) (i32.const 1)))
+            (br $colTiles)))
+        (local.set $ti (i32.add (local.get $ti) (i32.const 1)))
+        (br $rowTiles))))
+)
