@@ -186,7 +186,8 @@ describe('emission', () => {
   it('mainnet emits 413,910,000 FLUX in six halving eras, then 1 FLUX a block until the cap', () => {
     const interval = mainnet.emission.halvingInterval;
     let total = 0n;
-    for (let era = 0; era < 6; era++) total += scheduledSubsidy(era * interval + 1, mainnet) * BigInt(interval);
+    for (let era = 0; era < 6; era++)
+      total += scheduledSubsidy(era * interval + 1, mainnet) * BigInt(interval);
     assert.equal(total, 413_910_000n * COIN);
     assert.equal(scheduledSubsidy(6 * interval + 1, mainnet), COIN);
     assert.equal(scheduledSubsidy(100 * interval, mainnet), COIN);

@@ -31,14 +31,18 @@ function flux(
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+async function until<T>(
+  what: string | (() => string),
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     const v = await fn();
     if (v !== undefined) return v;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
 }
 
 interface NodeStatus {
@@ -148,7 +152,7 @@ describe('flux devnet: three node processes', { timeout: 90_000 }, () => {
       createInterface({ input: late!.stdout! }).once('line', (line) => resolve(JSON.parse(line)));
     });
     await until(
-      `the late node to reach height ${target}`,
+      () => `the late node to reach height ${target} (its log:\n${stderr.join('\n')})`,
       async () => {
         const info = await json(['chain', 'info', '--api', ready.api]);
         return info.height >= target && info.peers >= 1 ? info : undefined;

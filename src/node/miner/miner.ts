@@ -12,6 +12,12 @@ export interface MinerOptions {
   now?: () => number;
   /** Nonces tried between yields to the event loop. */
   chunk?: number;
+  /**
+   * A number in [0, 1) drawn for each paced block (default Math.random): the block is due between
+   * 0.75 and 1.25 block times after its parent, so paced miners on one network do not all publish
+   * at the same instant and split the network into equal-work tips.
+   */
+  jitter?: () => number;
   /** Called when the miner's own block is refused or mining fails; defaults to console.error. */
   onError?: (error: Error) => void;
 }
@@ -29,6 +35,7 @@ export function createMiner(opts: MinerOptions): Miner {
   const { chain, minerAddress } = opts;
   const now = opts.now ?? Date.now;
   const chunk = opts.chunk ?? 20_000;
+  const jitter = opts.jitter ?? Math.random;
   const onError = opts.onError ?? ((e: Error) => console.error(`miner: ${e.message}`));
   let running = false;
   let loop: Promise<void> | undefined;
@@ -52,7 +59,7 @@ export function createMiner(opts: MinerOptions): Miner {
     const tipHash = chain.tip().hash;
     const tipMoved = () => !bytesEqual(chain.tip().hash, tipHash);
     if (paced && params.pow.pacedMining) {
-      const due = chain.tip().header.time + params.blockTimeMs;
+      const due = chain.tip().header.time + Math.round(params.blockTimeMs * (0.75 + 0.5 * jitter()));
       while (running && now() < due && !tipMoved()) await sleep(Math.min(due - now(), 100));
       if (!running || tipMoved()) return undefined;
     }

@@ -48,7 +48,7 @@ describe('miner', () => {
     assert.ok(b2.header.time > b1.header.time);
   });
 
-  it('paces blocks one block time apart when pacedMining is on, and stops', async () => {
+  it('paces blocks 0.75 to 1.25 block times apart when pacedMining is on, and stops', async () => {
     const paced = createParams(params, {
       blockTimeMs: 60,
       pow: { ...params.pow, pacedMining: true, asertHalfLifeMs: 3_600_000 },
@@ -57,7 +57,8 @@ describe('miner', () => {
     const t2 = tempChains(paced);
     try {
       const chain = t2.open('paced');
-      const miner = createMiner({ chain, minerAddress, chunk: 500 });
+      const draws = [0, 0.999, 0.5, 0, 0.999];
+      const miner = createMiner({ chain, minerAddress, chunk: 500, jitter: () => draws.shift() ?? 0.5 });
       const times: number[] = [];
       chain.on('block', (b) => times.push(b.header.time));
       miner.start();
@@ -66,7 +67,9 @@ describe('miner', () => {
       const height = chain.tip().height;
       await new Promise((r) => setTimeout(r, 150));
       assert.equal(chain.tip().height, height, 'mined after stop');
-      for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 60, `blocks ${times}`);
+      // Draws 0 and 0.999 give the earliest (45 ms) and latest (75 ms) due times after the parent.
+      for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 45, `blocks ${times}`);
+      assert.ok(times[1] - times[0] >= 74, `the late draw waits most of 1.25 block times: ${times}`);
       // The API stays responsive while mining: a query between chunks answers.
       assert.ok(chain.supply());
     } finally {
