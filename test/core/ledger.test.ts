@@ -84,7 +84,7 @@ describe('transactions', () => {
   it('moves the amount and the fee, and bumps the nonce', () => {
     const view = new StateOverlay(genesisState(params));
     const tx = transfer(0, addressBytes(keys[3].publicKey), 5n * COIN, 0, params);
-    const r = applyTx(view, tx, { params });
+    const r = applyTx(view, tx, { params, height: 1 });
     assert.ok(r.ok);
     assert.equal(view.read(accounts, ids[0])!.balance, 1000n * COIN - 5n * COIN - tx.body.fee);
     assert.equal(view.read(accounts, ids[0])!.nonce, 1);
@@ -123,7 +123,7 @@ describe('transactions', () => {
     it(`refuses ${what} with ${code} and changes nothing`, () => {
       const view = new StateOverlay(genesisState(params));
       const before = view.changes();
-      const r = applyTx(view, make(params), { params });
+      const r = applyTx(view, make(params), { params, height: 1 });
       assert.equal(r.ok, false);
       assert.equal(!r.ok && r.error.code, code);
       assert.ok(!r.ok && r.error.message.length > 10);
@@ -246,7 +246,7 @@ describe('blocks', () => {
                 nonces[t.from],
                 params,
               );
-              if (applyTx(view, tx, { params }).ok) {
+              if (applyTx(view, tx, { params, height: 1 }).ok) {
                 txs.push(tx);
                 nonces[t.from]++;
               }

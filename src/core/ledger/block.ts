@@ -95,6 +95,7 @@ export function applyBody(
   for (let i = 0; i < txs.length; i++) {
     const r = applyTx(state, txs[i], {
       params,
+      height: header.height,
       signatureChecked: opts.signaturesChecked,
       verifier: opts.verifier,
     });

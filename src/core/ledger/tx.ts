@@ -1,6 +1,5 @@
 import { txSigningMessage } from '../codec/ids.ts';
-import { TransferPayload, TX_KIND_NAMES, Tx, type TxBody, TxKind } from '../codec/types.ts';
-import { toHex } from '../crypto/hash.ts';
+import { TransferPayload, Tx, type TxBody } from '../codec/types.ts';
 import {
   addressBytes,
   type KeyPair,
@@ -10,6 +9,7 @@ import {
 } from '../crypto/keys.ts';
 import type { ChainParams } from '../params/index.ts';
 import { fail, type Result } from './errors.ts';
+import { knownTxKinds, type TxKindHandler, txKindHandler } from './kinds.ts';
 import { accountId, accounts, EMPTY_ACCOUNT, type StateOverlay } from './state.ts';
 
 export interface UnsignedTx {
@@ -37,7 +37,12 @@ export function minimumFee(sizeBytes: number, params: ChainParams): bigint {
   return BigInt(sizeBytes) * params.limits.minFeePerByte;
 }
 
-export type DecodedPayload = { kind: 'transfer'; value: TransferPayload };
+/** A payload decoded by its kind's handler, with what it takes from the sender besides the fee. */
+export interface DecodedPayload {
+  handler: TxKindHandler;
+  value: unknown;
+  spend: bigint;
+}
 
 /** Checks everything about a transaction that needs no state, except its signature. */
 export function checkTxStateless(
@@ -58,32 +63,16 @@ export function checkTxStateless(
   const minFee = minimumFee(size, params);
   if (body.fee < minFee)
     return fail('FEE_TOO_LOW', `fee ${body.fee} is below the minimum ${minFee} for ${size} bytes`);
-  const payload = decodePayload(body.kind, body.payload, params);
-  if (!payload.ok) return payload;
-  return { ok: true, payload: payload.payload };
-}
-
-function decodePayload(
-  kind: number,
-  bytes: Uint8Array,
-  params: ChainParams,
-): Result<{ payload: DecodedPayload }> {
-  if (kind === TxKind.transfer) {
-    let value: TransferPayload;
-    try {
-      value = TransferPayload.deserialize(bytes);
-    } catch (e) {
-      return fail('MALFORMED', `transfer payload does not decode: ${(e as Error).message}`);
-    }
-    if (value.amount <= 0n) return fail('BAD_AMOUNT', 'transfer amount must be positive');
-    if (value.amount > params.maxSupply)
-      return fail('BAD_AMOUNT', `transfer amount ${value.amount} exceeds the supply cap`);
-    return { ok: true, payload: { kind: 'transfer', value } };
+  const handler = txKindHandler(body.kind);
+  if (!handler) {
+    return fail(
+      'UNKNOWN_KIND',
+      `unknown transaction kind ${body.kind} (known: ${knownTxKinds().join(', ')})`,
+    );
   }
-  return fail(
-    'UNKNOWN_KIND',
-    `unknown transaction kind ${kind} (known: ${Object.values(TX_KIND_NAMES).join(', ')})`,
-  );
+  const decoded = handler.decode(body.payload, params);
+  if (!decoded.ok) return decoded;
+  return { ok: true, payload: { handler, value: decoded.value, spend: handler.spend(decoded.value) } };
 }
 
 export function checkTxSignature(tx: Tx, verifier?: SignatureVerifier): Result<object> {
@@ -98,6 +87,8 @@ export function checkTxSignature(tx: Tx, verifier?: SignatureVerifier): Result<o
 
 export interface ApplyTxOptions {
   params: ChainParams;
+  /** Height of the block being built or checked. */
+  height: number;
   /** Skip the signature check because the caller already verified it (e.g. in parallel). */
   signatureChecked?: boolean;
   verifier?: SignatureVerifier;
@@ -119,23 +110,25 @@ export function applyTx(state: StateOverlay, tx: Tx, opts: ApplyTxOptions): Resu
   if (tx.body.nonce !== sender.nonce) {
     return fail('BAD_NONCE', `nonce ${tx.body.nonce} is not the sender's next nonce ${sender.nonce}`);
   }
-  const payload = checked.payload;
-  const spend = tx.body.fee + (payload.kind === 'transfer' ? payload.value.amount : 0n);
+  const { handler, value, spend: amount } = checked.payload;
+  const spend = tx.body.fee + amount;
   if (spend > sender.balance) {
     return fail(
       'INSUFFICIENT_FUNDS',
-      `sender ${senderId} has ${sender.balance}, needs ${spend} (amount + fee)`,
+      `sender ${senderId} has ${sender.balance}, needs ${spend} (${handler.name} ${amount} + fee ${tx.body.fee})`,
     );
   }
   const mark = state.checkpoint();
   state.write(accounts, senderId, { ...sender, balance: sender.balance - spend, nonce: sender.nonce + 1 });
-  if (payload.kind === 'transfer') {
-    const toId = toHex(payload.value.to);
-    const to = state.read(accounts, toId) ?? EMPTY_ACCOUNT;
-    state.write(accounts, toId, { ...to, balance: to.balance + payload.value.amount });
-  } else {
+  const applied = handler.apply(state, value, {
+    params: opts.params,
+    height: opts.height,
+    senderId,
+    senderKey: tx.body.sender,
+  });
+  if (!applied.ok) {
     state.revert(mark);
-    return fail('UNKNOWN_KIND', 'unhandled payload');
+    return applied;
   }
   return { ok: true, fee: tx.body.fee };
 }

@@ -106,7 +106,7 @@ export class Mempool {
       );
     }
     const payload = checked.payload;
-    const spend = tx.body.fee + (payload.kind === 'transfer' ? payload.value.amount : 0n);
+    const spend = tx.body.fee + payload.spend;
     let pendingSpend = 0n;
     for (const e of pending) pendingSpend += e.spend;
     if (pendingSpend + spend > account.balance) {

@@ -40,7 +40,7 @@ export function buildTemplate(
   const included: Tx[] = [];
   let fees = 0n;
   for (const tx of txs) {
-    const r = applyTx(state, tx, { params, signatureChecked: true });
+    const r = applyTx(state, tx, { params, height: ctx.height, signatureChecked: true });
     if (r.ok) fees += r.fee;
     if (r.ok || opts.includeInvalid) included.push(tx);
   }
