@@ -8,6 +8,8 @@ import {
   encodeBlock,
   txId,
   txIdFromBytes,
+  txSigningMessage,
+  txSigningMessageFromBytes,
 } from '../../core/codec/ids.ts';
 import type { Account, Block, Header, Tx } from '../../core/codec/types.ts';
 import type { AsertAnchor } from '../../core/consensus/asert.ts';
@@ -95,7 +97,7 @@ class NodeChain implements LocalChain {
   readonly params: ChainParams;
   private readonly store: ChainStore;
   private readonly verifier = new SignatureVerifier();
-  private readonly batchVerifier?: ChainOptions['signatureVerifier'];
+  private readonly batchVerifier: NonNullable<ChainOptions['signatureVerifier']>;
   private readonly pool: Mempool;
   private readonly anchor: AsertAnchor;
   private readonly listeners: Listeners = { block: new Set(), reorg: new Set(), tx: new Set() };
@@ -106,7 +108,9 @@ class NodeChain implements LocalChain {
 
   constructor(opts: ChainOptions) {
     this.params = opts.params;
-    this.batchVerifier = opts.signatureVerifier;
+    // Without a worker pool, signatures are checked on this thread, from the transactions' bytes.
+    this.batchVerifier =
+      opts.signatureVerifier ?? ((txs, txBytes) => Promise.resolve(this.verifyInline(txs, txBytes)));
     this.anchor = { height: 0, time: opts.params.genesis.time, target: opts.params.pow.initialTarget };
     this.store = new ChainStore(opts.dbPath);
     this.pool = new Mempool({
@@ -121,6 +125,16 @@ class NodeChain implements LocalChain {
       this.store.close();
       throw e;
     }
+  }
+
+  private verifyInline(txs: Tx[], txBytes?: Uint8Array[]): boolean[] {
+    return txs.map((tx, i) =>
+      this.verifier.verify(
+        txBytes ? txSigningMessageFromBytes(txBytes[i]) : txSigningMessage(tx.body),
+        tx.body.sender,
+        tx.signature,
+      ),
+    );
   }
 
   get state(): StateReader {
@@ -355,7 +369,7 @@ class NodeChain implements LocalChain {
 
   /** Signature check of a block's transactions by the batch verifier, when there is one. */
   private async checkSignatures(block: Block, txBytes?: Uint8Array[]): Promise<LedgerError | undefined> {
-    if (!this.batchVerifier || block.txs.length === 0) return undefined;
+    if (block.txs.length === 0) return undefined;
     const valid = await this.batchVerifier(block.txs, txBytes);
     const bad = valid.findIndex((v) => !v);
     if (bad >= 0 || valid.length !== block.txs.length) {
@@ -372,7 +386,7 @@ class NodeChain implements LocalChain {
       txIds,
       params: this.params,
       parentStateRoot: parent.stateRoot,
-      signaturesChecked: this.batchVerifier !== undefined,
+      signaturesChecked: true,
       verifier: this.verifier,
     });
   }
