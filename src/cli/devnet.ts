@@ -235,9 +235,10 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
   else await writeDevnetGenesis(genesis, devnetParams(Date.now()));
 
   // Separate loopback addresses make the nodes look like separate machines (Linux routes all
-  // of 127/8 to lo); elsewhere they share 127.0.0.1 on free ports.
+  // of 127/8 to lo); elsewhere they share 127.0.0.1 on free ports. Node 0 is on 127.0.0.1, so
+  // the CLI's default --api reaches it.
   const distinct = count > 1 && (await canBind('127.0.0.2', 0));
-  const hostOf = (i: number) => (distinct ? `127.0.0.${i + 2}` : '127.0.0.1');
+  const hostOf = (i: number) => (distinct ? `127.0.0.${i + 1}` : '127.0.0.1');
   const portOf = async (host: string, preferred: number) =>
     distinct && (await canBind(host, preferred)) ? preferred : 0;
 
