@@ -44,7 +44,7 @@ describe('pouw kernels', () => {
     assert.equal(wasm.name, 'wasm-simd');
   });
 
-  it('ships the bytes that kernel.wat builds to (run build-wasm.ts after editing it)', async () => {
+  it('ships the bytes that kernel.wat builds to (run scripts/build-pouw-wasm.ts after editing it)', async () => {
     const wabt = await wabtFactory();
     const source = readFileSync(join(import.meta.dirname, '../../../src/core/pouw/kernel.wat'), 'utf8');
     const parsed = wabt.parseWat('kernel.wat', source, { simd: true, bulk_memory: true });
