@@ -215,9 +215,9 @@ function statusTable(rows: DevnetNodeStatus[]): string {
 
 export async function devnetUp(ctx: CommandContext): Promise<number> {
   const count = intOption(ctx, 'nodes', 3, 1, 250);
-  // One miner by default: paced miners on equal clocks find blocks at the same moment and, with
-  // no tie-break between equal-work tips, can stay forked for a while.
-  const miners = intOption(ctx, 'miners', 1, 0, count);
+  // Two miners by default, so blocks really compete; the miner's jitter keeps them from
+  // publishing at the same instant.
+  const miners = intOption(ctx, 'miners', Math.min(2, count), 0, count);
   const dir = devnetDir(ctx);
 
   const previous = await readDevnetState(dir);

@@ -201,7 +201,7 @@ const commands: Record<string, Command> = {
     usage:
       'flux devnet up [--nodes N] [--miners M] [--dir DIR] [--detach] [--reset]  (DIR defaults to ./.data/devnet)',
     summary:
-      'a local devnet of N node processes (default 3; the first M, default 1, mine); --detach returns at once',
+      'a local devnet of N node processes (default 3; the first M, default 2, mine); --detach returns at once',
     options: {
       nodes: { type: 'string' },
       miners: { type: 'string' },
