@@ -10,9 +10,10 @@ import { join, resolve } from 'node:path';
 import { createClient } from '../client/client.ts';
 import type { ChainInfoJson, NetworkJson } from '../node/api/routes.ts';
 import { DEFAULT_API_PORT } from '../node/api/server.ts';
-import { DEFAULT_P2P_PORT, devnetParams, PEER_KEY_FILE, writeDevnetGenesis } from '../node/node.ts';
+import { DEFAULT_P2P_PORT, PEER_KEY_FILE, writeDevnetGenesis } from '../node/node.ts';
 import { loadOrCreatePeerKey, peerIdOf } from '../node/p2p/index.ts';
 import type { CommandContext } from './context.ts';
+import { devnetGenesisWithNodes } from './devnet-nodes.ts';
 import { CliError } from './io.ts';
 
 export const DEVNET_STATE_FILE = 'devnet.json';
@@ -230,15 +231,17 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
   await mkdir(dir, { recursive: true });
 
   // One genesis for all nodes, written once; a later `up` on the same dir restarts that devnet.
-  const genesis = join(dir, 'genesis.json');
-  if (existsSync(genesis)) ctx.note(`reusing the devnet in ${dir} (--reset starts a new one)`);
-  else await writeDevnetGenesis(genesis, devnetParams(Date.now()));
-
   // Separate loopback addresses make the nodes look like separate machines (Linux routes all
   // of 127/8 to lo); elsewhere they share 127.0.0.1 on free ports. Node 0 is on 127.0.0.1, so
   // the CLI's default --api reaches it.
   const distinct = count > 1 && (await canBind('127.0.0.2', 0));
   const hostOf = (i: number) => (distinct ? `127.0.0.${i + 1}` : '127.0.0.1');
+
+  // One genesis for all nodes (each registered as a FluxNode), written once; a later `up` on the
+  // same dir restarts that devnet.
+  const genesis = join(dir, 'genesis.json');
+  if (existsSync(genesis)) ctx.note(`reusing the devnet in ${dir} (--reset starts a new one)`);
+  else await writeDevnetGenesis(genesis, await devnetGenesisWithNodes(ctx, dir, count, hostOf));
   const portOf = async (host: string, preferred: number) =>
     distinct && (await canBind(host, preferred)) ? preferred : 0;
 

@@ -197,6 +197,57 @@ const commands: Record<string, Command> = {
       return runDaemon(ctx);
     },
   },
+  'node start': {
+    usage:
+      'flux node start --tier cumulus|nimbus|stratus --endpoint HOST:PORT (--operator PUBKEY | --operator-key HEX | --datadir DIR) [--deposit F] [--from INDEX|ADDR] [--wait]',
+    summary: "lock a tier's collateral from the wallet and name the node's operator key",
+    options: {
+      ...WALLET_DIR,
+      tier: { type: 'string' },
+      endpoint: { type: 'string' },
+      operator: { type: 'string' },
+      'operator-key': { type: 'string' },
+      datadir: { type: 'string' },
+      deposit: { type: 'string' },
+      from: { type: 'string' },
+      wait: { type: 'boolean' },
+    },
+    args: [0, 0],
+    run: async (ctx) => (await import('./nodes.ts')).nodeStart(ctx),
+  },
+  'node list': {
+    usage: 'flux node list [--tier T] [--status started|confirmed|expired|unlocking|closed|lapsed]',
+    summary: 'FluxNodes with state, confirmation, last payout, queue position and rewards',
+    options: { tier: { type: 'string' }, status: { type: 'string' } },
+    args: [0, 0],
+    run: async (ctx) => (await import('./nodes.ts')).nodeList(ctx),
+  },
+  'node status': {
+    usage: 'flux node status ID',
+    summary: "one FluxNode's state, confirmations, payouts and last benchmark report",
+    args: [1, 1],
+    run: async (ctx) => (await import('./nodes.ts')).nodeStatus(ctx),
+  },
+  'node payouts': {
+    usage: 'flux node payouts ID',
+    summary: "a FluxNode's rewards and its place in the payout queue",
+    args: [1, 1],
+    run: async (ctx) => (await import('./nodes.ts')).nodePayouts(ctx),
+  },
+  'node stop': {
+    usage: 'flux node stop ID [--from INDEX|ADDR] [--wait]',
+    summary: "begin the collateral's unlock (spendable after the unlock delay)",
+    options: { ...WALLET_DIR, from: { type: 'string' }, wait: { type: 'boolean' } },
+    args: [1, 1],
+    run: async (ctx) => (await import('./nodes.ts')).nodeStop(ctx),
+  },
+  'node benchmark': {
+    usage: 'flux node benchmark [--network N] [--datadir DIR] [--quick]',
+    summary: 'measure this machine and say which tier it qualifies for (and why not the next)',
+    options: { network: { type: 'string' }, datadir: { type: 'string' }, quick: { type: 'boolean' } },
+    args: [0, 0],
+    run: async (ctx) => (await import('./nodes.ts')).nodeBenchmark(ctx),
+  },
   'devnet up': {
     usage:
       'flux devnet up [--nodes N] [--miners M] [--dir DIR] [--detach] [--reset]  (DIR defaults to ./.data/devnet)',

@@ -147,7 +147,11 @@ export async function walletBalance(ctx: CommandContext): Promise<void> {
 }
 
 /** --from: an account index or one of the wallet's addresses; default the first account. */
-function senderAccount(store: KeystoreFile, from: string | undefined, info: ChainInfoJson): WalletAccount {
+export function senderAccount(
+  store: KeystoreFile,
+  from: string | undefined,
+  info: ChainInfoJson,
+): WalletAccount {
   if (from === undefined) {
     if (store.accounts.length === 0) throw new CliError('the wallet has no accounts');
     return store.accounts[0];
@@ -248,7 +252,7 @@ export async function walletSend(ctx: CommandContext): Promise<void> {
   );
 }
 
-async function waitMined(ctx: CommandContext, id: string, timeoutMs = 120_000): Promise<number> {
+export async function waitMined(ctx: CommandContext, id: string, timeoutMs = 120_000): Promise<number> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     const tx = await ctx.client().tx({ params: { id } });

@@ -15,6 +15,7 @@ import {
   DEVNET_MNEMONIC,
   devnet,
   type GenesisAllocation,
+  type GenesisNode,
   type NetworkName,
   presets,
 } from '../core/params/index.ts';
@@ -23,6 +24,14 @@ import { type ApiServer, startApiServer } from './api/server.ts';
 import { openChain } from './chain/chain.ts';
 import { createSignaturePool } from './chain/sigpool.ts';
 import type { Chain } from './chain/types.ts';
+import { runBenchmark } from './fluxnode/benchmark.ts';
+import {
+  loadOrCreateOperatorKey,
+  operatorKeyFile,
+  readSavedReport,
+  saveReport,
+} from './fluxnode/operator.ts';
+import { type ConfirmService, startConfirmService } from './fluxnode/service.ts';
 import { createMiner } from './miner/miner.ts';
 import { createP2P, loadOrCreatePeerKey, type P2P, type P2PLimits, type SyncProgress } from './p2p/index.ts';
 
@@ -73,6 +82,11 @@ export interface NodeOptions {
   signatureThreads?: number;
   /** Clock (ms), injectable for tests. */
   now?: () => number;
+  /**
+   * The FluxNode confirmation service (operator key in `datadir/operator.key`); `false` turns it
+   * off. The benchmark report comes from `datadir/benchmark.json`, else a short measurement.
+   */
+  fluxnode?: { cpuMs?: number; diskBytes?: number } | false;
 }
 
 export interface FluxNode {
@@ -82,6 +96,8 @@ export interface FluxNode {
   readonly p2p?: P2P;
   /** Base URL of the API, when it runs. */
   readonly url?: string;
+  /** Public key of the operator key that confirms this machine's FluxNodes. */
+  readonly operatorKey?: Uint8Array;
   readonly datadir: string;
   close(): Promise<void>;
 }
@@ -103,6 +119,7 @@ interface GenesisFileJson {
   network: 'devnet';
   time: number;
   allocations: Array<{ address: string; amount: string }>;
+  nodes?: GenesisNode[];
 }
 
 /** Reads a devnet genesis file; undefined when it does not exist. */
@@ -133,6 +150,7 @@ export async function readDevnetGenesis(file: string): Promise<ChainParams | und
     genesis: {
       time: saved.time,
       allocations: saved.allocations.map((a) => ({ address: a.address, amount: BigInt(a.amount) })),
+      ...(Array.isArray(saved.nodes) ? { nodes: saved.nodes } : {}),
     },
   });
 }
@@ -143,6 +161,7 @@ export async function writeDevnetGenesis(file: string, params: ChainParams): Pro
     network: 'devnet',
     time: params.genesis.time,
     allocations: params.genesis.allocations.map((a) => ({ address: a.address, amount: a.amount.toString() })),
+    ...(params.genesis.nodes?.length ? { nodes: params.genesis.nodes } : {}),
   };
   await mkdir(dirname(file), { recursive: true });
   await writeFile(`${file}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
@@ -156,7 +175,8 @@ function sameGenesis(a: ChainParams, b: ChainParams): boolean {
     a.genesis.allocations.every(
       (x, i) =>
         x.address === b.genesis.allocations[i].address && x.amount === b.genesis.allocations[i].amount,
-    )
+    ) &&
+    JSON.stringify(a.genesis.nodes ?? []) === JSON.stringify(b.genesis.nodes ?? [])
   );
 }
 
@@ -277,6 +297,33 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
     throw e;
   }
 
+  let confirmer: ConfirmService | undefined;
+  let operatorKey: Uint8Array | undefined;
+  if (opts.fluxnode !== false) {
+    const fn = opts.fluxnode ?? {};
+    const operator = loadOrCreateOperatorKey(operatorKeyFile(opts.datadir));
+    operatorKey = operator.publicKey;
+    log(`fluxnode operator key ${toHex(operator.publicKey)}`);
+    confirmer = startConfirmService({
+      chain,
+      operator,
+      log,
+      report: async () => {
+        const saved = await readSavedReport(opts.datadir);
+        if (saved) return saved;
+        log('fluxnode: measuring this machine for the benchmark report');
+        const report = await runBenchmark({
+          dir: opts.datadir,
+          cpuMs: fn.cpuMs ?? 500,
+          diskBytes: fn.diskBytes ?? 32 * 2 ** 20,
+          now,
+        });
+        await saveReport(opts.datadir, report);
+        return report;
+      },
+    });
+  }
+
   let miner: ReturnType<typeof createMiner> | undefined;
   let gate: MiningGate | undefined;
   if (opts.mine && opts.minerAddress) {
@@ -306,9 +353,11 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
     api,
     p2p,
     url: api?.url,
+    operatorKey,
     datadir: opts.datadir,
     close() {
       closed ??= (async () => {
+        confirmer?.close();
         await gate?.close();
         await miner?.stop();
         // p2p goes before the chain: an import it handed over finishes first.

@@ -167,6 +167,55 @@ describe('flux devnet: three node processes', { timeout: 90_000 }, () => {
     assert.equal(await exited, 0);
   });
 
+  it('starts with a FluxNode of each tier that confirms itself again and is paid', async () => {
+    const api = nodes[0].api;
+    interface NodeRow {
+      id: string;
+      tier: string;
+      status: string;
+      confirmations: number;
+      payouts: number;
+    }
+    const rows = await until(
+      'every devnet FluxNode to confirm again with its operator key and be paid twice',
+      async () => {
+        const list = (await json(['node', 'list', '--api', api])).nodes as NodeRow[];
+        return list.every((n) => n.status === 'confirmed' && n.confirmations >= 2 && n.payouts >= 2)
+          ? list
+          : undefined;
+      },
+      30_000,
+    );
+    assert.deepEqual(rows.map((n) => n.tier).sort(), ['cumulus', 'nimbus', 'stratus']);
+    const payouts = await json(['node', 'payouts', rows[0].id, '--api', api]);
+    assert.ok(BigInt(payouts.rewards) > 0n);
+    assert.equal(payouts.queueLength, 1);
+  });
+
+  it('locks collateral for a FluxNode started with the CLI, and stops it', async () => {
+    const api = nodes[0].api;
+    const owner = (await json(['wallet', 'list'])).accounts[0].address as string;
+    const lockedBefore = BigInt((await json(['wallet', 'balance', owner, '--api', api])).locked);
+    const started = await json([
+      'node',
+      'start',
+      '--tier',
+      'nimbus',
+      '--endpoint',
+      '127.0.0.9:16127',
+      '--operator-key',
+      '42'.repeat(32),
+      '--wait',
+      '--api',
+      api,
+    ]);
+    assert.equal((await json(['node', 'status', started.id, '--api', api])).status, 'started');
+    const lockedAfter = BigInt((await json(['wallet', 'balance', owner, '--api', api])).locked);
+    assert.equal(lockedAfter - lockedBefore, BigInt(started.collateral));
+    await json(['node', 'stop', started.id, '--wait', '--api', api]);
+    assert.equal((await json(['node', 'status', started.id, '--api', api])).status, 'unlocking');
+  });
+
   it('stops every node with flux devnet down', async () => {
     const down = await flux(['devnet', 'down', '--dir', devnetDir], env);
     assert.equal(down.code, 0, down.stderr);

@@ -12,6 +12,7 @@ import {
 } from '@chainsafe/ssz';
 
 export const Uint8 = new UintNumberType(1);
+export const Uint16 = new UintNumberType(2);
 export const Uint32 = new UintNumberType(4);
 /** Heights and millisecond times: exact as JS numbers up to 2^53. */
 export const Uint64Num = new UintNumberType(8);
@@ -25,6 +26,7 @@ export const MAX_PAYLOAD_BYTES = 16_384;
 export const MAX_BLOCK_TXS = 1 << 20;
 export const MAX_MEMO_BYTES = 128;
 export const MAX_PROOF_BYTES = 1 << 20;
+export const MAX_ENDPOINT_BYTES = 128;
 
 /** What a sender signs: everything about the transaction except the signature. */
 export const TxBody = new ContainerType(
@@ -87,6 +89,78 @@ export const Account = new ContainerType(
 /** Chain-wide totals kept in the state. */
 export const Supply = new ContainerType({ minted: Amount, locked: Amount }, { typeName: 'Supply' });
 
+/**
+ * What a FluxNode's machine measured (src/node/fluxnode/benchmark.ts). It is carried by a confirm
+ * transaction, so the operator key's signature covers it.
+ */
+export const BenchReport = new ContainerType(
+  {
+    cores: Uint16,
+    /** Total RAM in MiB. */
+    ramMb: Uint32,
+    /** Free disk where the node keeps its data, in GB (10^9 bytes). */
+    ssdGb: Uint32,
+    /** sha256 of 4 KiB blocks per second, all cores together. */
+    eventsPerSec: Uint32,
+    /** Sequential write with fsync, MB/s. */
+    diskWriteMBps: Uint32,
+    /** When it was measured (ms since the Unix epoch; informational). */
+    measuredAt: Uint64Num,
+  },
+  { typeName: 'BenchReport' },
+);
+
+/** Kind `nodeStart`, signed by the collateral owner: locks the tier's collateral. */
+export const NodeStartPayload = new ContainerType(
+  {
+    /** 0 cumulus, 1 nimbus, 2 stratus. */
+    tier: Uint8,
+    /** ed25519 public key that will sign the node's confirmations. */
+    operator: Bytes32,
+    /** `host:port` where the node answers, utf-8. */
+    endpoint: new ByteListType(MAX_ENDPOINT_BYTES),
+    /** Moved from the owner to the operator's account, to pay the confirmations' fees. */
+    deposit: Amount,
+  },
+  { typeName: 'NodeStartPayload' },
+);
+
+/** Kind `nodeConfirm`, signed by the node's operator key. */
+export const NodeConfirmPayload = new ContainerType(
+  { node: Bytes32, report: BenchReport },
+  { typeName: 'NodeConfirmPayload' },
+);
+
+/** Kind `nodeStop`, signed by the collateral owner: begins the collateral's unlock. */
+export const NodeStopPayload = new ContainerType({ node: Bytes32 }, { typeName: 'NodeStopPayload' });
+
+/** A FluxNode in the state (`node/<id hex>`). Heights are block heights. */
+export const FluxNodeRecord = new ContainerType(
+  {
+    owner: Bytes20,
+    operator: Bytes32,
+    tier: Uint8,
+    endpoint: new ByteListType(MAX_ENDPOINT_BYTES),
+    collateral: Amount,
+    /** See NodeStatus in core/nodes/types.ts. */
+    status: Uint8,
+    startHeight: Uint64Num,
+    /** Number of accepted confirmations (genesis nodes start with 1). */
+    confirmations: Uint64Num,
+    lastConfirmHeight: Uint64Num,
+    /** Started/confirmed: first height at which a confirmation is refused and the node lapses or expires. */
+    expiresAt: Uint64Num,
+    /** Unlocking/expired: height at which the collateral returns to the owner. */
+    unlockAt: Uint64Num,
+    /** Position in the payout queue: last paid height, or the first confirmation's height. */
+    lastPaidHeight: Uint64Num,
+    payouts: Uint64Num,
+    rewards: Amount,
+    report: BenchReport,
+  },
+  { typeName: 'FluxNodeRecord' },
+);
+
 export type TxBody = ValueOf<typeof TxBody>;
 export type Tx = ValueOf<typeof Tx>;
 export type TransferPayload = ValueOf<typeof TransferPayload>;
@@ -95,10 +169,133 @@ export type Header = ValueOf<typeof Header>;
 export type Block = ValueOf<typeof Block>;
 export type Account = ValueOf<typeof Account>;
 export type Supply = ValueOf<typeof Supply>;
+export type BenchReport = ValueOf<typeof BenchReport>;
+export type NodeStartPayload = ValueOf<typeof NodeStartPayload>;
+export type NodeConfirmPayload = ValueOf<typeof NodeConfirmPayload>;
+export type NodeStopPayload = ValueOf<typeof NodeStopPayload>;
+export type FluxNodeRecord = ValueOf<typeof FluxNodeRecord>;
+
+// Proof-of-Useful-Work (src/core/jobs, src/core/consensus/pouw.ts). Matrix entries travel as
+// bytes (int8 two's complement); every length bound is checked against the chain's params.
+const MAX_POUW_K = 16_384;
+const MAX_PATH = 32;
+const MatrixLine = new ByteListType(MAX_POUW_K);
+const MerklePath = new ListCompositeType(Bytes32, MAX_PATH);
+
+/** Kind `jobSubmit`: a job's commitments and dimensions; its fee is held in escrow. */
+export const JobSubmitPayload = new ContainerType(
+  {
+    rootA: Bytes32,
+    rootB: Bytes32,
+    m: Uint32,
+    n: Uint32,
+    k: Uint32,
+    /** What the miner that delivers the product is paid (the transaction's own fee is separate). */
+    fee: Amount,
+  },
+  { typeName: 'JobSubmitPayload' },
+);
+
+/** Kind `jobResult`, signed by the claiming miner: the Merkle root of the delivered product. */
+export const JobResultPayload = new ContainerType(
+  { job: Bytes32, productRoot: Bytes32 },
+  { typeName: 'JobResultPayload' },
+);
+
+/** Kind `jobChallenge`: a fraud proof against one entry of a delivered product. */
+export const JobChallengePayload = new ContainerType(
+  {
+    job: Bytes32,
+    row: Uint32,
+    col: Uint32,
+    rowA: MatrixLine,
+    pathA: MerklePath,
+    colB: MatrixLine,
+    pathB: MerklePath,
+    /** The 16 int32 little-endian entries of row `row` of C holding entry (row, col). */
+    chunkC: Bytes64,
+    chunkPath: MerklePath,
+    rowPath: MerklePath,
+  },
+  { typeName: 'JobChallengePayload' },
+);
+
+/** A job in the state (`job/<id hex>`); see JobStatus in core/jobs/types.ts. */
+export const JobRecord = new ContainerType(
+  {
+    owner: Bytes20,
+    rootA: Bytes32,
+    rootB: Bytes32,
+    m: Uint32,
+    n: Uint32,
+    k: Uint32,
+    fee: Amount,
+    status: Uint8,
+    submitHeight: Uint64Num,
+    /** The miner whose block carried a winning tile of the job (zero until claimed). */
+    miner: Bytes20,
+    claimHeight: Uint64Num,
+    productRoot: Bytes32,
+    /** Claimed: last height for the result; delivered: height the fee is paid at. */
+    dueHeight: Uint64Num,
+  },
+  { typeName: 'JobRecord' },
+);
+
+/** A PoUW block's work proof (`Block.proof`): the job, one winning tile's opening and transcript. */
+export const PouwProof = new ContainerType(
+  {
+    /** The job's id, or 32 zero bytes for a zero job. */
+    job: Bytes32,
+    rootA: Bytes32,
+    rootB: Bytes32,
+    m: Uint32,
+    n: Uint32,
+    k: Uint32,
+    tileRow: Uint32,
+    tileCol: Uint32,
+    rowsA: new ListCompositeType(MatrixLine, 16),
+    pathsA: new ListCompositeType(MerklePath, 16),
+    colsB: new ListCompositeType(MatrixLine, 16),
+    pathsB: new ListCompositeType(MerklePath, 16),
+    transcript: Bytes64,
+    ticket: Bytes32,
+  },
+  { typeName: 'PouwProof' },
+);
+
+/**
+ * Written by every PoUW block (`pouw/`): counts, and the job its proof names, so the block hash
+ * commits to the proof through the state root (the tile is in the header's nonce).
+ */
+export const PouwTally = new ContainerType(
+  {
+    pouwBlocks: Uint64Num,
+    jobBlocks: Uint64Num,
+    lastJob: Bytes32,
+    /** sha256 of the proof's job roots and dimensions. */
+    lastJobHeader: Bytes32,
+  },
+  { typeName: 'PouwTally' },
+);
+
+export type JobSubmitPayload = ValueOf<typeof JobSubmitPayload>;
+export type JobResultPayload = ValueOf<typeof JobResultPayload>;
+export type JobChallengePayload = ValueOf<typeof JobChallengePayload>;
+export type JobRecord = ValueOf<typeof JobRecord>;
+export type PouwProof = ValueOf<typeof PouwProof>;
+export type PouwTally = ValueOf<typeof PouwTally>;
 
 /** Transaction kinds; a payload of any other kind is refused. */
 export const TxKind = {
   transfer: 1,
+  nodeStart: 2,
+  nodeConfirm: 3,
+  nodeStop: 4,
+  // 5..15 left to FluxNodes and apps
+  jobSubmit: 16,
+  jobResult: 17,
+  jobChallenge: 18,
 } as const;
 export type TxKind = (typeof TxKind)[keyof typeof TxKind];
 

@@ -2,9 +2,10 @@ import { blockHash } from '../codec/ids.ts';
 import type { Header } from '../codec/types.ts';
 import { bytesEqual, toHex } from '../crypto/hash.ts';
 import { fail, type Result } from '../ledger/errors.ts';
-import type { ChainParams } from '../params/index.ts';
-import { type AsertAnchor, nextTarget } from './asert.ts';
-import { checkProofOfWork, headerTarget, workOf } from './pow.ts';
+import { type ChainParams, isActive } from '../params/index.ts';
+import type { AsertAnchor } from './asert.ts';
+import { blockWork, checkBlockWork, expectedTarget } from './pouw.ts';
+import { headerTarget, workOf } from './pow.ts';
 
 /** What header validation needs to know about the chain the header extends. */
 export interface HeaderContext {
@@ -15,6 +16,8 @@ export interface HeaderContext {
   medianTimePast: number;
   /** The validating node's clock, in ms; passed in so core stays free of clocks. */
   now: number;
+  /** The block's `proof` bytes: required from the PoUW activation height on (the winning tile). */
+  proof?: Uint8Array;
 }
 
 export const MEDIAN_TIME_SPAN = 11;
@@ -41,16 +44,21 @@ export function validateHeader(header: Header, ctx: HeaderContext): Result<objec
   if (header.time > ctx.now + params.pow.maxFutureMs) {
     return fail('BAD_BLOCK', `time ${header.time} is too far in the future (now ${ctx.now})`);
   }
-  const expected = nextTarget(ctx.anchor, parent, params);
+  const expected = expectedTarget(ctx.anchor, parent, params);
   if (headerTarget(header) !== expected) {
     return fail('BAD_BLOCK', `target ${toHex(header.target)} is not the expected ${expected.toString(16)}`);
   }
-  if (!checkProofOfWork(header)) return fail('BAD_BLOCK', 'proof of work does not meet the target');
+  if (ctx.proof === undefined && isActive(params, 'pouw', header.height)) {
+    return fail('BAD_BLOCK', `a block at height ${header.height} needs its PoUW proof to be checked`);
+  }
+  const work = checkBlockWork(header, ctx.proof ?? new Uint8Array(), params);
+  if (!work.ok) return work;
   return { ok: true };
 }
 
-export function headerWork(header: Header): bigint {
-  return workOf(headerTarget(header));
+/** The work a block adds; without params, as proof of work (genesis and pre-PoUW callers). */
+export function headerWork(header: Header, params?: ChainParams): bigint {
+  return params ? blockWork(header, params) : workOf(headerTarget(header));
 }
 
 /**

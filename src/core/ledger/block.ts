@@ -2,6 +2,8 @@ import { txRoot, txRootFromIds } from '../codec/ids.ts';
 import { Block, type Header, type Tx } from '../codec/types.ts';
 import { bigintToBytes32, bytesEqual, toHex } from '../crypto/hash.ts';
 import type { SignatureVerifier } from '../crypto/keys.ts';
+import { applyBlockProof, processDueJobs } from '../jobs/lifecycle.ts';
+import { payNodeOfTier, processDueNodes, registerGenesisNodes } from '../nodes/lifecycle.ts';
 import type { ChainParams } from '../params/index.ts';
 import { blockSubsidy, splitSubsidy, TIERS, type Tier } from './emission.ts';
 import { fail, type Result } from './errors.ts';
@@ -21,9 +23,16 @@ import { applyTx } from './tx.ts';
 export const ZERO_HASH = new Uint8Array(32);
 export const ZERO_ADDRESS = new Uint8Array(20);
 
-/** Who receives a tier's share of this block's subsidy; none yet means the share is not minted. */
-export type TierPayee = (state: StateOverlay, tier: Tier) => string | undefined;
-const noPayees: TierPayee = () => undefined;
+/**
+ * Who receives a tier's share of this block's subsidy (an account id), or undefined when nobody
+ * can be paid and the share is not minted. The default pays the front of the tier's FluxNode
+ * payout queue and moves that node to the back.
+ */
+export type TierPayee = (
+  state: StateOverlay,
+  tier: Tier,
+  ctx: { height: number; amount: bigint },
+) => string | undefined;
 
 export interface BlockEffects {
   /** Sorted writes: key -> new encoded value, undefined for a deletion. */
@@ -72,6 +81,9 @@ export function applyBlock(
   const root = opts.txIds && opts.txIds.length === txs.length ? txRootFromIds(opts.txIds) : txRoot(txs);
   if (!bytesEqual(root, header.txRoot)) return fail('BAD_BLOCK', 'tx root does not match the transactions');
   const state = new Overlay(base);
+  // PoUW: the job the proof names is claimed before the transactions run.
+  const claimed = applyBlockProof(state, block, params);
+  if (!claimed.ok) return claimed;
   const built = applyBody(state, header, txs, opts);
   if (!built.ok) return built;
   if (!bytesEqual(built.effects.stateRoot, header.stateRoot)) {
@@ -113,19 +125,25 @@ export function finishBlock(
   opts: ApplyBlockOptions,
 ): BlockEffects {
   const { params } = opts;
+  // Lapses, expiries and unlocks due now, before payouts: a node expiring here is not paid.
+  processDueNodes(state, header.height, params);
+  // Job payments and missed delivery deadlines.
+  processDueJobs(state, header.height);
   const totals = state.read(supply, '') ?? EMPTY_SUPPLY;
   const subsidy = blockSubsidy(header.height, totals.minted, params);
   const split = splitSubsidy(subsidy, params);
-  const payee = opts.tierPayee ?? noPayees;
+  const payee = opts.tierPayee ?? payNodeOfTier;
   let minted = split.miner;
   for (const tier of TIERS) {
-    const id = payee(state, tier);
-    if (id === undefined || split.tiers[tier] === 0n) continue;
-    credit(state, id, split.tiers[tier]);
-    minted += split.tiers[tier];
+    const amount = split.tiers[tier];
+    if (amount === 0n) continue;
+    const id = payee(state, tier, { height: header.height, amount });
+    if (id === undefined) continue;
+    credit(state, id, amount);
+    minted += amount;
   }
   credit(state, accountId(header.miner), split.miner + fees);
-  state.write(supply, '', { ...totals, minted: totals.minted + minted });
+  state.write(supply, '', { ...(state.read(supply, '') ?? totals), minted: totals.minted + minted });
   const changes = state.changes();
   const undo = changes.map(([key]): [string, Uint8Array | undefined] => [key, state.base.get(key)]);
   return { changes, undo, stateRoot: nextStateRoot(opts.parentStateRoot, changes), subsidy, fees, minted };
@@ -147,6 +165,7 @@ export function genesisEffects(params: ChainParams): BlockEffects {
   }
   if (total > params.maxSupply) throw new Error('genesis allocations exceed the supply cap');
   state.write(supply, '', { minted: total, locked: 0n });
+  registerGenesisNodes(state, params);
   const changes = state.changes();
   return {
     changes,

@@ -14,7 +14,17 @@ export type LedgerErrorCode =
   | 'UNKNOWN_KIND'
   | 'MALFORMED'
   | 'WRONG_CHAIN'
-  | 'BAD_BLOCK';
+  | 'BAD_BLOCK'
+  | 'NODE_NOT_FOUND'
+  | 'NOT_AUTHORIZED'
+  | 'BAD_NODE_STATE'
+  | 'COOLDOWN'
+  | 'BAD_REPORT'
+  | 'BAD_ENDPOINT'
+  | 'JOB_NOT_FOUND'
+  | 'BAD_JOB'
+  | 'BAD_JOB_STATE'
+  | 'BAD_FRAUD_PROOF';
 
 export type Result<T> = ({ ok: true } & T) | { ok: false; error: LedgerError };
 

@@ -1,5 +1,7 @@
 // What each transaction kind does, one handler per kind. A module that adds a kind (FluxNodes,
 // apps, jobs) writes its handler next to its own code and registers it here.
+import { jobChallengeHandler, jobResultHandler, jobSubmitHandler } from '../jobs/handlers.ts';
+import { nodeConfirmHandler, nodeStartHandler, nodeStopHandler } from '../nodes/handlers.ts';
 import type { ChainParams } from '../params/index.ts';
 import type { Result } from './errors.ts';
 import type { StateOverlay } from './state.ts';
@@ -13,6 +15,8 @@ export interface TxContext {
   senderId: string;
   /** The sender's ed25519 public key. */
   senderKey: Uint8Array;
+  /** The transaction's nonce (unique per sender, so it can name what the transaction creates). */
+  nonce: number;
 }
 
 export interface TxKindHandler<P = unknown> {
@@ -44,3 +48,9 @@ export function knownTxKinds(): string[] {
 }
 
 registerTxKind(transferHandler);
+registerTxKind(nodeStartHandler);
+registerTxKind(nodeConfirmHandler);
+registerTxKind(nodeStopHandler);
+registerTxKind(jobSubmitHandler);
+registerTxKind(jobResultHandler);
+registerTxKind(jobChallengeHandler);

@@ -1,9 +1,15 @@
 import { Account, Supply } from '../codec/types.ts';
-import { concatBytes, sha256, toHex } from '../crypto/hash.ts';
+import { sha256, toHex } from '../crypto/hash.ts';
 
 /** Read access to committed state: key -> encoded value. The node backs it with SQLite. */
 export interface StateReader {
   get(key: string): Uint8Array | undefined;
+  /**
+   * Up to `limit` entries whose key starts with `prefix`, in key order (byte order of the
+   * UTF-8 keys, which is JS string order for the ASCII keys the state uses). Sorted indexes
+   * (payout queues, deadlines) are read with it; a reader without it holds no such entries.
+   */
+  scan?(prefix: string, limit: number): Array<[string, Uint8Array]>;
 }
 
 /** A typed family of state entries sharing a key prefix. */
@@ -80,6 +86,32 @@ export class StateOverlay implements StateReader {
     return entry.value === undefined ? undefined : entry.table.encode(entry.value);
   }
 
+  /** Ordered prefix scan: the base's entries merged with this overlay's writes and deletions. */
+  scan(prefix: string, limit: number): Array<[string, Uint8Array]> {
+    if (limit <= 0) return [];
+    const mine: Array<[string, Entry]> = [];
+    for (const [key, entry] of this.entries) if (key.startsWith(prefix)) mine.push([key, entry]);
+    mine.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    // Every key written here may hide a base entry, so ask the base for that many more.
+    const base = this.base.scan?.(prefix, limit + mine.length) ?? [];
+    const out: Array<[string, Uint8Array]> = [];
+    let i = 0;
+    let j = 0;
+    while (out.length < limit && (i < base.length || j < mine.length)) {
+      const b = base[i];
+      const m = mine[j];
+      if (m === undefined || (b !== undefined && b[0] < m[0])) {
+        out.push(b);
+        i++;
+        continue;
+      }
+      if (b !== undefined && b[0] === m[0]) i++;
+      j++;
+      if (m[1].value !== undefined) out.push([m[0], m[1].table.encode(m[1].value)]);
+    }
+    return out;
+  }
+
   /** The encoded writes, sorted by key: undefined means deleted. */
   changes(): Array<[string, Uint8Array | undefined]> {
     const out: Array<[string, Uint8Array | undefined]> = [];
@@ -112,7 +144,16 @@ export function nextStateRoot(
     parts.push(len, k, value ? PRESENT : TOMBSTONE);
     if (value) parts.push(value);
   }
-  return sha256(concatBytes(...parts));
+  // Joined without spreading `parts` into arguments: a block with ~100k writes would overflow the stack.
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return sha256(all);
 }
 
 export function accountId(address: Uint8Array): string {

@@ -115,7 +115,7 @@ export function applyTx(state: StateOverlay, tx: Tx, opts: ApplyTxOptions): Resu
   if (spend > sender.balance) {
     return fail(
       'INSUFFICIENT_FUNDS',
-      `sender ${senderId} has ${sender.balance}, needs ${spend} (${handler.name} ${amount} + fee ${tx.body.fee})`,
+      `sender ${senderId} has ${sender.balance}${sender.locked > 0n ? ` spendable (${sender.locked} more is locked as collateral)` : ''}, needs ${spend} (${handler.name} ${amount} + fee ${tx.body.fee})`,
     );
   }
   const mark = state.checkpoint();
@@ -125,6 +125,7 @@ export function applyTx(state: StateOverlay, tx: Tx, opts: ApplyTxOptions): Resu
     height: opts.height,
     senderId,
     senderKey: tx.body.sender,
+    nonce: tx.body.nonce,
   });
   if (!applied.ok) {
     state.revert(mark);

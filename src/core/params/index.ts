@@ -1,5 +1,7 @@
 // Every consensus constant lives here. Presets are plain values passed in by the caller;
 // nothing reads a preset from the environment.
+import type { Tier } from '../ledger/emission.ts';
+import type { PouwParams } from '../pouw/types.ts';
 
 export const COIN = 100_000_000n;
 
@@ -14,6 +16,62 @@ export interface GenesisAllocation {
   amount: bigint;
 }
 
+/** What a FluxNode of one tier locks and must prove it has. */
+export interface TierParams {
+  /** Locked while the node runs, in base units. */
+  collateral: bigint;
+  /** Minimum hardware a confirmation's benchmark report must show. */
+  minimums: {
+    cores: number;
+    /** RAM in GB; a report's MiB count as 1000 per GB (the kernel keeps some). */
+    ramGb: number;
+    /** Free disk in GB (10^9 bytes). */
+    ssdGb: number;
+    /** sha256 of 4 KiB blocks per second over all cores (see src/node/fluxnode/benchmark.ts). */
+    eventsPerSec: number;
+    /** Sequential write with fsync, MB/s. */
+    diskWriteMBps: number;
+  };
+}
+
+/** FluxNode lifecycle and benchmark plausibility rules; heights are counted in blocks. */
+export interface NodeParams {
+  tiers: Record<Tier, TierParams>;
+  /** A started node must confirm within this many blocks (from its start block on), or it lapses. */
+  confirmWindow: number;
+  /** A confirmed node must confirm again within this many blocks of its last confirmation. */
+  confirmPeriod: number;
+  /** After a lapse, the owner's starts are refused for this many blocks. */
+  cooldown: number;
+  /** Blocks from a stop (or an expiry) until the collateral returns to the owner's balance. */
+  unlockDelay: number;
+  /** Bounds no honest report passes: per-core CPU rate, and absolute ranges. */
+  report: {
+    minEventsPerCore: number;
+    maxEventsPerCore: number;
+    maxCores: number;
+    maxRamGb: number;
+    maxSsdGb: number;
+    maxDiskWriteMBps: number;
+  };
+}
+
+/** Proof-of-Useful-Work after `activations.pouw`: job limits, difficulty and job deadlines. */
+export interface PouwChainParams extends PouwParams {
+  /** Per-MAC target of the first PoUW blocks on schedule (the ASERT anchor's target after the switch). */
+  initialTargetPerMac: bigint;
+  /** The easiest per-MAC target allowed. */
+  targetPerMacLimit: bigint;
+  /** The dimensions a zero job (no data, the fallback when the pool is empty) must have. */
+  zeroJob: { m: number; n: number; k: number };
+  /** Blocks from a job's claim until its product root must be on chain. */
+  deliveryWindow: number;
+  /** Blocks from the product root until the fee is paid, during which a fraud proof refunds the owner. */
+  challengeWindow: number;
+  /** The smallest fee a job may offer, in base units. */
+  minJobFee: bigint;
+}
+
 export interface ChainParams {
   network: NetworkName;
   /** Signed into every transaction, so a transaction for one network is invalid on another. */
@@ -25,6 +83,8 @@ export interface ChainParams {
     /** Milliseconds since the Unix epoch. */
     time: number;
     allocations: GenesisAllocation[];
+    /** FluxNodes confirmed at genesis; each owner's allocation must cover its collateral. */
+    nodes?: GenesisNode[];
   };
   /** Target spacing between blocks, in milliseconds. */
   blockTimeMs: number;
@@ -58,6 +118,17 @@ export interface ChainParams {
     minFeePerByte: bigint;
   };
   activations: Record<Feature, number>;
+  nodes: NodeParams;
+  pouw: PouwChainParams;
+}
+
+export interface GenesisNode {
+  /** 20-byte account id (hex) of the collateral owner. */
+  owner: string;
+  /** 32-byte ed25519 public key (hex) that signs the node's confirmations. */
+  operator: string;
+  tier: Tier;
+  endpoint: string;
 }
 
 export function isActive(params: ChainParams, feature: Feature, height: number): boolean {
@@ -67,8 +138,57 @@ export function isActive(params: ChainParams, feature: Feature, height: number):
 const MAX_TARGET = (1n << 256n) - 1n;
 const NEVER = Number.MAX_SAFE_INTEGER;
 
+const REPORT_BOUNDS: NodeParams['report'] = {
+  minEventsPerCore: 5_000,
+  maxEventsPerCore: 1_000_000,
+  maxCores: 1024,
+  maxRamGb: 16_384,
+  maxSsdGb: 1_000_000,
+  maxDiskWriteMBps: 50_000,
+};
+
+const mainnetNodes: NodeParams = {
+  tiers: {
+    cumulus: {
+      collateral: 1_000n * COIN,
+      minimums: { cores: 2, ramGb: 8, ssdGb: 220, eventsPerSec: 100_000, diskWriteMBps: 100 },
+    },
+    nimbus: {
+      collateral: 12_500n * COIN,
+      minimums: { cores: 4, ramGb: 32, ssdGb: 440, eventsPerSec: 200_000, diskWriteMBps: 180 },
+    },
+    stratus: {
+      collateral: 40_000n * COIN,
+      minimums: { cores: 8, ramGb: 64, ssdGb: 880, eventsPerSec: 400_000, diskWriteMBps: 400 },
+    },
+  },
+  // 30 s blocks: 1 h to confirm a start, a confirmation every 8 h, 6 h cool-down, 1 day unlock.
+  confirmWindow: 120,
+  confirmPeriod: 960,
+  cooldown: 720,
+  unlockDelay: 2_880,
+  report: REPORT_BOUNDS,
+};
+
+const mainnetPouw: PouwChainParams = {
+  rank: 64,
+  kMin: 1024,
+  kMax: 16384,
+  maxRows: 8192,
+  maxCols: 8192,
+  // about 2^45 MACs (a few TMAC) per 30 s block to start with
+  initialTargetPerMac: 1n << 211n,
+  targetPerMacLimit: 1n << 236n,
+  zeroJob: { m: 1024, n: 1024, k: 4096 },
+  deliveryWindow: 40,
+  challengeWindow: 240,
+  minJobFee: COIN / 100n,
+};
+
 const common = {
   maxSupply: 440_000_000n * COIN,
+  pouw: mainnetPouw,
+  nodes: mainnetNodes,
   rewardSplit: { miner: 5000, cumulus: 750, nimbus: 1250, stratus: 3000 },
   limits: { maxBlockTxs: 20_000, maxBlockBytes: 4_000_000, maxTxBytes: 10_000, minFeePerByte: 10n },
 };
@@ -138,7 +258,45 @@ export const devnet: ChainParams = {
     maxFutureMs: 15_000,
     pacedMining: true,
   },
-  activations: { pouw: NEVER },
+  // PoUW from height 20, so a devnet (and its tests) sees both consensus rules.
+  activations: { pouw: 20 },
+  // Small enough for a laptop, short enough (2 s blocks) that tests see every transition.
+  nodes: {
+    tiers: {
+      cumulus: {
+        collateral: 1_000n * COIN,
+        minimums: { cores: 1, ramGb: 1, ssdGb: 1, eventsPerSec: 10_000, diskWriteMBps: 5 },
+      },
+      nimbus: {
+        collateral: 2_000n * COIN,
+        minimums: { cores: 1, ramGb: 1, ssdGb: 1, eventsPerSec: 10_000, diskWriteMBps: 5 },
+      },
+      stratus: {
+        collateral: 4_000n * COIN,
+        minimums: { cores: 2, ramGb: 2, ssdGb: 2, eventsPerSec: 10_000, diskWriteMBps: 5 },
+      },
+    },
+    confirmWindow: 4,
+    confirmPeriod: 8,
+    cooldown: 4,
+    unlockDelay: 4,
+    report: REPORT_BOUNDS,
+  },
+  // Small jobs (k from 256; at most 2048 so a fraud proof fits one transaction) and a zero job of
+  // 16 M MACs, about 3 ms here; a block needs about 2^26 MACs, so mining leaves the CPU free.
+  pouw: {
+    rank: 64,
+    kMin: 256,
+    kMax: 2048,
+    maxRows: 1024,
+    maxCols: 1024,
+    initialTargetPerMac: 1n << 230n,
+    targetPerMacLimit: 1n << 238n,
+    zeroJob: { m: 128, n: 128, k: 1024 },
+    deliveryWindow: 10,
+    challengeWindow: 5,
+    minJobFee: COIN / 100n,
+  },
 };
 
 export const presets: Record<NetworkName, ChainParams> = { mainnet, testnet, devnet };

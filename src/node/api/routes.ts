@@ -144,6 +144,74 @@ export const MempoolEntryJson = TxJson.extend({ feePerByte: AmountString });
 
 const limitQuery = z.object({ limit: uintParam('limit').optional() });
 
+export const TIER_NAMES = ['cumulus', 'nimbus', 'stratus'] as const;
+export const NODE_STATUSES = ['started', 'confirmed', 'expired', 'unlocking', 'closed', 'lapsed'] as const;
+const NODE_ID = /^[0-9a-f]{64}$/;
+const nodeIdParams = z.object({
+  id: z.string().regex(NODE_ID, { error: 'id must be a node id (64 lowercase hex characters)' }),
+});
+
+export const BenchReportJson = z.object({
+  cores: z.number(),
+  ramMb: z.number(),
+  ssdGb: z.number().describe('free disk, GB'),
+  eventsPerSec: z.number().describe('sha256 of 4 KiB blocks per second, all cores'),
+  diskWriteMBps: z.number(),
+  measuredAt: z.number().describe('ms since the Unix epoch; 0 for none yet'),
+});
+export type BenchReportJson = z.infer<typeof BenchReportJson>;
+
+export const NodeJson = z
+  .object({
+    id: z.string(),
+    tier: z.enum(TIER_NAMES),
+    status: z.enum(NODE_STATUSES),
+    owner: Address.describe('collateral owner, paid the rewards'),
+    operator: z.string().describe('ed25519 public key (hex) that signs confirmations'),
+    operatorAddress: Address,
+    endpoint: z.string(),
+    collateral: AmountString,
+    startHeight: z.number(),
+    confirmations: z.number(),
+    lastConfirmHeight: z.number().optional(),
+    confirmFrom: z.number().optional().describe('started/confirmed: first height of the next confirmation'),
+    expiresAt: z.number().optional().describe('started/confirmed: height at which it lapses or expires'),
+    unlockAt: z.number().optional().describe('expired/unlocking: height at which the collateral returns'),
+    lastPaidHeight: z.number().optional(),
+    queuePosition: z.number().optional().describe('confirmed: 0 is paid next'),
+    payouts: z.number(),
+    rewards: AmountString,
+    report: BenchReportJson,
+  })
+  .meta({ id: 'FluxNode' });
+export type NodeJson = z.infer<typeof NodeJson>;
+
+export const PayoutQueuesJson = z.object({
+  height: z.number(),
+  tiers: z.array(
+    z.object({
+      tier: z.enum(TIER_NAMES),
+      length: z.number(),
+      share: AmountString.describe("the tier's share of the next block's subsidy"),
+      next: z.array(z.object({ id: z.string(), owner: Address, lastPaidHeight: z.number() })),
+    }),
+  ),
+});
+export type PayoutQueuesJson = z.infer<typeof PayoutQueuesJson>;
+
+export const NodeRewardsJson = z.object({
+  id: z.string(),
+  owner: Address,
+  payouts: z.number(),
+  rewards: AmountString,
+  lastPaidHeight: z.number().optional(),
+  queuePosition: z.number().optional(),
+  queueLength: z.number(),
+  /** Blocks until its next payout if it stays confirmed. */
+  nextPayoutIn: z.number().optional(),
+});
+export type NodeRewardsJson = z.infer<typeof NodeRewardsJson>;
+
 /** One route: the only place its method, path and schemas are written down. */
 export interface RouteDef {
   method: 'GET' | 'POST';
@@ -236,6 +304,42 @@ export const routes = {
     query: limitQuery,
     status: 200,
     response: z.object({ count: z.number(), txs: z.array(MempoolEntryJson) }),
+  }),
+  nodes: route({
+    method: 'GET',
+    path: '/nodes',
+    summary: 'FluxNodes in id order, optionally of one tier and/or status',
+    query: z.object({
+      tier: z.enum(TIER_NAMES).optional(),
+      status: z.enum(NODE_STATUSES).optional(),
+      limit: uintParam('limit').optional(),
+    }),
+    status: 200,
+    response: z.object({ height: z.number(), count: z.number(), nodes: z.array(NodeJson) }),
+  }),
+  payoutQueues: route({
+    method: 'GET',
+    path: '/nodes/queues',
+    summary: "Each tier's payout queue, next paid first",
+    query: limitQuery,
+    status: 200,
+    response: PayoutQueuesJson,
+  }),
+  node: route({
+    method: 'GET',
+    path: '/nodes/:id',
+    summary: 'One FluxNode: state, confirmations, payout position, rewards, last report',
+    params: nodeIdParams,
+    status: 200,
+    response: NodeJson,
+  }),
+  nodeRewards: route({
+    method: 'GET',
+    path: '/nodes/:id/rewards',
+    summary: "A FluxNode's rewards and its place in the payout queue",
+    params: nodeIdParams,
+    status: 200,
+    response: NodeRewardsJson,
   }),
   network: route({
     method: 'GET',

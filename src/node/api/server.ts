@@ -15,6 +15,7 @@ import { bytesEqual, bytesToBigint, fromHex, toHex } from '../../core/crypto/has
 import { addressBytes, decodeAddress, encodeAddress } from '../../core/crypto/keys.ts';
 import type { Chain } from '../chain/types.ts';
 import { blockJson, supplyJson, txJson } from './json.ts';
+import { createNodeHandlers } from './nodes.ts';
 import {
   ApiError,
   ErrorBody,
@@ -72,6 +73,7 @@ export function createHandlers(chain: Chain, network?: () => NetworkJson): Handl
     chain.mempool(MEMPOOL_SCAN).filter((e) => bytesEqual(addressBytes(e.tx.body.sender), address));
 
   return {
+    ...createNodeHandlers(chain),
     chainInfo() {
       const tip = chain.tip();
       const supply = chain.supply();

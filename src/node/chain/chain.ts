@@ -11,9 +11,9 @@ import {
   txSigningMessage,
   txSigningMessageFromBytes,
 } from '../../core/codec/ids.ts';
-import type { Account, Block, Header, Tx } from '../../core/codec/types.ts';
+import type { Account, Block, FluxNodeRecord, Header, Tx } from '../../core/codec/types.ts';
 import type { AsertAnchor } from '../../core/consensus/asert.ts';
-import { nextTarget } from '../../core/consensus/asert.ts';
+import { expectedTarget } from '../../core/consensus/pouw.ts';
 import {
   headerWork,
   isBetterChain,
@@ -24,9 +24,10 @@ import {
 import { bytesEqual, toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, SignatureVerifier } from '../../core/crypto/keys.ts';
 import { applyBlock, type BlockEffects, genesisBlock, genesisEffects } from '../../core/ledger/block.ts';
-import { blockSubsidy } from '../../core/ledger/emission.ts';
+import { blockSubsidy, type Tier } from '../../core/ledger/emission.ts';
 import { fail, type LedgerError } from '../../core/ledger/errors.ts';
 import { accountId, accounts, EMPTY_ACCOUNT, type StateReader } from '../../core/ledger/state.ts';
+import { getNode, listNodes, nodesOfOperator, payoutQueueIds } from '../../core/nodes/queries.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 import { BlockStatus, type HeaderRecord } from '../store/repositories.ts';
 import { ChainStore } from '../store/store.ts';
@@ -251,7 +252,7 @@ class NodeChain implements LocalChain {
       parentHash: tip.hash,
       height: tip.height + 1,
       medianTimePast: this.medianTimePast(tip.header),
-      target: nextTarget(this.anchor, tip.header, this.params),
+      target: expectedTarget(this.anchor, tip.header, this.params),
     };
   }
 
@@ -260,6 +261,22 @@ class NodeChain implements LocalChain {
     const run = this.queue.then(() => this.importNow(block, now));
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  fluxNodes(filter?: (node: FluxNodeRecord) => boolean, limit?: number) {
+    return listNodes(this.store.state, filter, limit);
+  }
+
+  fluxNode(id: string): FluxNodeRecord | undefined {
+    return /^[0-9a-f]{64}$/.test(id) ? getNode(this.store.state, id) : undefined;
+  }
+
+  payoutQueue(tier: Tier, limit?: number): string[] {
+    return payoutQueueIds(this.store.state, tier, limit);
+  }
+
+  fluxNodesOfOperator(operator: Uint8Array) {
+    return nodesOfOperator(this.store.state, operator);
   }
 
   on<E extends keyof ChainEvents>(event: E, listener: ChainEvents[E]): void {
@@ -346,13 +363,14 @@ class NodeChain implements LocalChain {
       anchor: this.anchor,
       medianTimePast: this.medianTimePast(parent.header),
       now,
+      proof: block.proof,
     });
     if (!checked.ok) return fail('BAD_BLOCK', `${label}: ${checked.error.message}`);
     const record: HeaderRecord = {
       hash,
       height: header.height,
       header,
-      work: parent.work + headerWork(header),
+      work: parent.work + headerWork(header, params),
       status: BlockStatus.side,
     };
     const incoming: Loaded = { record, block, encoded };

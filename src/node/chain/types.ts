@@ -1,6 +1,7 @@
 // The contract between the chain (store, import, reorgs, mempool, miner) and its users (API,
 // CLI, p2p). The chain owns consensus state; everything else asks it through this interface.
-import type { Account, Block, Header, Tx } from '../../core/codec/types.ts';
+import type { Account, Block, FluxNodeRecord, Header, Tx } from '../../core/codec/types.ts';
+import type { Tier } from '../../core/ledger/emission.ts';
 import type { LedgerError } from '../../core/ledger/errors.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 
@@ -62,6 +63,16 @@ export interface Chain {
   mempoolTx(id: Uint8Array): Tx | undefined;
   /** Validates and imports a block from a peer or the local miner; a bad block changes nothing. */
   importBlock(block: Block, now: number): Promise<ImportResult>;
+  /** FluxNodes at the tip in id order (the deterministic node list), filtered while reading. */
+  fluxNodes(
+    filter?: (node: FluxNodeRecord) => boolean,
+    limit?: number,
+  ): Array<{ id: string; node: FluxNodeRecord }>;
+  fluxNode(id: string): FluxNodeRecord | undefined;
+  /** The tier's payout queue at the tip, next paid first (node ids). */
+  payoutQueue(tier: Tier, limit?: number): string[];
+  /** The nodes whose confirmations this operator public key signs. */
+  fluxNodesOfOperator(operator: Uint8Array): Array<{ id: string; node: FluxNodeRecord }>;
   on<E extends keyof ChainEvents>(event: E, listener: ChainEvents[E]): void;
   off<E extends keyof ChainEvents>(event: E, listener: ChainEvents[E]): void;
   close(): void;

@@ -1,10 +1,20 @@
-// The PoW miner: builds a template on the tip from the mempool, searches nonces in chunks
-// (yielding to the event loop between them), and imports what it finds through the chain.
-import type { Block } from '../../core/codec/types.ts';
+// The miner: builds a template on the tip from the mempool, then searches nonces (PoW) or,
+// from the PoUW activation height on, multiplies a job's matrices one pass per header time
+// (a job from the pool whose data this node holds, else the zero job), yielding to the event
+// loop between chunks, and imports what it finds through the chain. A block that claimed a
+// job is followed by the job's result: the denoised product is kept and its root posted.
+import { type Block, JobResultPayload, TxKind } from '../../core/codec/types.ts';
+import { isZeroJobId } from '../../core/consensus/pouw.ts';
 import { searchNonce } from '../../core/consensus/pow.ts';
-import { bytesEqual } from '../../core/crypto/hash.ts';
+import { bytesEqual, fromHex, toHex } from '../../core/crypto/hash.ts';
+import { addressBytes, type KeyPair } from '../../core/crypto/keys.ts';
+import { listOpenJobs } from '../../core/jobs/lifecycle.ts';
+import { minimumFee, signTx, txSize } from '../../core/ledger/tx.ts';
+import { isActive } from '../../core/params/index.ts';
+import { commitProduct, denoise } from '../../core/pouw/index.ts';
 import type { LocalChain } from '../chain/chain.ts';
-import { buildTemplate } from './template.ts';
+import type { JobDataStore } from '../jobs/store.ts';
+import { buildTemplate, type PouwSeal, type PouwWork, pouwPass } from './template.ts';
 
 export interface MinerOptions {
   chain: LocalChain;
@@ -20,6 +30,29 @@ export interface MinerOptions {
   jitter?: () => number;
   /** Called when the miner's own block is refused or mining fails; defaults to console.error. */
   onError?: (error: Error) => void;
+  /** Job matrices this node holds: with `resultKey`, the miner takes paid jobs from the pool. */
+  jobData?: JobDataStore;
+  /** The miner account's key, which signs job results (its address must be `minerAddress`). */
+  resultKey?: KeyPair;
+  /** Called after a job's result was posted. */
+  onJobDelivered?: (jobId: string) => void;
+}
+
+/** What the miner has done since it was created (for the live display). */
+export interface MinerStats {
+  consensus: 'pow' | 'pouw';
+  blocks: number;
+  /** PoW nonces tried. */
+  hashes: number;
+  /** PoUW: multiply-accumulates done, tiles whose ticket was tried, passes. */
+  macs: number;
+  tickets: number;
+  passes: number;
+  /** Paid jobs this miner claimed, and those whose result it posted. */
+  jobsClaimed: number;
+  jobsDelivered: number;
+  /** The job of the current PoUW pass: an id, or 'zero'. */
+  currentJob?: string;
 }
 
 export interface Miner {
@@ -27,6 +60,7 @@ export interface Miner {
   stop(): Promise<void>;
   /** Mines one block on the current tip now (no pacing) and imports it. */
   mineBlock(): Promise<Block>;
+  stats(): MinerStats;
 }
 
 const TEMPLATE_RESERVE_BYTES = 1024; // header, list offsets and proof around the transactions
@@ -39,6 +73,88 @@ export function createMiner(opts: MinerOptions): Miner {
   const onError = opts.onError ?? ((e: Error) => console.error(`miner: ${e.message}`));
   let running = false;
   let loop: Promise<void> | undefined;
+  const stats: MinerStats = {
+    consensus: 'pow',
+    blocks: 0,
+    hashes: 0,
+    macs: 0,
+    tickets: 0,
+    passes: 0,
+    jobsClaimed: 0,
+    jobsDelivered: 0,
+  };
+  const canDeliver =
+    opts.jobData !== undefined &&
+    opts.resultKey !== undefined &&
+    bytesEqual(addressBytes(opts.resultKey.publicKey), minerAddress);
+
+  /** The oldest open job whose data this node holds, or the zero job. */
+  function pickJob(): PouwWork | undefined {
+    if (!canDeliver) return undefined;
+    for (const { id, job } of listOpenJobs(chain.state, 64)) {
+      const data = opts.jobData!.get(job);
+      if (data) return { job: fromHex(id), data };
+    }
+    return undefined;
+  }
+
+  /** Denoises the winning pass's product, keeps it, and posts its root from the miner's account. */
+  function deliver(seal: PouwSeal, work: PouwWork): void {
+    const { params } = chain;
+    const { m, n } = work.data.header;
+    const product = denoise(work.data, seal.mined.seed, seal.mined.noisyProduct, params.pouw);
+    const id = toHex(work.job);
+    opts.jobData!.putProduct(id, { rows: m, cols: n, data: product });
+    const key = opts.resultKey!;
+    const pending = chain.mempool(10_000).filter((e) => bytesEqual(e.tx.body.sender, key.publicKey)).length;
+    const unsigned = {
+      nonce: chain.account(minerAddress).nonce + pending,
+      fee: 0n,
+      kind: TxKind.jobResult,
+      payload: JobResultPayload.serialize({ job: work.job, productRoot: commitProduct(product, m, n).root }),
+    };
+    const size = txSize(signTx(unsigned, key, params));
+    const tx = signTx({ ...unsigned, fee: minimumFee(size, params) }, key, params);
+    const sent = chain.submitTx(tx);
+    if (!sent.ok) throw new Error(`job ${id.slice(0, 16)}… result refused: ${sent.error.message}`);
+    stats.jobsDelivered++;
+    opts.onJobDelivered?.(id);
+  }
+
+  /** PoUW: one pass per header time until a tile wins, the tip moves, or the miner stops. */
+  async function minePouw(
+    template: ReturnType<typeof buildTemplate>,
+    tipMoved: () => boolean,
+    paced: boolean,
+  ): Promise<Block | undefined> {
+    const { params } = chain;
+    let time = template.prefix.time;
+    for (;;) {
+      const pass = pouwPass(template, time, params);
+      stats.macs += pass.macs;
+      stats.tickets += pass.tiles;
+      stats.passes++;
+      if (pass.seal) {
+        const block = pass.seal.block;
+        const result = await chain.importBlock(block, now());
+        if (result.ok && (result.status === 'extended' || result.status === 'reorged')) {
+          stats.blocks++;
+          const work = template.pouw!;
+          if (!isZeroJobId(work.job)) {
+            stats.jobsClaimed++;
+            deliver(pass.seal, work);
+          }
+          return block;
+        }
+        if (tipMoved()) return undefined;
+        if (result.ok) return undefined;
+        throw new Error(`own block at height ${block.header.height} was refused: ${result.error.message}`);
+      }
+      await yieldNow();
+      if ((paced && !running) || tipMoved()) return undefined;
+      time = Math.max(time + 1, now());
+    }
+  }
   let wake: (() => void) | undefined;
 
   const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -69,10 +185,18 @@ export function createMiner(opts: MinerOptions): Miner {
       params.limits.maxBlockTxs,
       params.limits.maxBlockBytes - TEMPLATE_RESERVE_BYTES,
     );
+    if (isActive(params, 'pouw', ctx.height)) {
+      stats.consensus = 'pouw';
+      const work = pickJob();
+      stats.currentJob = work ? toHex(work.job) : 'zero';
+      const template = buildTemplate(chain, txs, minerAddress, time, { pouw: work });
+      return minePouw(template, tipMoved, paced);
+    }
     const template = buildTemplate(chain, txs, minerAddress, time);
     let start = 0;
     for (;;) {
       const nonce = searchNonce(template.prefix, template.target, start, chunk);
+      stats.hashes += nonce === undefined ? chunk : nonce - start + 1;
       if (nonce !== undefined) {
         const block: Block = {
           header: { ...template.prefix, nonce },
@@ -80,7 +204,10 @@ export function createMiner(opts: MinerOptions): Miner {
           proof: new Uint8Array(),
         };
         const result = await chain.importBlock(block, now());
-        if (result.ok && (result.status === 'extended' || result.status === 'reorged')) return block;
+        if (result.ok && (result.status === 'extended' || result.status === 'reorged')) {
+          stats.blocks++;
+          return block;
+        }
         if (tipMoved()) return undefined; // another block won the race; mine on the new tip
         if (result.ok) return undefined;
         throw new Error(`own block at height ${block.header.height} was refused: ${result.error.message}`);
@@ -120,7 +247,8 @@ export function createMiner(opts: MinerOptions): Miner {
         if (block) return block;
       }
     },
+    stats: () => ({ ...stats }),
   };
 }
 
-export { buildBlock, buildTemplate, sealHeader } from './template.ts';
+export { buildBlock, buildTemplate, sealHeader, sealPouw } from './template.ts';

@@ -2,17 +2,37 @@
 // nonce. Used by the miner and by tests that need valid blocks quickly.
 import { headerPrefixRoot, txRoot } from '../../core/codec/ids.ts';
 import type { Block, Header, HeaderPrefix, Tx } from '../../core/codec/types.ts';
+import { chainZeroJob, encodePouwProof, tileNonce, ZERO_JOB_ID } from '../../core/consensus/pouw.ts';
 import { powHash } from '../../core/consensus/pow.ts';
 import { bigintToBytes32, bytesToBigint } from '../../core/crypto/hash.ts';
+import { applyPouwBlock } from '../../core/jobs/lifecycle.ts';
 import { finishBlock } from '../../core/ledger/block.ts';
 import { StateOverlay } from '../../core/ledger/state.ts';
 import { applyTx } from '../../core/ledger/tx.ts';
+import { type ChainParams, isActive } from '../../core/params/index.ts';
+import {
+  type JobData,
+  type MinedJob,
+  mineJob,
+  openTile,
+  type PouwKernel,
+  winningTiles,
+} from '../../core/pouw/index.ts';
 import type { LocalChain } from '../chain/chain.ts';
+
+/** The job a PoUW block works on: a job from the pool (its id and data) or the zero job. */
+export interface PouwWork {
+  /** The job's id, or 32 zero bytes for the zero job. */
+  job: Uint8Array;
+  data: JobData;
+}
 
 export interface BlockTemplate {
   prefix: HeaderPrefix;
   txs: Tx[];
   target: bigint;
+  /** Set when PoUW is active at the template's height. */
+  pouw?: PouwWork;
 }
 
 export interface TemplateOptions {
@@ -21,6 +41,8 @@ export interface TemplateOptions {
    * state root): for tests that need a block breaking a transaction rule.
    */
   includeInvalid?: boolean;
+  /** Under PoUW: the job to mine (default: the zero job). */
+  pouw?: PouwWork;
 }
 
 /**
@@ -37,6 +59,17 @@ export function buildTemplate(
   const { params } = chain;
   const ctx = chain.nextBlockContext();
   const state = new StateOverlay(chain.state);
+  let pouw: PouwWork | undefined;
+  if (isActive(params, 'pouw', ctx.height)) {
+    pouw = opts.pouw ?? { job: ZERO_JOB_ID, data: chainZeroJob(params) };
+    const claimed = applyPouwBlock(
+      state,
+      { height: ctx.height, miner },
+      { job: pouw.job, jobHeader: pouw.data.header },
+      params,
+    );
+    if (!claimed.ok) throw new Error(`cannot mine that job: ${claimed.error.message}`);
+  }
   const included: Tx[] = [];
   let fees = 0n;
   for (const tx of txs) {
@@ -58,7 +91,37 @@ export function buildTemplate(
     target: bigintToBytes32(ctx.target),
     miner,
   };
-  return { prefix, txs: included, target: ctx.target };
+  return { prefix, txs: included, target: ctx.target, pouw };
+}
+
+/** A sealed PoUW block and the mining pass that found it (its noisy product, for the job's result). */
+export interface PouwSeal {
+  block: Block;
+  mined: MinedJob;
+}
+
+/**
+ * One PoUW mining pass over the template's job at `time`: the block if a tile wins, else
+ * undefined (the caller tries again with another time). Returns the MACs spent too.
+ */
+export function pouwPass(
+  template: BlockTemplate,
+  time: number,
+  params: ChainParams,
+  kernel?: PouwKernel,
+): { seal?: PouwSeal; macs: number; tiles: number } {
+  const work = template.pouw;
+  if (!work) throw new Error('the template is not a PoUW template');
+  const prefix = { ...template.prefix, time };
+  const mined = mineJob(work.data, headerPrefixRoot(prefix), params.pouw, kernel);
+  const { m, n, k } = work.data.header;
+  const stats = { macs: m * n * k, tiles: mined.tileRows * mined.tileCols };
+  const wins = winningTiles(work.data, mined, template.target);
+  if (wins.length === 0) return stats;
+  const tile = openTile(work.data, mined, wins[0]);
+  const header: Header = { ...prefix, nonce: tileNonce(tile.tile) };
+  const proof = encodePouwProof(work.job, work.data.header, tile);
+  return { ...stats, seal: { block: { header, txs: template.txs, proof }, mined } };
 }
 
 /** Searches nonces from 0 until the header meets its own target (for easy test targets). */
@@ -81,5 +144,15 @@ export function buildBlock(
   opts: TemplateOptions = {},
 ): Block {
   const template = buildTemplate(chain, txs, miner, time, opts);
+  if (template.pouw) return sealPouw(template, chain.params).block;
   return { header: sealHeader(template.prefix), txs: template.txs, proof: new Uint8Array() };
+}
+
+/** Mining passes at time, time + 1 ms, ... until a tile wins (for tests and easy targets). */
+export function sealPouw(template: BlockTemplate, params: ChainParams, maxPasses = 100_000): PouwSeal {
+  for (let i = 0; i < maxPasses; i++) {
+    const { seal } = pouwPass(template, template.prefix.time + i, params);
+    if (seal) return seal;
+  }
+  throw new Error(`no tile won in ${maxPasses} passes`);
 }

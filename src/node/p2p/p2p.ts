@@ -12,7 +12,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { blockHash, decodeBlock, decodeTx, encodeBlock, encodeTx, txId } from '../../core/codec/ids.ts';
 import type { Block, Tx } from '../../core/codec/types.ts';
-import { checkProofOfWork } from '../../core/consensus/pow.ts';
+import { checkBlockWork } from '../../core/consensus/pouw.ts';
 import { toHex } from '../../core/crypto/hash.ts';
 import type { LedgerErrorCode } from '../../core/ledger/errors.ts';
 import type { ChainParams } from '../../core/params/index.ts';
@@ -195,7 +195,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
       relayed.add(key);
       return TopicValidatorResult.Accept;
     }
-    if (!checkProofOfWork(block.header)) {
+    if (!checkBlockWork(block.header, block.proof, chain.params).ok) {
       penalise(peer, 'invalidBlock', `gossiped block ${key.slice(0, 16)} fails its proof of work`);
       return TopicValidatorResult.Reject;
     }

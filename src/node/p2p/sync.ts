@@ -4,7 +4,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface';
 import { blockHash } from '../../core/codec/ids.ts';
 import type { Block, Header } from '../../core/codec/types.ts';
-import { checkProofOfWork } from '../../core/consensus/pow.ts';
+import { headerWorkPlausible } from '../../core/consensus/pouw.ts';
 import { bytesEqual, toHex } from '../../core/crypto/hash.ts';
 import type { Chain, ImportResult } from '../chain/types.ts';
 import type { Offence } from './peers.ts';
@@ -57,7 +57,7 @@ export function checkHeaders(chain: Chain, res: HeadersResponse): HeaderItem[] {
         `header at height ${header.height} does not link to the previous one`,
       );
     }
-    if (!checkProofOfWork(header)) {
+    if (!headerWorkPlausible(header, chain.params)) {
       throw new PeerError('invalidBlock', `header at height ${header.height} fails its proof of work`);
     }
     const hash = blockHash(header);

@@ -133,7 +133,10 @@ export class StateRepository implements StateReader {
   private pending: Map<string, Uint8Array | null> | undefined;
   private readonly capacity: number;
 
+  private readonly db: DatabaseSync;
+
   constructor(db: DatabaseSync, capacity = 200_000) {
+    this.db = db;
     this.getStmt = db.prepare('SELECT value FROM state WHERE key = ?');
     this.putStmt = db.prepare('INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)');
     this.deleteStmt = db.prepare('DELETE FROM state WHERE key = ?');
@@ -177,10 +180,31 @@ export class StateRepository implements StateReader {
     this.pending = undefined;
   }
 
+  private scanStmt: StatementSync | undefined;
+
+  /**
+   * Entries under `prefix` in key order, read from the table itself: writes of an open
+   * transaction are already there, so the scan sees them (and its deletions) like `get` does.
+   */
+  scan(prefix: string, limit: number): Array<[string, Uint8Array]> {
+    if (limit <= 0) return [];
+    this.scanStmt ??= this.db.prepare(
+      'SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
+    );
+    const rows = this.scanStmt.all(prefix, prefixEnd(prefix), limit) as Row[];
+    return rows.map((r) => [r.key as string, bytes(r.value)]);
+  }
+
   private remember(key: string, value: Uint8Array | null): void {
     if (this.cache.size >= this.capacity && !this.cache.has(key)) this.cache.clear();
     this.cache.set(key, value);
   }
+}
+
+/** The smallest key above every key starting with `prefix` (state keys are ASCII). */
+function prefixEnd(prefix: string): string {
+  if (prefix === '') return '\u{10FFFF}';
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 export type UndoEntries = Array<[string, Uint8Array | undefined]>;

@@ -1,0 +1,171 @@
+// Transaction kinds nodeStart, nodeConfirm and nodeStop (registered in ledger/kinds.ts).
+import {
+  type NodeConfirmPayload as NodeConfirm,
+  NodeConfirmPayload,
+  type NodeStartPayload as NodeStart,
+  NodeStartPayload,
+  type NodeStopPayload as NodeStop,
+  NodeStopPayload,
+  TxKind,
+} from '../codec/types.ts';
+import { bytesEqual, fromHex, toHex } from '../crypto/hash.ts';
+import { TIERS } from '../ledger/emission.ts';
+import { fail } from '../ledger/errors.ts';
+import type { TxKindHandler } from '../ledger/kinds.ts';
+import { accounts, EMPTY_ACCOUNT } from '../ledger/state.ts';
+import { confirmFrom, confirmNode, nodeIdOf, operatorAccount, registerNode, stopNode } from './lifecycle.ts';
+import { checkReportForTier, checkReportPlausible } from './report.ts';
+import { byOperator, cooldowns, NODE_STATUS_NAMES, NodeStatus, nodes, tierOf } from './types.ts';
+
+const ENDPOINT = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})$/;
+
+/** `host:port` (or `[v6]:port`) with a port from 1 to 65535; the reason it is not, otherwise. */
+export function endpointError(endpoint: string): string | undefined {
+  const m = ENDPOINT.exec(endpoint);
+  if (!m) return `endpoint ${JSON.stringify(endpoint.slice(0, 40))} is not HOST:PORT`;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return `endpoint port ${port} is outside 1..65535`;
+  return undefined;
+}
+
+type StartValue = NodeStart & { collateral: bigint };
+
+export const nodeStartHandler: TxKindHandler<StartValue> = {
+  kind: TxKind.nodeStart,
+  name: 'nodeStart',
+  decode(bytes, params) {
+    let value: NodeStart;
+    try {
+      value = NodeStartPayload.deserialize(bytes);
+    } catch (e) {
+      return fail('MALFORMED', `nodeStart payload does not decode: ${(e as Error).message}`);
+    }
+    const tier = tierOf(value.tier);
+    if (!tier) return fail('MALFORMED', `nodeStart tier ${value.tier} is not 0..${TIERS.length - 1}`);
+    let endpoint: string;
+    try {
+      endpoint = new TextDecoder('utf-8', { fatal: true }).decode(value.endpoint);
+    } catch {
+      return fail('BAD_ENDPOINT', 'nodeStart endpoint is not UTF-8');
+    }
+    const bad = endpointError(endpoint);
+    if (bad) return fail('BAD_ENDPOINT', `nodeStart ${bad}`);
+    if (value.deposit > params.maxSupply)
+      return fail('BAD_AMOUNT', `nodeStart deposit ${value.deposit} exceeds the supply cap`);
+    return { ok: true, value: { ...value, collateral: params.nodes.tiers[tier].collateral } };
+  },
+  spend: (value) => value.collateral + value.deposit,
+  apply(state, value, ctx) {
+    const until = state.read(cooldowns, ctx.senderId);
+    if (until !== undefined && ctx.height < until) {
+      return fail(
+        'COOLDOWN',
+        `owner ${ctx.senderId} had a node lapse; starts are refused until height ${until} (now ${ctx.height})`,
+      );
+    }
+    const operatorHex = toHex(value.operator);
+    for (const [key] of state.scan(`${byOperator.prefix}${operatorHex}/`, 64)) {
+      const other = state.read(nodes, key.slice(key.lastIndexOf('/') + 1));
+      if (other && (other.status === NodeStatus.started || other.status === NodeStatus.confirmed)) {
+        return fail(
+          'BAD_NODE_STATE',
+          `operator key ${operatorHex.slice(0, 16)}… already signs for a running node; use one key per node`,
+        );
+      }
+    }
+    const owner = fromHex(ctx.senderId);
+    const id = nodeIdOf(owner, ctx.nonce);
+    registerNode(state, id, { ...value, owner }, ctx.height, ctx.params);
+    if (value.deposit > 0n) {
+      const opId = toHex(operatorAccount(value.operator));
+      const op = state.read(accounts, opId) ?? EMPTY_ACCOUNT;
+      state.write(accounts, opId, { ...op, balance: op.balance + value.deposit });
+    }
+    return { ok: true };
+  },
+  parties: (value) => [operatorAccount(value.operator)],
+};
+
+export const nodeConfirmHandler: TxKindHandler<NodeConfirm> = {
+  kind: TxKind.nodeConfirm,
+  name: 'nodeConfirm',
+  decode(bytes, params) {
+    let value: NodeConfirm;
+    try {
+      value = NodeConfirmPayload.deserialize(bytes);
+    } catch (e) {
+      return fail('MALFORMED', `nodeConfirm payload does not decode: ${(e as Error).message}`);
+    }
+    const plausible = checkReportPlausible(value.report, params);
+    if (!plausible.ok) return plausible;
+    return { ok: true, value };
+  },
+  spend: () => 0n,
+  apply(state, value, ctx) {
+    const id = toHex(value.node);
+    const node = state.read(nodes, id);
+    if (!node) return fail('NODE_NOT_FOUND', `no FluxNode ${id}`);
+    if (!bytesEqual(node.operator, ctx.senderKey)) {
+      return fail(
+        'NOT_AUTHORIZED',
+        `node ${id.slice(0, 16)}… is confirmed by operator key ${toHex(node.operator).slice(0, 16)}…, not ${toHex(ctx.senderKey).slice(0, 16)}…`,
+      );
+    }
+    if (node.status !== NodeStatus.started && node.status !== NodeStatus.confirmed) {
+      return fail('BAD_NODE_STATE', `node ${id.slice(0, 16)}… is ${NODE_STATUS_NAMES[node.status]}`);
+    }
+    if (ctx.height >= node.expiresAt) {
+      return fail(
+        'BAD_NODE_STATE',
+        `node ${id.slice(0, 16)}…: confirmation window closed at height ${node.expiresAt} (now ${ctx.height})`,
+      );
+    }
+    const from = confirmFrom(node, ctx.params);
+    if (ctx.height < from) {
+      return fail(
+        'BAD_NODE_STATE',
+        `node ${id.slice(0, 16)}…: next confirmation is accepted from height ${from} (now ${ctx.height})`,
+      );
+    }
+    const tier = tierOf(node.tier)!;
+    const meets = checkReportForTier(value.report, tier, ctx.params);
+    if (!meets.ok) return meets;
+    confirmNode(state, id, node, value.report, ctx.height, ctx.params);
+    return { ok: true };
+  },
+  parties: () => [],
+};
+
+export const nodeStopHandler: TxKindHandler<NodeStop> = {
+  kind: TxKind.nodeStop,
+  name: 'nodeStop',
+  decode(bytes) {
+    try {
+      return { ok: true, value: NodeStopPayload.deserialize(bytes) };
+    } catch (e) {
+      return fail('MALFORMED', `nodeStop payload does not decode: ${(e as Error).message}`);
+    }
+  },
+  spend: () => 0n,
+  apply(state, value, ctx) {
+    const id = toHex(value.node);
+    const node = state.read(nodes, id);
+    if (!node) return fail('NODE_NOT_FOUND', `no FluxNode ${id}`);
+    if (toHex(node.owner) !== ctx.senderId) {
+      return fail(
+        'NOT_AUTHORIZED',
+        `node ${id.slice(0, 16)}… belongs to ${toHex(node.owner)}; only its owner can stop it`,
+      );
+    }
+    if (node.status !== NodeStatus.started && node.status !== NodeStatus.confirmed) {
+      const when = node.unlockAt > 0 ? ` (collateral unlocks at height ${node.unlockAt})` : '';
+      return fail(
+        'BAD_NODE_STATE',
+        `node ${id.slice(0, 16)}… is already ${NODE_STATUS_NAMES[node.status]}${when}`,
+      );
+    }
+    stopNode(state, id, node, ctx.height, ctx.params);
+    return { ok: true };
+  },
+  parties: () => [],
+};

@@ -1,0 +1,27 @@
+// Payload builders for the FluxNode transaction kinds (CLI, node service, tests).
+import { type BenchReport, NodeConfirmPayload, NodeStartPayload, NodeStopPayload } from '../codec/types.ts';
+import { fromHex } from '../crypto/hash.ts';
+import type { Tier } from '../ledger/emission.ts';
+import { tierIndex } from './types.ts';
+
+export function encodeNodeStart(start: {
+  tier: Tier;
+  operator: Uint8Array;
+  endpoint: string;
+  deposit?: bigint;
+}): Uint8Array {
+  return NodeStartPayload.serialize({
+    tier: tierIndex(start.tier),
+    operator: start.operator,
+    endpoint: new TextEncoder().encode(start.endpoint),
+    deposit: start.deposit ?? 0n,
+  });
+}
+
+export function encodeNodeConfirm(nodeId: string, report: BenchReport): Uint8Array {
+  return NodeConfirmPayload.serialize({ node: fromHex(nodeId), report });
+}
+
+export function encodeNodeStop(nodeId: string): Uint8Array {
+  return NodeStopPayload.serialize({ node: fromHex(nodeId) });
+}

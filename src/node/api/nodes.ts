@@ -1,0 +1,116 @@
+// FluxNode routes: the node list, one node, payout queues and a node's rewards.
+import type { FluxNodeRecord } from '../../core/codec/types.ts';
+import { toHex } from '../../core/crypto/hash.ts';
+import { addressBytes, encodeAddress } from '../../core/crypto/keys.ts';
+import { splitSubsidy, TIERS, type Tier } from '../../core/ledger/emission.ts';
+import { confirmFrom } from '../../core/nodes/lifecycle.ts';
+import { NODE_STATUS_NAMES, NodeStatus, tierIndex, tierOf } from '../../core/nodes/types.ts';
+import type { ChainParams } from '../../core/params/index.ts';
+import type { Chain } from '../chain/types.ts';
+import { ApiError, type NodeJson, type NodeRewardsJson, type PayoutQueuesJson } from './routes.ts';
+
+export function nodeJson(
+  id: string,
+  node: FluxNodeRecord,
+  params: ChainParams,
+  queuePosition?: number,
+): NodeJson {
+  const prefix = params.addressPrefix;
+  const running = node.status === NodeStatus.started || node.status === NodeStatus.confirmed;
+  const unlocking = node.status === NodeStatus.expired || node.status === NodeStatus.unlocking;
+  return {
+    id,
+    tier: tierOf(node.tier) ?? 'cumulus',
+    status: NODE_STATUS_NAMES[node.status] ?? 'closed',
+    owner: encodeAddress(prefix, node.owner),
+    operator: toHex(node.operator),
+    operatorAddress: encodeAddress(prefix, addressBytes(node.operator)),
+    endpoint: Buffer.from(node.endpoint).toString('utf8'),
+    collateral: node.collateral.toString(),
+    startHeight: node.startHeight,
+    confirmations: node.confirmations,
+    ...(node.confirmations > 0 ? { lastConfirmHeight: node.lastConfirmHeight } : {}),
+    ...(running ? { confirmFrom: confirmFrom(node, params), expiresAt: node.expiresAt } : {}),
+    ...(unlocking ? { unlockAt: node.unlockAt } : {}),
+    ...(node.payouts > 0 ? { lastPaidHeight: node.lastPaidHeight } : {}),
+    ...(queuePosition !== undefined ? { queuePosition } : {}),
+    payouts: node.payouts,
+    rewards: node.rewards.toString(),
+    report: { ...node.report },
+  };
+}
+
+export function createNodeHandlers(chain: Chain) {
+  const params = chain.params;
+  const positions = (tier: Tier): Map<string, number> =>
+    new Map(chain.payoutQueue(tier).map((id, i) => [id, i]));
+  const load = (id: string): FluxNodeRecord => {
+    const node = chain.fluxNode(id);
+    if (!node) throw new ApiError(404, 'NOT_FOUND', `no FluxNode ${id}`);
+    return node;
+  };
+
+  return {
+    nodes({ query }: { query: { tier?: Tier; status?: NodeJson['status']; limit?: number } }) {
+      const limit = Math.min(query.limit ?? 1000, 10_000);
+      const tier = query.tier === undefined ? undefined : tierIndex(query.tier);
+      const status = query.status === undefined ? undefined : NodeStatus[query.status];
+      const list = chain.fluxNodes(
+        (n) => (tier === undefined || n.tier === tier) && (status === undefined || n.status === status),
+        limit,
+      );
+      const queues = new Map(TIERS.map((t) => [tierIndex(t), positions(t)]));
+      return {
+        height: chain.tip().height,
+        count: list.length,
+        nodes: list.map(({ id, node }) => nodeJson(id, node, params, queues.get(node.tier)?.get(id))),
+      };
+    },
+
+    node({ params: { id } }: { params: { id: string } }) {
+      const node = load(id);
+      return nodeJson(id, node, params, positions(tierOf(node.tier)!).get(id));
+    },
+
+    payoutQueues({ query }: { query: { limit?: number } }): PayoutQueuesJson {
+      const limit = Math.min(query.limit ?? 20, 1000);
+      const tip = chain.tip();
+      const supply = chain.supply();
+      const split = splitSubsidy(supply?.nextSubsidy ?? 0n, params);
+      return {
+        height: tip.height,
+        tiers: TIERS.map((tier) => {
+          const ids = chain.payoutQueue(tier);
+          return {
+            tier,
+            length: ids.length,
+            share: split.tiers[tier].toString(),
+            next: ids.slice(0, limit).map((id) => {
+              const node = chain.fluxNode(id)!;
+              return {
+                id,
+                owner: encodeAddress(params.addressPrefix, node.owner),
+                lastPaidHeight: node.lastPaidHeight,
+              };
+            }),
+          };
+        }),
+      };
+    },
+
+    nodeRewards({ params: { id } }: { params: { id: string } }): NodeRewardsJson {
+      const node = load(id);
+      const queue = chain.payoutQueue(tierOf(node.tier)!);
+      const at = queue.indexOf(id);
+      return {
+        id,
+        owner: encodeAddress(params.addressPrefix, node.owner),
+        payouts: node.payouts,
+        rewards: node.rewards.toString(),
+        ...(node.payouts > 0 ? { lastPaidHeight: node.lastPaidHeight } : {}),
+        ...(at >= 0 ? { queuePosition: at, nextPayoutIn: at + 1 } : {}),
+        queueLength: queue.length,
+      };
+    },
+  };
+}

@@ -1,0 +1,125 @@
+// The node confirms itself: after each block it looks up the FluxNodes its operator key signs
+// for, and submits a confirmation with its benchmark report when one is due (the first one
+// right after the start, then once per period, inside the window before the node would expire).
+import { txId } from '../../core/codec/ids.ts';
+import { type BenchReport, Tx, TxKind } from '../../core/codec/types.ts';
+import { bytesEqual, toHex } from '../../core/crypto/hash.ts';
+import { addressBytes, type KeyPair } from '../../core/crypto/keys.ts';
+import { minimumFee, signTx } from '../../core/ledger/tx.ts';
+import { confirmFrom } from '../../core/nodes/lifecycle.ts';
+import { encodeNodeConfirm } from '../../core/nodes/payloads.ts';
+import { checkReportForTier } from '../../core/nodes/report.ts';
+import { NodeStatus, tierOf } from '../../core/nodes/types.ts';
+import type { Chain } from '../chain/types.ts';
+
+export interface ConfirmServiceOptions {
+  chain: Chain;
+  operator: KeyPair;
+  /** The report to confirm with; measured lazily (and once) when first needed. */
+  report: () => Promise<BenchReport>;
+  log?: (line: string) => void;
+}
+
+export interface ConfirmService {
+  /** Checks now whether a confirmation is due (also runs after every block). */
+  check(): Promise<void>;
+  close(): void;
+}
+
+export function startConfirmService(opts: ConfirmServiceOptions): ConfirmService {
+  const { chain, operator } = opts;
+  const log = opts.log ?? (() => {});
+  const me = addressBytes(operator.publicKey);
+  /** node id -> id of the confirmation we submitted and the node's confirmation count then. */
+  const submitted = new Map<string, { tx: Uint8Array; confirmations: number }>();
+  const warned = new Set<string>();
+  let report: Promise<BenchReport> | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+
+  const pendingNonce = (): number => {
+    const mine = chain.mempool(100_000).filter((e) => bytesEqual(e.tx.body.sender, operator.publicKey));
+    return chain.account(me).nonce + mine.length;
+  };
+
+  async function checkOnce(): Promise<void> {
+    const height = chain.tip().height + 1;
+    for (const { id, node } of chain.fluxNodesOfOperator(operator.publicKey)) {
+      if (node.status !== NodeStatus.started && node.status !== NodeStatus.confirmed) continue;
+      const sent = submitted.get(id);
+      if (sent) {
+        if (node.confirmations > sent.confirmations) {
+          log(`fluxnode ${id.slice(0, 16)}: confirmed at height ${node.lastConfirmHeight}`);
+          submitted.delete(id);
+        } else if (chain.mempoolTx(sent.tx)) continue;
+        else submitted.delete(id); // dropped: try again
+      }
+      if (height < confirmFrom(node, chain.params) || height >= node.expiresAt) continue;
+      report ??= opts.report();
+      const r = await report;
+      if (closed) return;
+      const tier = tierOf(node.tier)!;
+      const meets = checkReportForTier(r, tier, chain.params);
+      if (!meets.ok) {
+        if (!warned.has(id)) log(`fluxnode ${id.slice(0, 16)}: cannot confirm: ${meets.error.message}`);
+        warned.add(id);
+        continue;
+      }
+      const unsigned = {
+        nonce: pendingNonce(),
+        fee: 0n,
+        kind: TxKind.nodeConfirm,
+        payload: encodeNodeConfirm(id, r),
+      };
+      unsigned.fee = minimumFee(
+        Tx.value_serializedSize(signTx(unsigned, operator, chain.params)),
+        chain.params,
+      );
+      const tx = signTx(unsigned, operator, chain.params);
+      const result = chain.submitTx(tx);
+      if (!result.ok) {
+        log(
+          `fluxnode ${id.slice(0, 16)}: confirmation refused: ${result.error.code}: ${result.error.message}`,
+        );
+        continue;
+      }
+      submitted.set(id, { tx: txId(tx), confirmations: node.confirmations });
+      log(
+        `fluxnode ${id.slice(0, 16)}: confirmation ${toHex(result.id).slice(0, 16)} submitted for height ${height}`,
+      );
+    }
+  }
+
+  const check = (): Promise<void> => {
+    if (closed) return Promise.resolve();
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await checkOnce();
+        } while (again && !closed);
+      } catch (e) {
+        log(`fluxnode: ${(e as Error).message}`);
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+
+  const onBlock = () => void check();
+  chain.on('block', onBlock);
+  void check();
+  return {
+    check,
+    close() {
+      closed = true;
+      chain.off('block', onBlock);
+    },
+  };
+}

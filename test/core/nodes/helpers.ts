@@ -1,0 +1,124 @@
+// A small in-memory chain for FluxNode tests: a sorted state map, blocks applied in order.
+import assert from 'node:assert/strict';
+import type { BenchReport, Tx } from '../../../src/core/codec/types.ts';
+import { TxKind } from '../../../src/core/codec/types.ts';
+import { toHex } from '../../../src/core/crypto/hash.ts';
+import { addressBytes, type KeyPair, keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
+import { applyBody, type BlockEffects, genesisEffects, ZERO_HASH } from '../../../src/core/ledger/block.ts';
+import type { Tier } from '../../../src/core/ledger/emission.ts';
+import { StateOverlay, type StateReader } from '../../../src/core/ledger/state.ts';
+import { applyTx, signTx } from '../../../src/core/ledger/tx.ts';
+import { encodeNodeConfirm, encodeNodeStart, encodeNodeStop } from '../../../src/core/nodes/payloads.ts';
+import { type ChainParams, COIN, createParams, devnet } from '../../../src/core/params/index.ts';
+
+export class MemoryState implements StateReader {
+  readonly map = new Map<string, Uint8Array>();
+  get(key: string) {
+    return this.map.get(key);
+  }
+  scan(prefix: string, limit: number): Array<[string, Uint8Array]> {
+    const keys = [...this.map.keys()].filter((k) => k.startsWith(prefix)).sort();
+    return keys.slice(0, limit).map((k) => [k, this.map.get(k)!]);
+  }
+  apply(changes: Array<[string, Uint8Array | undefined]>) {
+    for (const [k, v] of changes) {
+      if (v) this.map.set(k, v);
+      else this.map.delete(k);
+    }
+  }
+}
+
+export const key = (i: number): KeyPair => keyPairFromSecret(new Uint8Array(32).fill(i));
+export const idOf = (k: KeyPair): string => toHex(addressBytes(k.publicKey));
+export const MINER = new Uint8Array(20).fill(0xee);
+
+/** Devnet node rules with these owners funded (100,000 FLUX each). */
+export function nodeParams(owners: KeyPair[], overrides: Partial<ChainParams> = {}): ChainParams {
+  return createParams(devnet, {
+    genesis: {
+      time: 0,
+      allocations: owners.map((k) => ({ address: idOf(k), amount: 100_000n * COIN })),
+    },
+    ...overrides,
+  });
+}
+
+export const GOOD_REPORT: BenchReport = {
+  cores: 4,
+  ramMb: 16_384,
+  ssdGb: 500,
+  eventsPerSec: 200_000,
+  diskWriteMBps: 300,
+  measuredAt: 1,
+};
+
+const FEE = 100_000n;
+
+/** Applies blocks one at a time over a memory state. */
+export class TestChain {
+  readonly state = new MemoryState();
+  readonly params: ChainParams;
+  height = 0;
+  private readonly nonces = new Map<string, number>();
+
+  constructor(params: ChainParams) {
+    this.params = params;
+    this.state.apply(genesisEffects(params).changes);
+  }
+
+  nonce(k: KeyPair): number {
+    const n = this.nonces.get(idOf(k)) ?? 0;
+    this.nonces.set(idOf(k), n + 1);
+    return n;
+  }
+
+  tx(k: KeyPair, kind: number, payload: Uint8Array): Tx {
+    return signTx({ nonce: this.nonce(k), fee: FEE, kind, payload }, k, this.params);
+  }
+
+  start(owner: KeyPair, operator: KeyPair, tier: Tier, deposit = COIN): Tx {
+    return this.tx(
+      owner,
+      TxKind.nodeStart,
+      encodeNodeStart({ tier, operator: operator.publicKey, endpoint: '127.0.0.1:16127', deposit }),
+    );
+  }
+
+  confirm(operator: KeyPair, nodeId: string, report = GOOD_REPORT): Tx {
+    return this.tx(operator, TxKind.nodeConfirm, encodeNodeConfirm(nodeId, report));
+  }
+
+  stop(owner: KeyPair, nodeId: string): Tx {
+    return this.tx(owner, TxKind.nodeStop, encodeNodeStop(nodeId));
+  }
+
+  /** Applies the next block with these transactions (all must apply). */
+  block(txs: Tx[] = []): BlockEffects {
+    const height = this.height + 1;
+    const built = applyBody(new StateOverlay(this.state), { height, miner: MINER }, txs, {
+      params: this.params,
+      parentStateRoot: ZERO_HASH,
+    });
+    assert.ok(built.ok, built.ok ? '' : built.error.message);
+    this.state.apply(built.effects.changes);
+    this.height = height;
+    return built.effects;
+  }
+
+  /** Blocks until `height` (inclusive). */
+  until(height: number): void {
+    while (this.height < height) this.block();
+  }
+
+  /** Applies one transaction on top of the state at the next height without keeping it. */
+  try(tx: Tx) {
+    const r = tryApply(this.state, tx, this.params, this.height + 1);
+    if (!r.ok) this.nonces.set(toHex(addressBytes(tx.body.sender)), tx.body.nonce);
+    return r;
+  }
+}
+
+export function tryApply(state: StateReader, tx: Tx, params: ChainParams, height: number) {
+  const view = new StateOverlay(state);
+  return applyTx(view, tx, { params, height });
+}
