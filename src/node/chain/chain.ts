@@ -119,6 +119,7 @@ class NodeChain implements LocalChain {
       state: this.store.state,
       verifier: this.verifier,
       maxTxs: opts.mempoolMaxTxs,
+      nextHeight: () => this.current.height + 1,
     });
     try {
       this.current = this.openTip();
@@ -436,7 +437,10 @@ class NodeChain implements LocalChain {
       store.meta.put('tip', record.hash);
     });
     this.current = tipOf({ ...record, status: BlockStatus.valid });
-    if (this.pool.size > 0) this.pool.revalidateSenders(sendersOf(block));
+    if (this.pool.size > 0) {
+      this.pool.revalidateSenders(sendersOf(block));
+      this.pool.dropInapplicable(record.height + 1);
+    }
     this.emit('block', block, record.hash);
     return { ok: true, status: 'extended', tip: this.current };
   }

@@ -1,12 +1,18 @@
 // Pending transactions: each checked against the tip state plus the sender's earlier pending
 // transactions, ordered by fee per byte, bounded in number.
 import { txId } from '../../core/codec/ids.ts';
-import type { Tx } from '../../core/codec/types.ts';
+import { type Tx, TxKind } from '../../core/codec/types.ts';
 import { toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, type SignatureVerifier } from '../../core/crypto/keys.ts';
 import { fail, type LedgerError } from '../../core/ledger/errors.ts';
-import { accountId, accounts, EMPTY_ACCOUNT, type StateReader } from '../../core/ledger/state.ts';
-import { checkTxSignature, checkTxStateless, txSize } from '../../core/ledger/tx.ts';
+import {
+  accountId,
+  accounts,
+  EMPTY_ACCOUNT,
+  StateOverlay,
+  type StateReader,
+} from '../../core/ledger/state.ts';
+import { applyTx, checkTxSignature, checkTxStateless, txSize } from '../../core/ledger/tx.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 import { txShapeError } from './shape.ts';
 
@@ -30,6 +36,8 @@ export interface MempoolOptions {
   state: StateReader;
   verifier: SignatureVerifier;
   maxTxs?: number;
+  /** Height of the next block, for kinds whose validity depends on it (a confirmation window). */
+  nextHeight?: () => number;
 }
 
 export type AddResult = { ok: true; entry: MempoolEntry } | { ok: false; error: LedgerError };
@@ -46,6 +54,7 @@ export class Mempool {
   private readonly state: StateReader;
   private readonly verifier: SignatureVerifier;
   readonly maxTxs: number;
+  private readonly nextHeight?: () => number;
   private readonly byId = new Map<string, MempoolEntry>();
   /** Per sender, pending transactions in nonce order, contiguous from the account's nonce. */
   private readonly bySender = new Map<string, MempoolEntry[]>();
@@ -56,6 +65,7 @@ export class Mempool {
     this.state = opts.state;
     this.verifier = opts.verifier;
     this.maxTxs = opts.maxTxs ?? 50_000;
+    this.nextHeight = opts.nextHeight;
   }
 
   get size(): number {
@@ -115,6 +125,14 @@ export class Mempool {
         `sender ${sender} has ${account.balance}, pending transactions spend ${pendingSpend}, ` +
           `this one needs ${spend} (amount + fee)`,
       );
+    }
+    if (tx.body.kind !== TxKind.transfer && this.nextHeight) {
+      // Kinds with state rules beyond nonce and balance: apply after the sender's pending ones.
+      const view = new StateOverlay(this.state);
+      const height = this.nextHeight();
+      for (const e of pending) applyTx(view, e.tx, { params: this.params, height, signatureChecked: true });
+      const trial = applyTx(view, tx, { params: this.params, height, signatureChecked: true });
+      if (!trial.ok) return trial;
     }
     const entry: MempoolEntry = {
       tx,
@@ -202,6 +220,26 @@ export class Mempool {
       }
       if (kept.length) this.bySender.set(sender, kept);
       else this.bySender.delete(sender);
+    }
+  }
+
+  /**
+   * After a block: applies, in nonce order, the pending transactions of every sender that has a
+   * kind whose validity depends on more than nonce and balance (a node confirmation's window, an
+   * owner's rights), on the new tip state as of block `height`; a sender's list is cut at its
+   * first transaction that no longer applies, so it cannot block that sender's later nonces.
+   */
+  dropInapplicable(height: number): void {
+    for (const [sender, list] of this.bySender) {
+      if (list.every((e) => e.tx.body.kind === TxKind.transfer)) continue;
+      const state = new StateOverlay(this.state);
+      const cut = list.findIndex(
+        (e) => !applyTx(state, e.tx, { params: this.params, height, signatureChecked: true }).ok,
+      );
+      if (cut < 0) continue;
+      for (const e of list.slice(cut)) this.byId.delete(e.idHex);
+      if (cut === 0) this.bySender.delete(sender);
+      else this.bySender.set(sender, list.slice(0, cut));
     }
   }
 
