@@ -7,6 +7,7 @@ export interface LedgerError {
 export type LedgerErrorCode =
   | 'BAD_SIGNATURE'
   | 'BAD_NONCE'
+  | 'DUPLICATE'
   | 'INSUFFICIENT_FUNDS'
   | 'FEE_TOO_LOW'
   | 'BAD_AMOUNT'

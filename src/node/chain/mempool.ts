@@ -86,7 +86,7 @@ export class Mempool {
     if (shape) return fail('MALFORMED', `malformed transaction: ${shape}`);
     const id = opts.id ?? txId(tx);
     const idHex = toHex(id);
-    if (this.byId.has(idHex)) return fail('BAD_NONCE', `transaction ${idHex} is already in the mempool`);
+    if (this.byId.has(idHex)) return fail('DUPLICATE', `transaction ${idHex} is already in the mempool`);
     const size = txSize(tx);
     const checked = checkTxStateless(tx, this.params, size);
     if (!checked.ok) return checked;

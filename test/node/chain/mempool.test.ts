@@ -45,7 +45,7 @@ describe('mempool rules', () => {
     const pool = poolWith();
     const tx = transfer(params, alice, addressOf(bob), COIN, 0);
     pool.add(tx);
-    assert.match(err(pool.add(tx)), /already in the mempool/);
+    assert.match(err(pool.add(tx)), /^DUPLICATE: transaction .* is already in the mempool/);
   });
 
   it('refuses a nonce gap, a used nonce and a nonce already pending', () => {
