@@ -117,8 +117,8 @@ describe('REST API', () => {
   it('refuses a duplicate and a wrong nonce with the chain reason', async () => {
     const tx = transfer(0, 5n * COIN);
     await assert.rejects(client.submitTx({ body: { tx: toHex(encodeTx(tx)) } }), (e: ApiError) => {
-      assert.equal(e.status, 400);
-      assert.equal(e.code, 'BAD_NONCE');
+      assert.equal(e.status, 409);
+      assert.equal(e.code, 'DUPLICATE');
       return true;
     });
     await assert.rejects(client.submitTx({ body: { tx: toHex(encodeTx(transfer(7, COIN))) } }), /nonce/);
