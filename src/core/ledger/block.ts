@@ -40,6 +40,8 @@ export interface BlockEffects {
   /** Previous encoded values of the same keys, to undo the block on a reorg. */
   undo: Array<[string, Uint8Array | undefined]>;
   stateRoot: Uint8Array;
+  /** Per transaction, the accounts other than the sender it concerns (for history indexes). */
+  txParties?: Uint8Array[][];
   subsidy: bigint;
   fees: bigint;
   minted: bigint;
@@ -104,6 +106,7 @@ export function applyBody(
 ): Result<{ effects: BlockEffects }> {
   const { params } = opts;
   let fees = 0n;
+  const parties: Uint8Array[][] = new Array(txs.length);
   for (let i = 0; i < txs.length; i++) {
     const r = applyTx(state, txs[i], {
       params,
@@ -113,8 +116,11 @@ export function applyBody(
     });
     if (!r.ok) return fail('BAD_BLOCK', `transaction ${i}: ${r.error.code}: ${r.error.message}`);
     fees += r.fee;
+    parties[i] = r.parties;
   }
-  return { ok: true, effects: finishBlock(state, header, fees, opts) };
+  const effects = finishBlock(state, header, fees, opts);
+  effects.txParties = parties;
+  return { ok: true, effects };
 }
 
 /** Mints the subsidy (miner share + tier shares), credits fees to the miner, computes the root. */

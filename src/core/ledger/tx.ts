@@ -96,9 +96,14 @@ export interface ApplyTxOptions {
 
 /**
  * Applies one transaction to the overlay. On failure nothing it wrote remains.
- * Returns the fee, which the block credits to its miner.
+ * Returns the fee, which the block credits to its miner, and the accounts other than the sender
+ * whose history lists the transaction.
  */
-export function applyTx(state: StateOverlay, tx: Tx, opts: ApplyTxOptions): Result<{ fee: bigint }> {
+export function applyTx(
+  state: StateOverlay,
+  tx: Tx,
+  opts: ApplyTxOptions,
+): Result<{ fee: bigint; parties: Uint8Array[] }> {
   const checked = checkTxStateless(tx, opts.params);
   if (!checked.ok) return checked;
   if (!opts.signatureChecked) {
@@ -131,9 +136,16 @@ export function applyTx(state: StateOverlay, tx: Tx, opts: ApplyTxOptions): Resu
     state.revert(mark);
     return applied;
   }
-  return { ok: true, fee: tx.body.fee };
+  return { ok: true, fee: tx.body.fee, parties: handler.parties(value) };
 }
 
 export function txSenderAddress(tx: Tx): Uint8Array {
   return addressBytes(tx.body.sender);
+}
+
+/** The accounts other than the sender a transaction concerns (none when its payload is bad). */
+export function txParties(tx: Tx, params: ChainParams): Uint8Array[] {
+  const handler = txKindHandler(tx.body.kind);
+  const decoded = handler?.decode(tx.body.payload, params);
+  return handler && decoded?.ok ? handler.parties(decoded.value) : [];
 }

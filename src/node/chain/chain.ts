@@ -27,6 +27,7 @@ import { applyBlock, type BlockEffects, genesisBlock, genesisEffects } from '../
 import { blockSubsidy, type Tier } from '../../core/ledger/emission.ts';
 import { fail, type LedgerError } from '../../core/ledger/errors.ts';
 import { accountId, accounts, EMPTY_ACCOUNT, type StateReader } from '../../core/ledger/state.ts';
+import { txParties } from '../../core/ledger/tx.ts';
 import { getNode, listNodes, nodesOfOperator, payoutQueueIds } from '../../core/nodes/queries.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 import { BlockStatus, type HeaderRecord } from '../store/repositories.ts';
@@ -494,7 +495,13 @@ class NodeChain implements LocalChain {
     try {
       store.transaction(() => {
         for (const d of detached)
-          store.disconnectBlock(d.record.hash, d.record.height, d.block, d.block.txs.map(txId));
+          store.disconnectBlock(
+            d.record.hash,
+            d.record.height,
+            d.block,
+            d.block.txs.map(txId),
+            d.block.txs.map((tx) => txParties(tx, this.params)),
+          );
         let parentHeader = fork.header;
         for (let i = 0; i < branch.length; i++) {
           const b = branch[i];

@@ -2,7 +2,7 @@
 // (connect / disconnect a block on the best chain) that the chain runs inside one transaction.
 import type { DatabaseSync } from 'node:sqlite';
 import { blockTxSpans } from '../../core/codec/ids.ts';
-import { type Block, Supply, TxKind } from '../../core/codec/types.ts';
+import { type Block, Supply } from '../../core/codec/types.ts';
 import { addressBytes } from '../../core/crypto/keys.ts';
 import type { BlockEffects } from '../../core/ledger/block.ts';
 import { supply as supplyTable } from '../../core/ledger/state.ts';
@@ -28,17 +28,12 @@ export interface ConnectInput {
   encoded: Uint8Array;
   /** Transaction ids, in block order. */
   ids: Uint8Array[];
-  effects: Pick<BlockEffects, 'changes' | 'undo'>;
+  effects: Pick<BlockEffects, 'changes' | 'undo' | 'txParties'>;
 }
 
 const SUPPLY_KEY = supplyTable.prefix;
 function compareBuffers(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
-}
-
-/** The 20-byte recipient of a transfer payload (its first field), without decoding the rest. */
-function transferRecipient(kind: number, payload: Uint8Array): Uint8Array | undefined {
-  return kind === TxKind.transfer && payload.length >= 20 ? payload.subarray(0, 20) : undefined;
 }
 
 export class ChainStore {
@@ -113,15 +108,20 @@ export class ChainStore {
     for (let i = 0; i < txs.length; i++) {
       const body = txs[i].body;
       rows.push([addressBytes(body.sender), i, ids[i]]);
-      const to = transferRecipient(body.kind, body.payload);
-      if (to) rows.push([to, i, ids[i]]);
+      for (const party of effects.txParties?.[i] ?? []) rows.push([party, i, ids[i]]);
     }
     rows.sort((a, b) => compareBuffers(a[0], b[0]) || a[1] - b[1]);
     this.addressIndex.putMany(height, rows);
   }
 
   /** Takes the best chain's top block off: restores the state it changed and drops its indexes. */
-  disconnectBlock(hash: Uint8Array, height: number, block: Block, ids: Uint8Array[]): void {
+  disconnectBlock(
+    hash: Uint8Array,
+    height: number,
+    block: Block,
+    ids: Uint8Array[],
+    parties: Uint8Array[][],
+  ): void {
     const undo = this.undo.get(hash);
     if (!undo) throw new Error(`no undo data for block at height ${height}: the database is damaged`);
     this.state.write(undo);
@@ -132,8 +132,7 @@ export class ChainStore {
       const body = block.txs[i].body;
       this.txIndex.delete(ids[i]);
       this.addressIndex.delete(addressBytes(body.sender), height, i);
-      const to = transferRecipient(body.kind, body.payload);
-      if (to) this.addressIndex.delete(to, height, i);
+      for (const party of parties[i] ?? []) this.addressIndex.delete(party, height, i);
     }
   }
 

@@ -3,7 +3,9 @@
 // so they never block their sender's later transactions.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { txId } from '../../../src/core/codec/ids.ts';
 import { type Tx, TxKind } from '../../../src/core/codec/types.ts';
+import { toHex } from '../../../src/core/crypto/hash.ts';
 import type { KeyPair } from '../../../src/core/crypto/keys.ts';
 import { minimumFee, signTx, txSize } from '../../../src/core/ledger/tx.ts';
 import { nodeIdOf } from '../../../src/core/nodes/lifecycle.ts';
@@ -58,6 +60,21 @@ describe('mempool and stateful transaction kinds', () => {
       assert.ok(!byStranger.ok && /owner/i.test(byStranger.error.message), JSON.stringify(byStranger));
       assert.ok(chain.submitTx(signed(owner, 1, TxKind.nodeStop, encodeNodeStop(id))).ok);
       assert.equal(chain.submitTx(signed(owner, 2, TxKind.nodeStop, encodeNodeStop(id))).ok, false);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("lists a node start in the operator's history too (the kind's parties)", async () => {
+    const t = tempChains(params);
+    try {
+      const chain = t.open('c');
+      const tx = start(0);
+      assert.ok(chain.submitTx(tx).ok);
+      await extend(chain, 1, () => chain.mempool(10).map((e) => e.tx));
+      const ids = (a: Uint8Array) => chain.txsByAddress(a, 10).map((s) => toHex(s.id));
+      assert.deepEqual(ids(addressOf(operator)), [toHex(txId(tx))]);
+      assert.deepEqual(ids(addressOf(owner)), [toHex(txId(tx))]);
     } finally {
       t.cleanup();
     }
