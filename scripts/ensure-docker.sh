@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Makes sure a Docker engine answers on this machine: installs Debian's docker.io where the
-# engine is absent, and starts dockerd (vfs storage works in sandboxes) when none runs.
+# engine is absent, and starts dockerd (vfs storage works in sandboxes) when none runs; as root
+# it also installs busybox-static, from which the example app's image is built.
 # Prints one line saying what it did; exits non-zero with the reason when it cannot.
 set -euo pipefail
+
+# The example app's image (examples/hello-web) is built FROM scratch with Debian's static busybox.
+if [ ! -x /bin/busybox ] && [ "$(id -u)" = 0 ]; then
+  echo "busybox: installing Debian's busybox-static for the example app image" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq busybox-static >/dev/null
+fi
 
 if docker info >/dev/null 2>&1; then
   echo "docker: engine already running"

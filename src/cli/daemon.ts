@@ -1,11 +1,12 @@
 // `fluxd` / `flux node run`: options -> createNode, log lines on stderr (sync progress among
 // them), clean stop on a signal.
 import { isIP } from 'node:net';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { decodeAddress } from '../core/crypto/keys.ts';
 import { type NetworkName, presets } from '../core/params/index.ts';
 import { DEFAULT_API_PORT } from '../node/api/server.ts';
+import { startMinerDisplay } from '../node/miner/display.ts';
 import { createNode, devnetMinerAddress } from '../node/node.ts';
 import type { CommandContext } from './context.ts';
 import { CliError } from './io.ts';
@@ -43,7 +44,9 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   const genesisFile = v.genesis as string | undefined;
   if (genesisFile !== undefined && network !== 'devnet')
     throw new CliError('--genesis is for devnet only (other networks have a fixed genesis)', 2);
-  const threadsText = (v['sig-threads'] as string | undefined) ?? '0';
+  // By default a block's signatures are checked on every core (none when there is only one).
+  const cores = availableParallelism();
+  const threadsText = (v['sig-threads'] as string | undefined) ?? String(cores > 1 ? cores : 0);
   if (!/^[0-9]{1,3}$/.test(threadsText))
     throw new CliError(`--sig-threads must be a small integer, not ${threadsText}`, 2);
 
@@ -82,6 +85,7 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
     throw new CliError(`could not start the node: ${(e as Error).message}`);
   }
   log(`${network} node running, datadir ${datadir}; Ctrl-C stops it`);
+  const stopDisplay = node.miner ? startMinerDisplay(node.miner, log) : undefined;
   if (ctx.json) {
     ctx.io.stdout.write(
       `${JSON.stringify({
@@ -102,6 +106,7 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   log(`${signal}: shutting down`);
+  stopDisplay?.();
   await node.close();
   log('stopped');
   return 0;

@@ -4,7 +4,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChainParams } from '../core/params/index.ts';
-import { DEFAULT_API_PORT } from '../node/api/server.ts';
 import { runBenchmark } from '../node/fluxnode/benchmark.ts';
 import { withDevnetFluxNodes } from '../node/fluxnode/devnet.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile, saveReport } from '../node/fluxnode/operator.ts';
@@ -15,7 +14,8 @@ export async function devnetGenesisWithNodes(
   ctx: CommandContext,
   dir: string,
   count: number,
-  host: (i: number) => string,
+  /** Node i's API as `host:port`: its FluxNode endpoint. */
+  endpoint: (i: number) => string,
 ): Promise<ChainParams> {
   const datadirs = Array.from({ length: count }, (_, i) => join(dir, `node-${i}`));
   for (const d of datadirs) await mkdir(d, { recursive: true });
@@ -26,7 +26,7 @@ export async function devnetGenesisWithNodes(
   );
   const nodes = datadirs.map((d, i) => ({
     operator: loadOrCreateOperatorKey(operatorKeyFile(d)).publicKey,
-    endpoint: `${host(i)}:${DEFAULT_API_PORT}`,
+    endpoint: endpoint(i),
   }));
   return withDevnetFluxNodes(devnetParams(Date.now()), nodes);
 }

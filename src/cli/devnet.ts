@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { createClient } from '../client/client.ts';
 import type { ChainInfoJson, NetworkJson } from '../node/api/routes.ts';
 import { DEFAULT_API_PORT } from '../node/api/server.ts';
-import { DEFAULT_P2P_PORT, PEER_KEY_FILE, writeDevnetGenesis } from '../node/node.ts';
+import { DEFAULT_P2P_PORT, PEER_KEY_FILE, readDevnetGenesis, writeDevnetGenesis } from '../node/node.ts';
 import { loadOrCreatePeerKey, peerIdOf } from '../node/p2p/index.ts';
 import type { CommandContext } from './context.ts';
 import { devnetGenesisWithNodes } from './devnet-nodes.ts';
@@ -110,6 +110,18 @@ function canBind(host: string, port: number): Promise<boolean> {
     const server = createServer();
     server.once('error', () => done(false));
     server.listen({ host, port, exclusive: true }, () => server.close(() => done(true)));
+  });
+}
+
+/** A port free on `host` now (the kernel's pick). */
+function freePort(host: string): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen({ host, port: 0 }, () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => done(port));
+    });
   });
 }
 
@@ -240,10 +252,28 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
   // One genesis for all nodes (each registered as a FluxNode), written once; a later `up` on the
   // same dir restarts that devnet.
   const genesis = join(dir, 'genesis.json');
-  if (existsSync(genesis)) ctx.note(`reusing the devnet in ${dir} (--reset starts a new one)`);
-  else await writeDevnetGenesis(genesis, await devnetGenesisWithNodes(ctx, dir, count, hostOf));
+  // --free-ports: kernel-picked ports only, so devnets started side by side (tests) never race
+  // for the default ones.
+  const fixedPorts = ctx.values['free-ports'] !== true;
   const portOf = async (host: string, preferred: number) =>
-    distinct && (await canBind(host, preferred)) ? preferred : 0;
+    fixedPorts && distinct && (await canBind(host, preferred)) ? preferred : 0;
+  // The API port goes into each node's FluxNode endpoint (other nodes ask it for app status), so
+  // it is chosen before the genesis is written, and a restart reuses it.
+  let apiPorts: number[] = [];
+  if (existsSync(genesis)) {
+    ctx.note(`reusing the devnet in ${dir} (--reset starts a new one)`);
+    const saved = await readDevnetGenesis(genesis);
+    apiPorts = (saved?.genesis.nodes ?? []).map((n) =>
+      Number(n.endpoint.slice(n.endpoint.lastIndexOf(':') + 1)),
+    );
+  } else {
+    for (let i = 0; i < count; i++)
+      apiPorts.push((await portOf(hostOf(i), DEFAULT_API_PORT)) || (await freePort(hostOf(i))));
+    await writeDevnetGenesis(
+      genesis,
+      await devnetGenesisWithNodes(ctx, dir, count, (i) => `${hostOf(i)}:${apiPorts[i]}`),
+    );
+  }
 
   const peerIds = await Promise.all(
     Array.from({ length: count }, (_, i) =>
@@ -260,7 +290,7 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
     const datadir = join(dir, `node-${i}`);
     await mkdir(datadir, { recursive: true });
     const host = hostOf(i);
-    const apiPort = await portOf(host, DEFAULT_API_PORT);
+    const apiPort = apiPorts[i] ?? (await portOf(host, DEFAULT_API_PORT));
     const p2pPort = await portOf(host, DEFAULT_P2P_PORT);
     const log = join(datadir, 'node.log');
     const out = join(datadir, 'ready.json');

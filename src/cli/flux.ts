@@ -1,7 +1,7 @@
 // The `flux` command (and `fluxd`, which is `flux node run`).
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { formatFlux } from '../client/amount.ts';
-import { ApiError } from '../client/client.ts';
+import { ApiError, type ChainInfoJson } from '../client/client.ts';
 import { WalletError } from '../node/wallet/keystore.ts';
 import { type CommandContext, createContext } from './context.ts';
 import { CliError, type CliIo, processIo } from './io.ts';
@@ -34,6 +34,12 @@ const NEW_WALLET: ParseArgsOptionsConfig = {
   ...WALLET_DIR,
   network: { type: 'string' },
   accounts: { type: 'string' },
+};
+const APP_TX: ParseArgsOptionsConfig = {
+  ...WALLET_DIR,
+  from: { type: 'string' },
+  'no-wait': { type: 'boolean' },
+  timeout: { type: 'string' },
 };
 const NODE_RUN: ParseArgsOptionsConfig = {
   network: { type: 'string' },
@@ -120,6 +126,7 @@ const commands: Record<string, Command> = {
           `next subsidy    ${formatFlux(BigInt(i.nextSubsidy))} FLUX`,
           `mempool         ${i.mempoolSize} txs`,
           ...(i.peers === undefined ? [] : [`peers           ${i.peers}${i.syncing ? ' (syncing)' : ''}`]),
+          ...consensusLines(i),
         ].join('\n'),
       );
     },
@@ -248,9 +255,124 @@ const commands: Record<string, Command> = {
     args: [0, 0],
     run: async (ctx) => (await import('./nodes.ts')).nodeBenchmark(ctx),
   },
+  mine: {
+    usage: 'flux mine [--network N] [--datadir DIR] [--miner-address ADDR] [node run options]',
+    summary: 'run the node and mine (PoW, then PoUW jobs after activation) with a live display on stderr',
+    options: NODE_RUN,
+    args: [0, 0],
+    async run(ctx) {
+      const { runDaemon } = await import('./daemon.ts');
+      return runDaemon({ ...ctx, values: { ...ctx.values, mine: true } });
+    },
+  },
+  'job submit': {
+    usage: 'flux job submit A.npy B.npy --fee F [--from INDEX|ADDR]',
+    summary: 'submit A*B (int8 in [-64, 63], .npy or .fxm) with a fee for the miner; prints the job id',
+    options: { ...WALLET_DIR, fee: { type: 'string' }, from: { type: 'string' } },
+    args: [2, 2],
+    run: async (ctx) => (await import('./jobs.ts')).jobSubmit(ctx),
+  },
+  'job status': {
+    usage: 'flux job status ID',
+    summary: "a job's state: open, claimed, delivered, paid, refuted or lapsed",
+    args: [1, 1],
+    run: async (ctx) => (await import('./jobs.ts')).jobStatus(ctx),
+  },
+  'job result': {
+    usage: 'flux job result ID -o C.npy',
+    summary: 'fetch the product (int32) and check it against the product root on chain',
+    options: { out: { type: 'string', short: 'o' } },
+    args: [1, 1],
+    run: async (ctx) => (await import('./jobs.ts')).jobResult(ctx),
+  },
+  'job verify': {
+    usage: 'flux job verify ID [--samples N]',
+    summary: 'recompute entries of the product from A and B (all of them for small jobs)',
+    options: { samples: { type: 'string' } },
+    args: [1, 1],
+    run: async (ctx) => (await import('./jobs.ts')).jobVerify(ctx),
+  },
+  'job challenge': {
+    usage: 'flux job challenge ID --row I --col J [--from INDEX|ADDR]',
+    summary: 'prove a wrong entry of a delivered product on chain; the fee returns to the owner',
+    options: { ...WALLET_DIR, row: { type: 'string' }, col: { type: 'string' }, from: { type: 'string' } },
+    args: [1, 1],
+    run: async (ctx) => (await import('./jobs.ts')).jobChallenge(ctx),
+  },
+  'app price': {
+    usage: 'flux app price APP.yaml',
+    summary: 'validate an app spec and print its price, itemised',
+    args: [1, 1],
+    run: async (ctx) => (await import('./apps.ts')).appPriceCommand(ctx),
+  },
+  'app deploy': {
+    usage: 'flux app deploy APP.yaml [--from INDEX|ADDR] [--no-wait] [--timeout S]',
+    summary: 'validate, pay, register, then follow until every instance runs; prints node and endpoint',
+    options: APP_TX,
+    args: [1, 1],
+    run: async (ctx) => (await import('./apps.ts')).appDeploy(ctx),
+  },
+  'app update': {
+    usage: 'flux app update APP.yaml [--from INDEX|ADDR] [--no-wait] [--timeout S]',
+    summary: 'new spec for an app you own; pays (or refunds) the price difference',
+    options: APP_TX,
+    args: [1, 1],
+    run: async (ctx) => (await import('./apps.ts')).appUpdate(ctx),
+  },
+  'app extend': {
+    usage: 'flux app extend NAME BLOCKS [--from INDEX|ADDR]',
+    summary: 'pay for BLOCKS more blocks of an app',
+    options: APP_TX,
+    args: [2, 2],
+    run: async (ctx) => (await import('./apps.ts')).appExtend(ctx),
+  },
+  'app cancel': {
+    usage: 'flux app cancel NAME [--from INDEX|ADDR]',
+    summary: 'end an app you own now; the unused blocks are refunded',
+    options: APP_TX,
+    args: [1, 1],
+    run: async (ctx) => (await import('./apps.ts')).appCancel(ctx),
+  },
+  'app status': {
+    usage: 'flux app status NAME [--json]',
+    summary: "each instance's node, state, since and reason",
+    args: [1, 1],
+    run: async (ctx) => (await import('./apps.ts')).appStatus(ctx),
+  },
+  'app list': {
+    usage: 'flux app list',
+    summary: 'registered apps and where they are placed',
+    args: [0, 0],
+    run: async (ctx) => (await import('./apps.ts')).appList(ctx),
+  },
+  'app logs': {
+    usage: 'flux app logs NAME [--instance N] [--component C] [--tail N] [--follow]',
+    summary: "an instance's container output, from the node that runs it",
+    options: {
+      instance: { type: 'string' },
+      component: { type: 'string' },
+      tail: { type: 'string' },
+      follow: { type: 'boolean', short: 'f' },
+    },
+    args: [1, 1],
+    run: async (ctx) => (await import('./apps.ts')).appLogs(ctx),
+  },
+  'app convert': {
+    usage: 'flux app convert docker-compose.yml [--name NAME] [--network N] [-o APP.yaml]',
+    summary: 'turn a compose file into an app spec; says what it could not carry over',
+    options: { name: { type: 'string' }, network: { type: 'string' }, out: { type: 'string', short: 'o' } },
+    args: [1, 1],
+    run: async (ctx) => (await import('./apps.ts')).appConvert(ctx),
+  },
+  'app build-example': {
+    usage: 'flux app build-example',
+    summary: 'build the example app image (examples/hello-web) from /bin/busybox into the local Docker',
+    args: [0, 0],
+    run: async (ctx) => (await import('./apps.ts')).appBuildExample(ctx),
+  },
   'devnet up': {
     usage:
-      'flux devnet up [--nodes N] [--miners M] [--dir DIR] [--detach] [--reset]  (DIR defaults to ./.data/devnet)',
+      'flux devnet up [--nodes N] [--miners M] [--dir DIR] [--detach] [--reset] [--free-ports]  (DIR defaults to ./.data/devnet)',
     summary:
       'a local devnet of N node processes (default 3; the first M, default 2, mine); --detach returns at once',
     options: {
@@ -259,6 +381,7 @@ const commands: Record<string, Command> = {
       dir: { type: 'string' },
       detach: { type: 'boolean' },
       reset: { type: 'boolean' },
+      'free-ports': { type: 'boolean' },
     },
     args: [0, 0],
     async run(ctx) {
@@ -287,6 +410,26 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+/** The consensus lines of `flux chain info`. */
+function consensusLines(i: ChainInfoJson): string[] {
+  if (!i.consensus) return [];
+  const p = i.pouw;
+  const at = p?.activationHeight;
+  if (i.consensus === 'pow') {
+    return [
+      `consensus       proof of work${at === null || at === undefined ? '' : ` (PoUW from height ${at})`}`,
+    ];
+  }
+  return [
+    `consensus       proof of useful work (since height ${at})`,
+    ...(p
+      ? [
+          `paid jobs       ${p.recentJobBlocks} of the last ${p.recentBlocks} blocks (${Math.round(p.jobShare * 100)}%), ${p.openJobs} open`,
+        ]
+      : []),
+  ];
+}
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((k) => k.length));

@@ -43,7 +43,9 @@ function nodeIdArg(ctx: CommandContext): string {
   return id;
 }
 
-async function networkParams(ctx: CommandContext): Promise<{ info: ChainInfoJson; params: ChainParams }> {
+export async function networkParams(
+  ctx: CommandContext,
+): Promise<{ info: ChainInfoJson; params: ChainParams }> {
   const info = await ctx.client().chainInfo();
   const params = presets[info.network as NetworkName];
   if (!params || params.chainId !== info.chainId)
@@ -54,7 +56,7 @@ async function networkParams(ctx: CommandContext): Promise<{ info: ChainInfoJson
 }
 
 /** Signs a transaction with a wallet account (--from) and submits it; returns its id. */
-async function submitFromWallet(
+export async function submitFromWallet(
   ctx: CommandContext,
   kind: number,
   payload: Uint8Array,

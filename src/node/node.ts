@@ -5,9 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import Docker from 'dockerode';
 import { toHex } from '../core/crypto/hash.ts';
 import { deriveKeyPair } from '../core/crypto/hd.ts';
-import { addressBytes, encodeAddress } from '../core/crypto/keys.ts';
+import { addressBytes, encodeAddress, type KeyPair } from '../core/crypto/keys.ts';
 import {
   type ChainParams,
   COIN,
@@ -32,7 +33,10 @@ import {
   saveReport,
 } from './fluxnode/operator.ts';
 import { type ConfirmService, startConfirmService } from './fluxnode/service.ts';
-import { createMiner } from './miner/miner.ts';
+import { createDockerRuntime, type Runtime } from './fluxos/runtime.ts';
+import { type FluxOs, startFluxOs } from './fluxos/service.ts';
+import { JobDataStore } from './jobs/store.ts';
+import { createMiner, type Miner } from './miner/miner.ts';
 import { createP2P, loadOrCreatePeerKey, type P2P, type P2PLimits, type SyncProgress } from './p2p/index.ts';
 
 export const GENESIS_FILE = 'genesis.json';
@@ -76,6 +80,11 @@ export interface NodeOptions {
   mine?: boolean;
   /** 20-byte account id paid by mined blocks (required with `mine`). */
   minerAddress?: Uint8Array;
+  /**
+   * The miner account's key: it signs the results of PoUW jobs the miner claims. Without it the
+   * miner mines zero jobs only (on devnet, the key of a DEVNET_MNEMONIC account is derived).
+   */
+  minerKey?: KeyPair;
   /** Short lines for people; default: nothing. */
   log?: (line: string) => void;
   /** Worker threads that verify block signatures in parallel; 0 (default) verifies on this thread. */
@@ -87,6 +96,12 @@ export interface NodeOptions {
    * off. The benchmark report comes from `datadir/benchmark.json`, else a short measurement.
    */
   fluxnode?: { cpuMs?: number; diskBytes?: number } | false;
+  /**
+   * FluxOS, the app agent: runs what placement assigns to this machine's FluxNode in a container
+   * engine (default: the local Docker engine through dockerode); published ports bind to
+   * `hostAddress` (default: the API host). `false` turns it off (needs the fluxnode service).
+   */
+  fluxos?: { runtime?: Runtime; hostAddress?: string; intervalMs?: number } | false;
 }
 
 export interface FluxNode {
@@ -99,6 +114,12 @@ export interface FluxNode {
   /** Public key of the operator key that confirms this machine's FluxNodes. */
   readonly operatorKey?: Uint8Array;
   readonly datadir: string;
+  /** The miner, when the node mines (its stats feed the live display). */
+  readonly miner?: Miner;
+  /** Job matrices and products this node holds (`datadir/jobs/`). */
+  readonly jobData: JobDataStore;
+  /** The app agent, when this node runs one. */
+  readonly fluxos?: FluxOs;
   close(): Promise<void>;
 }
 
@@ -226,6 +247,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
     await pool?.close();
     throw e;
   }
+  const jobData = new JobDataStore(join(opts.datadir, 'jobs'), params.pouw);
   const tip = chain.tip();
   log(`chain ${params.network} at height ${tip.height} (${toHex(tip.hash).slice(0, 16)})`);
   chain.on('block', (block, hash) =>
@@ -236,6 +258,8 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
   let p2p: P2P | undefined;
   let lastSync: SyncProgress | undefined;
   let api: ApiServer | undefined;
+  // The app agent starts after the operator key is known; the API reads it through this holder.
+  const appDeps: { state: typeof chain.state; fluxos?: FluxOs } = { state: chain.state };
   const closeAll = async () => {
     await api?.close();
     await p2p?.stop();
@@ -289,6 +313,8 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         port: opts.api?.port,
         log,
         network: net ? () => networkJson(net, lastSync) : undefined,
+        jobs: { state: chain.state, data: jobData },
+        apps: appDeps,
       });
       log(`api listening on ${api.url}`);
     }
@@ -298,6 +324,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
   }
 
   let confirmer: ConfirmService | undefined;
+  let fluxos: FluxOs | undefined;
   let operatorKey: Uint8Array | undefined;
   if (opts.fluxnode !== false) {
     const fn = opts.fluxnode ?? {};
@@ -322,6 +349,22 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         return report;
       },
     });
+    if (opts.fluxos !== false) {
+      const fo = opts.fluxos ?? {};
+      const runtime = fo.runtime ?? createDockerRuntime(new Docker());
+      const apiHost = opts.api === false ? undefined : opts.api?.host;
+      fluxos = startFluxOs({
+        chain,
+        state: chain.state,
+        operatorKey: operator.publicKey,
+        runtime,
+        hostAddress:
+          fo.hostAddress ?? (apiHost && apiHost !== '0.0.0.0' && apiHost !== '::' ? apiHost : '0.0.0.0'),
+        intervalMs: fo.intervalMs,
+        log,
+      });
+      appDeps.fluxos = fluxos;
+    }
   }
 
   let miner: ReturnType<typeof createMiner> | undefined;
@@ -332,6 +375,9 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
       minerAddress: opts.minerAddress,
       now,
       onError: (e) => log(`miner: ${e.message}`),
+      jobData,
+      resultKey: opts.minerKey ?? devnetKeyOf(params, opts.minerAddress),
+      onJobDelivered: (id) => log(`job ${id.slice(0, 16)}… result posted`),
     });
     miner = m;
     log(`mining to ${encodeAddress(params.addressPrefix, opts.minerAddress)}`);
@@ -355,9 +401,13 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
     url: api?.url,
     operatorKey,
     datadir: opts.datadir,
+    miner,
+    jobData,
+    fluxos,
     close() {
       closed ??= (async () => {
         confirmer?.close();
+        await fluxos?.close();
         await gate?.close();
         await miner?.stop();
         // p2p goes before the chain: an import it handed over finishes first.
@@ -498,6 +548,16 @@ export async function createDevNode(opts: DevNodeOptions = {}): Promise<FluxNode
     rmSync(datadir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** On devnet, the key of a DEVNET_MNEMONIC account (indexes 0..9) with this address, if any. */
+export function devnetKeyOf(params: ChainParams, address: Uint8Array): KeyPair | undefined {
+  if (params.network !== 'devnet') return undefined;
+  for (let i = 0; i < 10; i++) {
+    const key = deriveKeyPair(DEVNET_MNEMONIC, 0, i);
+    if (toHex(addressBytes(key.publicKey)) === toHex(address)) return key;
+  }
+  return undefined;
 }
 
 /** Devnet's default miner: account 0 of DEVNET_MNEMONIC, so rewards land in the imported wallet. */

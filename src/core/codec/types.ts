@@ -286,13 +286,69 @@ export type JobRecord = ValueOf<typeof JobRecord>;
 export type PouwProof = ValueOf<typeof PouwProof>;
 export type PouwTally = ValueOf<typeof PouwTally>;
 
+// FluxOS applications (src/core/apps). A spec travels as its JSON text, validated by
+// core/apps/spec.ts on decode; names are 3..32 characters.
+export const MAX_APP_SPEC_BYTES = 8_192;
+const AppName = new ByteListType(32);
+
+/** Kind `appRegister`: registers the app the spec names; the price is paid into escrow. */
+export const AppRegisterPayload = new ContainerType(
+  { spec: new ByteListType(MAX_APP_SPEC_BYTES) },
+  { typeName: 'AppRegisterPayload' },
+);
+/** Kind `appUpdate`, by the app's owner: a new spec for the same name; pays or refunds the difference. */
+export const AppUpdatePayload = new ContainerType(
+  { spec: new ByteListType(MAX_APP_SPEC_BYTES) },
+  { typeName: 'AppUpdatePayload' },
+);
+/** Kind `appExtend`: pays for `blocks` more blocks (anyone may extend an app). */
+export const AppExtendPayload = new ContainerType(
+  { name: AppName, blocks: Uint64Num },
+  { typeName: 'AppExtendPayload' },
+);
+/** Kind `appCancel`, by the app's owner: ends the app now and refunds the unused blocks. */
+export const AppCancelPayload = new ContainerType({ name: AppName }, { typeName: 'AppCancelPayload' });
+
+/** An app in the state (`app/<name>`). */
+export const AppRecord = new ContainerType(
+  {
+    owner: Bytes20,
+    spec: new ByteListType(MAX_APP_SPEC_BYTES),
+    /** 1 at registration, +1 per update (containers carry it in a label). */
+    revision: Uint32,
+    registeredAt: Uint64Num,
+    updatedAt: Uint64Num,
+    /** First height at which the app no longer runs. */
+    expiresAt: Uint64Num,
+    pricePerBlock: Amount,
+    /** Held for this app: pricePerBlock x the blocks not yet settled. */
+    escrow: Amount,
+  },
+  { typeName: 'AppRecord' },
+);
+
+/** Chain-wide app escrow (`appescrow/`): refundable `held`, and `earned` (consumed, for the hosts). */
+export const AppEscrow = new ContainerType({ held: Amount, earned: Amount }, { typeName: 'AppEscrow' });
+
+export type AppRegisterPayload = ValueOf<typeof AppRegisterPayload>;
+export type AppUpdatePayload = ValueOf<typeof AppUpdatePayload>;
+export type AppExtendPayload = ValueOf<typeof AppExtendPayload>;
+export type AppCancelPayload = ValueOf<typeof AppCancelPayload>;
+export type AppRecord = ValueOf<typeof AppRecord>;
+export type AppEscrow = ValueOf<typeof AppEscrow>;
+
 /** Transaction kinds; a payload of any other kind is refused. */
 export const TxKind = {
   transfer: 1,
   nodeStart: 2,
   nodeConfirm: 3,
   nodeStop: 4,
-  // 5..15 left to FluxNodes and apps
+  // 5..7 left to FluxNodes
+  appRegister: 8,
+  appUpdate: 9,
+  appExtend: 10,
+  appCancel: 11,
+  // 12..15 left to apps
   jobSubmit: 16,
   jobResult: 17,
   jobChallenge: 18,

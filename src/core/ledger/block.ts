@@ -1,3 +1,4 @@
+import { processDueApps } from '../apps/handlers.ts';
 import { txRoot, txRootFromIds } from '../codec/ids.ts';
 import { Block, type Header, type Tx } from '../codec/types.ts';
 import { bigintToBytes32, bytesEqual, toHex } from '../crypto/hash.ts';
@@ -135,6 +136,8 @@ export function finishBlock(
   processDueNodes(state, header.height, params);
   // Job payments and missed delivery deadlines.
   processDueJobs(state, header.height);
+  // Apps whose paid time ends here.
+  processDueApps(state, header.height);
   const totals = state.read(supply, '') ?? EMPTY_SUPPLY;
   const subsidy = blockSubsidy(header.height, totals.minted, params);
   const split = splitSubsidy(subsidy, params);

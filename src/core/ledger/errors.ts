@@ -25,7 +25,11 @@ export type LedgerErrorCode =
   | 'JOB_NOT_FOUND'
   | 'BAD_JOB'
   | 'BAD_JOB_STATE'
-  | 'BAD_FRAUD_PROOF';
+  | 'BAD_FRAUD_PROOF'
+  | 'BAD_SPEC'
+  | 'APP_EXISTS'
+  | 'APP_NOT_FOUND'
+  | 'BAD_APP_STATE';
 
 export type Result<T> = ({ ok: true } & T) | { ok: false; error: LedgerError };
 

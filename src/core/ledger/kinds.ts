@@ -1,5 +1,11 @@
 // What each transaction kind does, one handler per kind. A module that adds a kind (FluxNodes,
 // apps, jobs) writes its handler next to its own code and registers it here.
+import {
+  appCancelHandler,
+  appExtendHandler,
+  appRegisterHandler,
+  appUpdateHandler,
+} from '../apps/handlers.ts';
 import { jobChallengeHandler, jobResultHandler, jobSubmitHandler } from '../jobs/handlers.ts';
 import { nodeConfirmHandler, nodeStartHandler, nodeStopHandler } from '../nodes/handlers.ts';
 import type { ChainParams } from '../params/index.ts';
@@ -54,3 +60,7 @@ registerTxKind(nodeStopHandler);
 registerTxKind(jobSubmitHandler);
 registerTxKind(jobResultHandler);
 registerTxKind(jobChallengeHandler);
+registerTxKind(appRegisterHandler);
+registerTxKind(appUpdateHandler);
+registerTxKind(appExtendHandler);
+registerTxKind(appCancelHandler);

@@ -72,6 +72,25 @@ export interface PouwChainParams extends PouwParams {
   minJobFee: bigint;
 }
 
+/** FluxOS apps: what a spec may ask for and what it costs (base units per instance per block). */
+export interface AppParams {
+  price: {
+    /** Per tenth of a CPU core. */
+    cpuTenth: bigint;
+    ramMb: bigint;
+    hddGb: bigint;
+    /** Per published port. */
+    port: bigint;
+    /** Base fee of each instance. */
+    instance: bigint;
+  };
+  /** Bounds of a registration's or extension's duration, in blocks. */
+  minBlocks: number;
+  maxBlocks: number;
+  maxInstances: number;
+  maxComponents: number;
+}
+
 export interface ChainParams {
   network: NetworkName;
   /** Signed into every transaction, so a transaction for one network is invalid on another. */
@@ -120,6 +139,7 @@ export interface ChainParams {
   activations: Record<Feature, number>;
   nodes: NodeParams;
   pouw: PouwChainParams;
+  apps: AppParams;
 }
 
 export interface GenesisNode {
@@ -185,8 +205,18 @@ const mainnetPouw: PouwChainParams = {
   minJobFee: COIN / 100n,
 };
 
+// About 0.2 FLUX a month for a tenth of a core, 1 GB of RAM and 10 GB of disk at 30 s blocks.
+const mainnetApps: AppParams = {
+  price: { cpuTenth: 20n, ramMb: 1n, hddGb: 10n, port: 50n, instance: 100n },
+  minBlocks: 10,
+  maxBlocks: 1_051_200,
+  maxInstances: 100,
+  maxComponents: 10,
+};
+
 const common = {
   maxSupply: 440_000_000n * COIN,
+  apps: mainnetApps,
   pouw: mainnetPouw,
   nodes: mainnetNodes,
   rewardSplit: { miner: 5000, cumulus: 750, nimbus: 1250, stratus: 3000 },

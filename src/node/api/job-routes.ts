@@ -76,7 +76,8 @@ export const jobRoutes = {
   putJobData: route({
     method: 'POST',
     path: '/jobs/data',
-    summary: "Stores a job's matrices A and B on this node (its miner can then take the job); returns the commitments",
+    summary:
+      "Stores a job's matrices A and B on this node (its miner can then take the job); returns the commitments",
     body: z.object({ a: z.string(), b: z.string() }).describe('base64 of .npy or .fxm files'),
     bodyLimit: 64 * 1024 * 1024,
     status: 201,

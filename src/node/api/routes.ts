@@ -3,6 +3,8 @@
 // JSON conventions: amounts are decimal strings of base units (10^-8 FLUX), hashes and ids are
 // lowercase hex, addresses are bech32m (`flux1...` on mainnet, `tflux1...` elsewhere).
 import { z } from 'zod';
+import { appRoutes } from './app-routes.ts';
+import { jobRoutes, PouwInfoJson } from './job-routes.ts';
 
 const HEX32 = /^(0x)?[0-9a-fA-F]{64}$/;
 const UINT = /^(0|[1-9][0-9]{0,15})$/;
@@ -97,6 +99,8 @@ export const ChainInfoJson = z.object({
   minFeePerByte: AmountString,
   peers: z.number().optional().describe('connected peers (absent when the node runs without p2p)'),
   syncing: z.boolean().optional().describe('whether the node is catching up with a peer'),
+  consensus: z.enum(['pow', 'pouw']).optional().describe('the rule the next block is mined under'),
+  pouw: PouwInfoJson.optional(),
 });
 export type ChainInfoJson = z.infer<typeof ChainInfoJson>;
 
@@ -223,6 +227,8 @@ export interface RouteDef {
   /** Status of a successful response. */
   status: 200 | 201;
   response: z.ZodType;
+  /** Largest request body in bytes, when larger than the server's default. */
+  bodyLimit?: number;
 }
 
 function route<const R extends RouteDef>(r: R): R {
@@ -348,6 +354,8 @@ export const routes = {
     status: 200,
     response: NetworkJson,
   }),
+  ...jobRoutes,
+  ...appRoutes,
 } as const;
 
 export type Routes = typeof routes;

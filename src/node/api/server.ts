@@ -10,10 +10,12 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import { TransferPayload, Tx, TxKind } from '../../core/codec/types.ts';
-import { workOf } from '../../core/consensus/pow.ts';
-import { bytesEqual, bytesToBigint, fromHex, toHex } from '../../core/crypto/hash.ts';
+import { blockWork } from '../../core/consensus/pouw.ts';
+import { bytesEqual, fromHex, toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, decodeAddress, encodeAddress } from '../../core/crypto/keys.ts';
 import type { Chain } from '../chain/types.ts';
+import { type AppApiDeps, createAppHandlers } from './apps.ts';
+import { consensusInfo, createJobHandlers, type JobApiDeps } from './jobs.ts';
 import { blockJson, supplyJson, txJson } from './json.ts';
 import { createNodeHandlers } from './nodes.ts';
 import {
@@ -44,6 +46,10 @@ export interface ApiServerOptions {
   log?: (line: string) => void;
   /** The node's p2p state for GET /network; absent when the node runs without p2p. */
   network?: () => NetworkJson;
+  /** Job state and this node's job data, for the /jobs routes. */
+  jobs?: JobApiDeps;
+  /** App state and this node's FluxOS agent, for the /apps routes. */
+  apps?: AppApiDeps;
 }
 
 const NO_NETWORK: NetworkJson = { enabled: false, listen: [], syncing: false, peers: [], banned: 0 };
@@ -60,7 +66,12 @@ export const DEFAULT_API_PORT = 16127;
 const MEMPOOL_SCAN = 1_000_000;
 
 /** Route handlers over a Chain; each throws ApiError for a 4xx. */
-export function createHandlers(chain: Chain, network?: () => NetworkJson): Handlers {
+export function createHandlers(
+  chain: Chain,
+  network?: () => NetworkJson,
+  jobs?: JobApiDeps,
+  apps?: AppApiDeps,
+): Handlers {
   const params = chain.params;
   const prefix = params.addressPrefix;
 
@@ -74,11 +85,12 @@ export function createHandlers(chain: Chain, network?: () => NetworkJson): Handl
 
   return {
     ...createNodeHandlers(chain),
+    ...createJobHandlers(chain, jobs),
+    ...createAppHandlers(chain, apps),
     chainInfo() {
       const tip = chain.tip();
       const supply = chain.supply();
       if (!supply) throw new ApiError(503, 'NOT_READY', 'the chain has no supply record at its tip yet');
-      const target = bytesToBigint(tip.header.target);
       return {
         network: params.network,
         chainId: params.chainId,
@@ -87,12 +99,13 @@ export function createHandlers(chain: Chain, network?: () => NetworkJson): Handl
         tipHash: toHex(tip.hash),
         tipTime: tip.header.time,
         cumulativeWork: tip.cumulativeWork.toString(),
-        difficulty: { target: toHex(tip.header.target), work: workOf(target).toString() },
+        difficulty: { target: toHex(tip.header.target), work: blockWork(tip.header, params).toString() },
         supply: supplyJson(supply),
         nextSubsidy: supply.nextSubsidy.toString(),
         mempoolSize: chain.mempool(MEMPOOL_SCAN).length,
         minFeePerByte: params.limits.minFeePerByte.toString(),
         ...(network ? { peers: network().peers.length, syncing: network().syncing } : {}),
+        ...consensusInfo(chain, jobs),
       };
     },
 
@@ -272,7 +285,10 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
     transformObject: jsonSchemaTransformObject,
   });
 
-  const handlers = createHandlers(chain, opts.network) as Record<RouteName, (req: unknown) => unknown>;
+  const handlers = createHandlers(chain, opts.network, opts.jobs, opts.apps) as Record<
+    RouteName,
+    (req: unknown) => unknown
+  >;
   for (const [name, def] of Object.entries(routes) as Array<[RouteName, RouteDef]>) {
     const schema: Record<string, unknown> = {
       summary: def.summary,
@@ -286,6 +302,7 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
       method: def.method,
       url: def.path,
       schema,
+      ...(def.bodyLimit ? { bodyLimit: def.bodyLimit } : {}),
       handler: async (request, reply) => {
         const out = await handlers[name]({
           params: request.params,

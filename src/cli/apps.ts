@@ -1,0 +1,311 @@
+// `flux app price|deploy|status|list|logs|update|extend|cancel|convert|build-example`.
+import { readFile, writeFile } from 'node:fs/promises';
+import { stringify as toYaml } from 'yaml';
+import { formatFlux } from '../client/amount.ts';
+import { createClient } from '../client/client.ts';
+import { convertCompose } from '../core/apps/compose.ts';
+import {
+  encodeAppCancel,
+  encodeAppExtend,
+  encodeAppRegister,
+  encodeAppUpdate,
+} from '../core/apps/handlers.ts';
+import { appPrice } from '../core/apps/price.ts';
+import { type AppSpec, parseAppSpec } from '../core/apps/spec.ts';
+import { TxKind } from '../core/codec/types.ts';
+import { type ChainParams, type NetworkName, presets } from '../core/params/index.ts';
+import type { AppStatusJson } from '../node/api/app-routes.ts';
+import type { CommandContext } from './context.ts';
+import { CliError } from './io.ts';
+import { networkParams, submitFromWallet } from './nodes.ts';
+import { waitMined } from './wallet.ts';
+
+async function readSpec(ctx: CommandContext, params: ChainParams): Promise<{ text: string; spec: AppSpec }> {
+  const file = ctx.positionals[0];
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read ${file}: ${(e as Error).message}`, 2);
+  }
+  const parsed = parseAppSpec(text, params);
+  if (!parsed.ok)
+    throw new CliError(
+      `${file} is not a valid app spec:\n${parsed.error.issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}`,
+      2,
+    );
+  return { text, spec: parsed.spec };
+}
+
+function priceLines(p: {
+  items: Record<string, string | bigint>;
+  perBlock: string | bigint;
+  blocks: number;
+  instances: number;
+  total: string | bigint;
+}): string[] {
+  const f = (v: string | bigint) => `${formatFlux(BigInt(v))} FLUX`;
+  return [
+    ...Object.entries(p.items).map(([k, v]) => `  ${k.padEnd(10)} ${f(v).padStart(22)}`),
+    `  ${'total'.padEnd(10)} ${f(p.total).padStart(22)}   (${p.instances} instance(s) x ${p.blocks} blocks, ${f(p.perBlock)} a block)`,
+  ];
+}
+
+export async function appPriceCommand(ctx: CommandContext): Promise<void> {
+  const file = ctx.positionals[0];
+  const text = await readFile(file, 'utf8').catch((e: Error) => {
+    throw new CliError(`cannot read ${file}: ${e.message}`, 2);
+  });
+  const r = await ctx.client().appPrice({ body: { spec: text } });
+  ctx.emit(r, [`price of ${String(r.spec.name)}:`, ...priceLines(r.price)].join('\n'));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function instanceLine(i: AppStatusJson['instances'][number]): string {
+  const where = i.endpoints.length ? i.endpoints.map((e) => `http://${e}`).join(' ') : '-';
+  return `  #${i.index} node ${i.node.slice(0, 12)}…  ${i.state.padEnd(10)} ${where}${i.reason ? `  (${i.reason})` : ''}`;
+}
+
+/** Follows the app until every instance of `revision` runs; prints progress on stderr. */
+async function follow(
+  ctx: CommandContext,
+  name: string,
+  revision: number,
+  timeoutMs: number,
+): Promise<AppStatusJson> {
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  let status: AppStatusJson | undefined;
+  while (Date.now() < until) {
+    try {
+      status = await ctx.client().appStatus({ params: { name } });
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'APP_NOT_FOUND') throw e;
+    }
+    if (status && status.revision >= revision) {
+      const line = `height ${status.height}: ${status.running}/${status.wanted} running${status.reason ? ` (${status.reason})` : ''}; ${status.instances.map((i) => `${i.node.slice(0, 8)}… ${i.state}`).join(', ')}`;
+      if (line.replace(/^height \d+/, '') !== last) ctx.note(line);
+      last = line.replace(/^height \d+/, '');
+      if (status.running === status.wanted) return status;
+    }
+    await sleep(500);
+  }
+  throw new CliError(
+    `not every instance of ${name} runs after ${timeoutMs / 1000} s${status ? `:\n${status.instances.map(instanceLine).join('\n')}${status.reason ? `\n  ${status.reason}` : ''}` : ''}`,
+  );
+}
+
+function timeoutOf(ctx: CommandContext): number {
+  const t = ctx.values.timeout as string | undefined;
+  if (t === undefined) return 120_000;
+  if (!/^\d+$/.test(t)) throw new CliError(`--timeout must be seconds, not ${t}`, 2);
+  return Number(t) * 1000;
+}
+
+export async function appDeploy(ctx: CommandContext): Promise<void> {
+  const { params } = await networkParams(ctx);
+  const { spec } = await readSpec(ctx, params);
+  const price = appPrice(spec, params.apps);
+  ctx.note(
+    `deploying ${spec.name}: ${spec.instances} instance(s) for ${spec.expiryBlocks} blocks, ${formatFlux(price.total)} FLUX`,
+  );
+  const started = Date.now();
+  const sent = await submitFromWallet(
+    ctx,
+    TxKind.appRegister,
+    encodeAppRegister(spec),
+    price.total,
+    `registering ${spec.name}`,
+  );
+  const height = await waitMined(ctx, sent.id);
+  ctx.note(`registered in block ${height} (tx ${sent.id.slice(0, 16)}…)`);
+  if (ctx.values['no-wait'] === true) {
+    ctx.emit(
+      { name: spec.name, tx: sent.id, height },
+      `${spec.name} registered; follow it with: flux app status ${spec.name}`,
+    );
+    return;
+  }
+  const status = await follow(ctx, spec.name, 1, timeoutOf(ctx));
+  const seconds = (Date.now() - started) / 1000;
+  ctx.emit(
+    { ...status, tx: sent.id, registeredAt: height, seconds },
+    [
+      `${spec.name} runs on ${status.running} node(s) (${seconds.toFixed(1)} s, block ${height} to ${status.height}):`,
+      ...status.instances.map(instanceLine),
+    ].join('\n'),
+  );
+}
+
+export async function appUpdate(ctx: CommandContext): Promise<void> {
+  const { params, info } = await networkParams(ctx);
+  const { spec } = await readSpec(ctx, params);
+  const current = await ctx.client().app({ params: { name: spec.name } });
+  const remaining = BigInt(Math.max(0, current.expiresAt - (info.height + 1)));
+  const price = appPrice(spec, params.apps);
+  const diff = price.perBlock * remaining - BigInt(current.escrow);
+  ctx.note(
+    diff >= 0n
+      ? `update of ${spec.name}: about ${formatFlux(diff)} FLUX more for the ${remaining} blocks left`
+      : `update of ${spec.name}: about ${formatFlux(-diff)} FLUX back for the ${remaining} blocks left`,
+  );
+  const sent = await submitFromWallet(
+    ctx,
+    TxKind.appUpdate,
+    encodeAppUpdate(spec),
+    diff > 0n ? diff : 0n,
+    `updating ${spec.name}`,
+  );
+  const height = await waitMined(ctx, sent.id);
+  ctx.note(`updated in block ${height} (revision ${current.revision + 1})`);
+  if (ctx.values['no-wait'] === true) {
+    ctx.emit({ name: spec.name, tx: sent.id, height }, `${spec.name} updated`);
+    return;
+  }
+  const status = await follow(ctx, spec.name, current.revision + 1, timeoutOf(ctx));
+  ctx.emit(
+    status,
+    [
+      `${spec.name} revision ${status.revision} runs on ${status.running} node(s):`,
+      ...status.instances.map(instanceLine),
+    ].join('\n'),
+  );
+}
+
+export async function appExtend(ctx: CommandContext): Promise<void> {
+  const [name, blocksText] = ctx.positionals;
+  if (!/^\d+$/.test(blocksText))
+    throw new CliError(`BLOCKS must be a number of blocks, not ${blocksText}`, 2);
+  const blocks = Number(blocksText);
+  const app = await ctx.client().app({ params: { name } });
+  const cost = BigInt(app.pricePerBlock) * BigInt(blocks);
+  const sent = await submitFromWallet(
+    ctx,
+    TxKind.appExtend,
+    encodeAppExtend(name, blocks),
+    cost,
+    `extending ${name}`,
+  );
+  const height = await waitMined(ctx, sent.id);
+  ctx.emit(
+    { name, tx: sent.id, height, expiresAt: app.expiresAt + blocks, paid: cost.toString() },
+    `${name} now runs until height ${app.expiresAt + blocks} (paid ${formatFlux(cost)} FLUX in block ${height})`,
+  );
+}
+
+export async function appCancel(ctx: CommandContext): Promise<void> {
+  const name = ctx.positionals[0];
+  const app = await ctx.client().app({ params: { name } });
+  const sent = await submitFromWallet(ctx, TxKind.appCancel, encodeAppCancel(name), 0n, `cancelling ${name}`);
+  const height = await waitMined(ctx, sent.id);
+  const unused = BigInt(app.pricePerBlock) * BigInt(Math.max(0, app.expiresAt - height));
+  const escrow = BigInt(app.escrow);
+  const refund = unused < escrow ? unused : escrow;
+  ctx.emit(
+    { name, tx: sent.id, height, refund: refund.toString() },
+    `${name} cancelled in block ${height}; ${formatFlux(refund)} FLUX refunded to ${app.owner}; its containers stop on the next reconcile`,
+  );
+}
+
+export async function appStatus(ctx: CommandContext): Promise<void> {
+  const s = await ctx.client().appStatus({ params: { name: ctx.positionals[0] } });
+  ctx.emit(
+    s,
+    [
+      `${s.name} revision ${s.revision} at height ${s.height}: ${s.running}/${s.wanted} running, ${s.placed} placed`,
+      ...(s.reason ? [`  ${s.reason}`] : []),
+      ...s.instances.map(
+        (i) =>
+          `${instanceLine(i)}  since ${new Date(i.since).toISOString()}${i.restarts ? `, ${i.restarts} restart(s)` : ''}`,
+      ),
+    ].join('\n'),
+  );
+}
+
+export async function appList(ctx: CommandContext): Promise<void> {
+  const r = await ctx.client().apps();
+  ctx.emit(
+    r,
+    r.apps.length === 0
+      ? `no apps at height ${r.height}`
+      : r.apps
+          .map(
+            (a) =>
+              `${a.name.padEnd(24)} rev ${a.revision}  ${a.placement.nodes.length}/${a.placement.wanted} placed  until ${a.expiresAt}  owner ${a.owner}`,
+          )
+          .join('\n'),
+  );
+}
+
+export async function appLogs(ctx: CommandContext): Promise<void> {
+  const name = ctx.positionals[0];
+  const index = Number((ctx.values.instance as string | undefined) ?? '0');
+  const status = await ctx.client().appStatus({ params: { name } });
+  const inst = status.instances.find((i) => i.index === index);
+  if (!inst) throw new CliError(`${name} has no instance #${index} (it has ${status.instances.length})`, 2);
+  const node = createClient({ baseUrl: `http://${inst.api}` });
+  const component = ctx.values.component as string | undefined;
+  const tail = Number((ctx.values.tail as string | undefined) ?? '100');
+  let lastStamp = '';
+  const print = (text: string) => {
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      const stamp = line.slice(0, line.indexOf(' '));
+      if (stamp <= lastStamp) continue;
+      lastStamp = stamp;
+      ctx.io.stdout.write(`${line}\n`);
+    }
+  };
+  const first = await node.appLogs({
+    params: { name },
+    query: { tail, ...(component ? { component } : {}) },
+  });
+  print(first.text);
+  if (ctx.values.follow !== true) return;
+  for (;;) {
+    await sleep(1000);
+    const since = lastStamp ? Math.floor(Date.parse(lastStamp) / 1000) : 0;
+    const more = await node.appLogs({
+      params: { name },
+      query: { tail: 1000, since, ...(component ? { component } : {}) },
+    });
+    print(more.text);
+  }
+}
+
+export async function appConvert(ctx: CommandContext): Promise<number> {
+  const file = ctx.positionals[0];
+  const text = await readFile(file, 'utf8').catch((e: Error) => {
+    throw new CliError(`cannot read ${file}: ${e.message}`, 2);
+  });
+  const network = ((ctx.values.network as string | undefined) ?? 'mainnet') as NetworkName;
+  const params = presets[network];
+  if (!params) throw new CliError(`--network must be mainnet, testnet or devnet, not ${network}`, 2);
+  const c = convertCompose(text, params, { name: ctx.values.name as string | undefined });
+  const yaml = `# converted from ${file} by flux app convert\n${toYaml(c.result.ok ? c.result.spec : c.spec)}`;
+  for (const d of c.dropped) ctx.note(`not carried over: ${d}`);
+  for (const d of c.defaults) ctx.note(`default: ${d}`);
+  if (!c.result.ok) for (const i of c.result.error.issues) ctx.note(`invalid: ${i.field}: ${i.message}`);
+  const out = ctx.values.out as string | undefined;
+  if (out) await writeFile(out, yaml);
+  ctx.emit(
+    {
+      spec: c.result.ok ? c.result.spec : c.spec,
+      valid: c.result.ok,
+      dropped: c.dropped,
+      defaults: c.defaults,
+    },
+    out ? `wrote ${out}` : yaml,
+  );
+  return c.result.ok ? 0 : 1;
+}
+
+export async function appBuildExample(ctx: CommandContext): Promise<void> {
+  const { default: Docker } = await import('dockerode');
+  const { buildExampleImage } = await import('../node/fluxos/example-image.ts');
+  const tag = await buildExampleImage(new Docker()).catch((e: Error) => {
+    throw new CliError(`could not build the example image: ${e.message}`);
+  });
+  ctx.emit({ image: tag }, `built ${tag}; deploy it with: flux app deploy examples/hello-web/app.yaml`);
+}

@@ -1,0 +1,276 @@
+// Deterministic placement: which FluxNodes host which app instances, computed by every node from
+// the same chain state. Apps are placed in registration order (then name); for each app the
+// eligible nodes (right tier, enough free cpu/ram/hdd/gpu after the apps placed before it, host
+// ports free, not already hosting it) are ranked by rendezvous hashing of (app, node), and the
+// top `instances` host it.
+//
+// Rendezvous is hierarchical so that placement does not cost O(nodes) per app: nodes fall into
+// 256 fixed buckets by a hash of their id; an app ranks the buckets by hash(app, bucket), then the
+// nodes inside a bucket by hash(app, node). The ranking of any two nodes for an app depends only
+// on those two nodes, so removing a node moves only the instances it held (when capacity is not
+// the binding constraint; a re-placed instance may take room a later app would have used).
+
+import { TIERS, type Tier } from '../ledger/emission.ts';
+import type { StateReader } from '../ledger/state.ts';
+import { listNodes } from '../nodes/queries.ts';
+import { NodeStatus } from '../nodes/types.ts';
+import type { ChainParams } from '../params/index.ts';
+import { type AppSpec, type InstanceResources, instanceResources, storedAppSpec } from './spec.ts';
+import { listApps } from './types.ts';
+
+export interface PlacementNode {
+  id: string;
+  tier: Tier;
+  /** What the node offers: cpu in tenths of a core, RAM in MB, disk in GB, GPUs. */
+  capacity: { cpuTenths: number; ramMb: number; hddGb: number; gpu: number };
+  /** Regions the node declares (none yet: FluxNode records carry no geolocation). */
+  geolocation?: string[];
+}
+
+export interface PlacementApp {
+  name: string;
+  /** Height of the registration: earlier apps are placed first. */
+  registeredAt: number;
+  instances: number;
+  needs: InstanceResources;
+  /** Host ports as `port/protocol`. */
+  hostPorts: string[];
+  tiers?: Tier[];
+  geolocation?: string[];
+}
+
+export interface AppPlacement {
+  name: string;
+  wanted: number;
+  /** Hosting node ids, best ranked first. */
+  nodes: string[];
+  /** Why fewer than `wanted` nodes host it. */
+  reason?: string;
+}
+
+export const PLACEMENT_BUCKETS = 256;
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function fnv1a(text: string, seed = 0x811c9dc5): number {
+  let h = seed;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** The rendezvous score of (app, node): a 32-bit number, highest ranks first. */
+export function rendezvousScore(appHash: number, nodeHash: number): number {
+  return fmix32((appHash ^ nodeHash) >>> 0);
+}
+
+export function appFromSpec(spec: AppSpec, registeredAt: number): PlacementApp {
+  const hostPorts: string[] = [];
+  for (const c of spec.components) for (const p of c.ports) hostPorts.push(`${p.host}/${p.protocol}`);
+  return {
+    name: spec.name,
+    registeredAt,
+    instances: spec.instances,
+    needs: instanceResources(spec),
+    hostPorts,
+    tiers: spec.tiers,
+    geolocation: spec.geolocation,
+  };
+}
+
+const SHIFT = 2 ** 20;
+
+/** Places every app; the result does not depend on the order of `nodes` or `apps`. */
+export function placeApps(nodesIn: PlacementNode[], appsIn: PlacementApp[]): Map<string, AppPlacement> {
+  const nodes = [...nodesIn].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const n = nodes.length;
+  const hash = new Uint32Array(n);
+  const cpu = new Float64Array(n);
+  const ram = new Float64Array(n);
+  const hdd = new Float64Array(n);
+  const gpu = new Float64Array(n);
+  const tier = new Uint8Array(n);
+  const ports: Array<Set<string> | undefined> = new Array(n);
+  const members: number[][] = Array.from({ length: PLACEMENT_BUCKETS }, () => []);
+  for (let i = 0; i < n; i++) {
+    const node = nodes[i];
+    hash[i] = fnv1a(node.id);
+    members[fnv1a(node.id, 0x9e3779b9) % PLACEMENT_BUCKETS].push(i);
+    cpu[i] = node.capacity.cpuTenths;
+    ram[i] = node.capacity.ramMb;
+    hdd[i] = node.capacity.hddGb;
+    gpu[i] = node.capacity.gpu;
+    tier[i] = TIERS.indexOf(node.tier);
+  }
+  const bucketSalt = new Uint32Array(PLACEMENT_BUCKETS);
+  for (let b = 0; b < PLACEMENT_BUCKETS; b++) bucketSalt[b] = fmix32(b + 0x5bd1e995);
+  const nonEmpty = members.map((m, b) => (m.length ? b : -1)).filter((b) => b >= 0);
+  const bucketKey = new Float64Array(nonEmpty.length);
+  let scratch = new Float64Array(64);
+
+  const apps = [...appsIn].sort((a, b) =>
+    a.registeredAt !== b.registeredAt
+      ? a.registeredAt - b.registeredAt
+      : a.name < b.name
+        ? -1
+        : a.name > b.name
+          ? 1
+          : 0,
+  );
+  const out = new Map<string, AppPlacement>();
+  for (const app of apps) {
+    const placed: string[] = [];
+    const wanted = app.instances;
+    const need = app.needs;
+    const tierMask = app.tiers ? app.tiers.reduce((m, t) => m | (1 << TIERS.indexOf(t)), 0) : 0xff;
+    const geo = app.geolocation;
+    const ah = fnv1a(app.name);
+    for (let j = 0; j < nonEmpty.length; j++)
+      bucketKey[j] = rendezvousScore(ah, bucketSalt[nonEmpty[j]]) * 256 + nonEmpty[j];
+    let bucketsLeft = nonEmpty.length;
+    while (placed.length < wanted && bucketsLeft > 0) {
+      // The best bucket not yet walked (a linear scan: most apps need only one or two).
+      let best = -1;
+      for (let j = 0; j < nonEmpty.length; j++)
+        if (bucketKey[j] >= 0 && (best < 0 || bucketKey[j] > bucketKey[best])) best = j;
+      const b = nonEmpty[best];
+      bucketKey[best] = -1;
+      bucketsLeft--;
+      const list = members[b];
+      if (scratch.length < list.length) scratch = new Float64Array(list.length * 2);
+      const keys = scratch.subarray(0, list.length);
+      for (let k = 0; k < list.length; k++) keys[k] = rendezvousScore(ah, hash[list[k]]) * SHIFT + k;
+      keys.sort();
+      for (let k = list.length - 1; k >= 0 && placed.length < wanted; k--) {
+        const i = list[keys[k] % SHIFT];
+        if (!((tierMask >> tier[i]) & 1)) continue;
+        if (cpu[i] < need.cpuTenths || ram[i] < need.ramMb || hdd[i] < need.hddGb || gpu[i] < need.gpu)
+          continue;
+        if (geo && !geo.some((g) => nodes[i].geolocation?.some((r) => r === g || r.startsWith(`${g}-`))))
+          continue;
+        const used = ports[i];
+        if (used && app.hostPorts.some((p) => used.has(p))) continue;
+        cpu[i] -= need.cpuTenths;
+        ram[i] -= need.ramMb;
+        hdd[i] -= need.hddGb;
+        gpu[i] -= need.gpu;
+        if (app.hostPorts.length) {
+          const set = used ?? new Set<string>();
+          for (const p of app.hostPorts) set.add(p);
+          ports[i] = set;
+        }
+        placed.push(nodes[i].id);
+      }
+    }
+    const result: AppPlacement = { name: app.name, wanted, nodes: placed };
+    if (placed.length < wanted)
+      result.reason = whyNotPlaced(app, placed, nodes, { cpu, ram, hdd, gpu, tier, ports });
+    out.set(app.name, result);
+  }
+  return out;
+}
+
+/** "2 of 3 instances placed: no other node with 64000 MB RAM free (…)". Runs only for apps that do not fit. */
+function whyNotPlaced(
+  app: PlacementApp,
+  placed: string[],
+  nodes: PlacementNode[],
+  free: {
+    cpu: Float64Array;
+    ram: Float64Array;
+    hdd: Float64Array;
+    gpu: Float64Array;
+    tier: Uint8Array;
+    ports: Array<Set<string> | undefined>;
+  },
+): string {
+  const head = `${placed.length} of ${app.instances} instances placed`;
+  if (nodes.length === 0) return `${head}: no confirmed FluxNode`;
+  const counts = new Map<string, number>();
+  const add = (why: string) => counts.set(why, (counts.get(why) ?? 0) + 1);
+  const hosting = new Set(placed);
+  const need = app.needs;
+  for (let i = 0; i < nodes.length; i++) {
+    if (hosting.has(nodes[i].id)) add('already host it');
+    else if (app.tiers && !app.tiers.includes(TIERS[free.tier[i]])) add(`not of tier ${app.tiers.join('/')}`);
+    else if (
+      app.geolocation &&
+      !app.geolocation.some((g) => nodes[i].geolocation?.some((r) => r === g || r.startsWith(`${g}-`)))
+    )
+      add(`not in ${app.geolocation.join('/')} (nodes declare no geolocation yet)`);
+    else if (free.gpu[i] < need.gpu) add(`without ${need.gpu} GPU free`);
+    else if (free.ram[i] < need.ramMb) add(`without ${need.ramMb} MB RAM free`);
+    else if (free.cpu[i] < need.cpuTenths) add(`without ${need.cpuTenths / 10} cores free`);
+    else if (free.hdd[i] < need.hddGb) add(`without ${need.hddGb} GB disk free`);
+    else add(`with host port ${app.hostPorts.find((p) => free.ports[i]?.has(p))} taken`);
+  }
+  const parts = [...counts].filter(([why]) => why !== 'already host it').sort((a, b) => b[1] - a[1]);
+  const top = parts[0];
+  const first = top ? `no other node: ${top[1]} of ${nodes.length} ${top[0]}` : 'no other node';
+  const rest = parts.slice(1).map(([why, c]) => `${c} ${why}`);
+  return `${head}: ${first}${rest.length ? ` (${rest.join(', ')})` : ''}`;
+}
+
+/** A confirmed node's capacity: its last report, but never less than its tier guarantees. */
+export function placementNodesFromState(state: StateReader, params: ChainParams): PlacementNode[] {
+  return listNodes(state, (node) => node.status === NodeStatus.confirmed).map(({ id, node }) => {
+    const t = TIERS[node.tier];
+    const m = params.nodes.tiers[t].minimums;
+    return {
+      id,
+      tier: t,
+      capacity: {
+        cpuTenths: Math.max(node.report.cores, m.cores) * 10,
+        ramMb: Math.max(node.report.ramMb, m.ramGb * 1000),
+        hddGb: Math.max(node.report.ssdGb, m.ssdGb),
+        gpu: 0,
+      },
+    };
+  });
+}
+
+/** The apps that run at `height` (registered, not expired), with their specs. */
+export function runningAppsFromState(
+  state: StateReader,
+  height: number,
+): Array<{
+  name: string;
+  spec: AppSpec;
+  revision: number;
+  registeredAt: number;
+  expiresAt: number;
+  owner: Uint8Array;
+}> {
+  const out = [];
+  for (const { name, app } of listApps(state)) {
+    if (app.expiresAt <= height) continue;
+    out.push({
+      name,
+      spec: storedAppSpec(app.spec),
+      revision: app.revision,
+      registeredAt: app.registeredAt,
+      expiresAt: app.expiresAt,
+      owner: app.owner,
+    });
+  }
+  return out;
+}
+
+/** Placement at the chain state's tip. */
+export function placementFromState(
+  state: StateReader,
+  params: ChainParams,
+  height: number,
+): Map<string, AppPlacement> {
+  const apps = runningAppsFromState(state, height).map((a) => appFromSpec(a.spec, a.registeredAt));
+  return placeApps(placementNodesFromState(state, params), apps);
+}

@@ -1,0 +1,262 @@
+// The app spec, version 1: what a user writes (YAML or JSON) and what an appRegister or appUpdate
+// transaction carries (as JSON text). Validation is the same on the CLI and in consensus; every
+// error names the field and the rule.
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { TIERS, type Tier } from '../ledger/emission.ts';
+import type { ChainParams } from '../params/index.ts';
+
+export const APP_NAME = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const COMPONENT_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]?$/;
+
+// Docker's reference grammar: [domain[:port]/]path[:tag][@sha256:digest], lowercase path.
+const DOMAIN =
+  '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?';
+const PATH_PART = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const IMAGE_REF = new RegExp(
+  `^(?:${DOMAIN}/)?${PATH_PART}(?:/${PATH_PART})*(?::[\\w][\\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
+);
+
+export function isImageReference(image: string): boolean {
+  if (image.length === 0 || image.length > 255) return false;
+  // A first part with a dot or a port is a domain, else it is part of the path (lowercase only).
+  return IMAGE_REF.test(image);
+}
+
+const Port = z.strictObject({
+  container: z
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be an integer' })
+    .min(1, { error: 'container port must be in 1..65535' })
+    .max(65535, { error: 'container port must be in 1..65535' }),
+  host: z
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be an integer' })
+    .min(1024, { error: 'host port must be in 1024..65535 (ports below 1024 are the node’s own)' })
+    .max(65535, { error: 'host port must be in 1024..65535' }),
+  protocol: z.enum(['tcp', 'udp'], { error: "must be 'tcp' or 'udp'" }).default('tcp'),
+});
+
+const Component = z.strictObject({
+  name: z.string({ error: 'must be a string' }).regex(COMPONENT_NAME, {
+    error: 'must be 1-32 lowercase letters, digits or hyphens, starting with a letter',
+  }),
+  image: z.string({ error: 'must be a string' }).refine(isImageReference, {
+    error: 'is not an image reference (like registry.example:5000/team/web:1.2)',
+  }),
+  ports: z
+    .array(Port, { error: 'must be a list of {container, host}' })
+    .max(16, { error: 'at most 16 ports' })
+    .default([]),
+  env: z
+    .record(
+      z
+        .string()
+        .regex(ENV_NAME, { error: 'environment names are letters, digits and _, not starting with a digit' }),
+      z
+        .string({ error: 'environment values must be strings' })
+        .max(1024, { error: 'at most 1024 characters' }),
+    )
+    .refine((e) => Object.keys(e).length <= 64, { error: 'at most 64 environment variables' })
+    .default({}),
+  command: z
+    .array(z.string({ error: 'must be a string' }).max(1024), { error: 'must be a list of strings' })
+    .max(64, { error: 'at most 64 arguments' })
+    .optional(),
+  cpu: z
+    .number({ error: 'must be a number of cores' })
+    .min(0.1, { error: 'cpu must be at least 0.1 core' })
+    .refine((c) => Math.abs(c * 10 - Math.round(c * 10)) < 1e-9, {
+      error: 'cpu must be a multiple of 0.1 core',
+    }),
+  ram: z
+    .number({ error: 'must be a number of MB' })
+    .int({ error: 'ram must be whole MB' })
+    .min(16, { error: 'ram must be at least 16 MB' }),
+  hdd: z
+    .number({ error: 'must be a number of GB' })
+    .int({ error: 'hdd must be whole GB' })
+    .min(1, { error: 'hdd must be at least 1 GB' }),
+  gpu: z.number().int({ error: 'gpu must be a whole count' }).min(0).max(16).default(0),
+});
+
+const SpecShape = z.strictObject({
+  version: z.literal(1, { error: 'version must be 1 (the only spec version this chain knows)' }),
+  name: z.string({ error: 'must be a string' }).regex(APP_NAME, {
+    error: 'must be 3-32 lowercase letters, digits or hyphens, starting with a letter',
+  }),
+  description: z.string().max(256, { error: 'at most 256 characters' }).default(''),
+  owner: z.string().optional().describe('informational; the chain records the signer'),
+  instances: z
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be an integer' })
+    .min(1, { error: 'at least 1 instance' }),
+  expiryBlocks: z.number({ error: 'must be a number of blocks' }).int({ error: 'must be an integer' }),
+  tiers: z
+    .array(z.enum(TIERS as unknown as [Tier, ...Tier[]], { error: `must be one of ${TIERS.join(', ')}` }))
+    .min(1, { error: 'list at least one tier, or leave tiers out' })
+    .optional(),
+  geolocation: z
+    .array(z.string().regex(/^[A-Z]{2}(-[A-Z0-9]{1,3})?$/, { error: 'a region is like EU, NA or NA-US' }))
+    .min(1)
+    .optional(),
+  components: z
+    .array(Component, { error: 'must be a list of components' })
+    .min(1, { error: 'at least one component' }),
+});
+
+export type AppSpec = z.output<typeof SpecShape>;
+export type AppComponent = AppSpec['components'][number];
+
+export interface SpecIssue {
+  /** Dotted path of the field, e.g. `components[0].ports[1].host`. */
+  field: string;
+  message: string;
+}
+
+export type SpecResult =
+  | { ok: true; spec: AppSpec }
+  | { ok: false; error: { code: 'BAD_SPEC'; message: string; issues: SpecIssue[] } };
+
+function pathOf(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || '(spec)';
+}
+
+function bad(issues: SpecIssue[]): SpecResult {
+  return {
+    ok: false,
+    error: { code: 'BAD_SPEC', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues },
+  };
+}
+
+/** Resources one instance asks for (all components together); cpu in tenths of a core. */
+export interface InstanceResources {
+  cpuTenths: number;
+  ramMb: number;
+  hddGb: number;
+  gpu: number;
+  ports: number;
+}
+
+export function instanceResources(spec: AppSpec): InstanceResources {
+  const r: InstanceResources = { cpuTenths: 0, ramMb: 0, hddGb: 0, gpu: 0, ports: 0 };
+  for (const c of spec.components) {
+    r.cpuTenths += Math.round(c.cpu * 10);
+    r.ramMb += c.ram;
+    r.hddGb += c.hdd;
+    r.gpu += c.gpu;
+    r.ports += c.ports.length;
+  }
+  return r;
+}
+
+/** The largest machine any tier guarantees (its minimums): no instance may ask for more. */
+export function largestTier(params: ChainParams): {
+  tier: Tier;
+  cpuTenths: number;
+  ramMb: number;
+  hddGb: number;
+} {
+  let best = { tier: TIERS[0], cpuTenths: 0, ramMb: 0, hddGb: 0 };
+  for (const tier of TIERS) {
+    const m = params.nodes.tiers[tier].minimums;
+    if (m.ramGb * 1000 >= best.ramMb)
+      best = { tier, cpuTenths: m.cores * 10, ramMb: m.ramGb * 1000, hddGb: m.ssdGb };
+  }
+  return best;
+}
+
+/** Validates a spec object (already parsed from YAML or JSON) against the schema and the chain's limits. */
+export function validateAppSpec(input: unknown, params: ChainParams): SpecResult {
+  const parsed = SpecShape.safeParse(input);
+  if (!parsed.success) {
+    return bad(parsed.error.issues.map((i) => ({ field: pathOf(i.path), message: i.message })));
+  }
+  const spec = parsed.data;
+  const issues: SpecIssue[] = [];
+  const a = params.apps;
+  if (spec.instances > a.maxInstances)
+    issues.push({ field: 'instances', message: `at most ${a.maxInstances} instances` });
+  if (spec.expiryBlocks < a.minBlocks || spec.expiryBlocks > a.maxBlocks)
+    issues.push({ field: 'expiryBlocks', message: `must be in ${a.minBlocks}..${a.maxBlocks} blocks` });
+  if (spec.components.length > a.maxComponents)
+    issues.push({ field: 'components', message: `at most ${a.maxComponents} components` });
+  const names = new Set<string>();
+  const hostPorts = new Map<string, string>();
+  spec.components.forEach((c, i) => {
+    if (names.has(c.name))
+      issues.push({
+        field: `components[${i}].name`,
+        message: `duplicate component name ${JSON.stringify(c.name)}`,
+      });
+    names.add(c.name);
+    c.ports.forEach((p, j) => {
+      const key = `${p.host}/${p.protocol}`;
+      const other = hostPorts.get(key);
+      if (other)
+        issues.push({
+          field: `components[${i}].ports[${j}].host`,
+          message: `host port ${key} is also published by ${other}`,
+        });
+      else hostPorts.set(key, `components[${i}].ports[${j}]`);
+    });
+  });
+  const need = instanceResources(spec);
+  const top = largestTier(params);
+  if (need.ramMb > top.ramMb)
+    issues.push({
+      field: 'components[].ram',
+      message: `one instance asks for ${need.ramMb} MB; the largest tier (${top.tier}) offers ${top.ramMb} MB`,
+    });
+  if (need.cpuTenths > top.cpuTenths)
+    issues.push({
+      field: 'components[].cpu',
+      message: `one instance asks for ${need.cpuTenths / 10} cores; the largest tier (${top.tier}) offers ${top.cpuTenths / 10}`,
+    });
+  if (need.hddGb > top.hddGb)
+    issues.push({
+      field: 'components[].hdd',
+      message: `one instance asks for ${need.hddGb} GB of disk; the largest tier (${top.tier}) offers ${top.hddGb} GB`,
+    });
+  if (spec.tiers && new Set(spec.tiers).size !== spec.tiers.length)
+    issues.push({ field: 'tiers', message: 'lists a tier twice' });
+  return issues.length ? bad(issues) : { ok: true, spec };
+}
+
+/** Parses YAML or JSON text (JSON is YAML) and validates it. */
+export function parseAppSpec(text: string, params: ChainParams): SpecResult {
+  let input: unknown;
+  try {
+    input = parseYaml(text, { maxAliasCount: 16 });
+  } catch (e) {
+    return bad([{ field: '(file)', message: `is not YAML or JSON: ${(e as Error).message.split('\n')[0]}` }]);
+  }
+  return validateAppSpec(input, params);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** The bytes a transaction carries: JSON of the validated spec (defaults filled in). */
+export function encodeAppSpec(spec: AppSpec): Uint8Array {
+  return encoder.encode(JSON.stringify(spec));
+}
+
+/** Decodes a spec from a transaction or the state: UTF-8, JSON, then validation. */
+export function decodeAppSpec(bytes: Uint8Array, params: ChainParams): SpecResult {
+  let input: unknown;
+  try {
+    input = JSON.parse(decoder.decode(bytes));
+  } catch (e) {
+    return bad([{ field: '(spec)', message: `is not UTF-8 JSON: ${(e as Error).message}` }]);
+  }
+  return validateAppSpec(input, params);
+}
+
+/** A spec stored in the state: validated when it was registered, so it is only parsed. */
+export function storedAppSpec(bytes: Uint8Array): AppSpec {
+  return JSON.parse(decoder.decode(bytes)) as AppSpec;
+}

@@ -1,0 +1,152 @@
+// The routes of FluxOS apps, declared once (spread into `routes` in routes.ts).
+import { z } from 'zod';
+import type { RouteDef } from './routes.ts';
+
+function route<const R extends RouteDef>(r: R): R {
+  return r;
+}
+
+const appParams = z.object({
+  name: z.string().regex(/^[a-z][a-z0-9-]{1,30}[a-z0-9]$/, {
+    error: 'name must be an app name (3-32 lowercase letters, digits, hyphens)',
+  }),
+});
+const Amount = z.string().describe('base units (10^-8 FLUX), decimal');
+
+export const AppPriceJson = z.object({
+  items: z.object({ cpu: Amount, ram: Amount, hdd: Amount, ports: Amount, instances: Amount }),
+  perBlock: Amount,
+  blocks: z.number(),
+  instances: z.number(),
+  total: Amount,
+});
+export type AppPriceJson = z.infer<typeof AppPriceJson>;
+
+export const INSTANCE_STATES = ['pulling', 'starting', 'running', 'restarting', 'failed', 'unknown'] as const;
+
+export const PlacementJson = z.object({
+  wanted: z.number(),
+  nodes: z.array(z.object({ id: z.string(), endpoint: z.string().describe("the node's API, host:port") })),
+  reason: z.string().optional().describe('why fewer nodes than wanted host it'),
+});
+
+export const AppJson = z
+  .object({
+    name: z.string(),
+    owner: z.string().describe('bech32m address'),
+    revision: z.number(),
+    registeredAt: z.number(),
+    updatedAt: z.number(),
+    expiresAt: z.number().describe('first height at which it no longer runs'),
+    pricePerBlock: Amount,
+    escrow: Amount.describe('held for the blocks not yet settled'),
+    spec: z.record(z.string(), z.unknown()),
+    placement: PlacementJson,
+  })
+  .meta({ id: 'App' });
+export type AppJson = z.infer<typeof AppJson>;
+
+export const ComponentStatusJson = z.object({
+  name: z.string(),
+  state: z.enum(INSTANCE_STATES),
+  since: z.number().describe('ms since the Unix epoch'),
+  reason: z.string().optional(),
+  restarts: z.number(),
+  containerId: z.string().optional(),
+});
+
+export const LocalInstanceJson = z.object({
+  app: z.string(),
+  node: z.string(),
+  revision: z.number(),
+  state: z.enum(INSTANCE_STATES),
+  since: z.number(),
+  reason: z.string().optional(),
+  restarts: z.number(),
+  endpoints: z.array(z.string()).describe('host:port of each published port'),
+  components: z.array(ComponentStatusJson),
+});
+export type LocalInstanceJson = z.infer<typeof LocalInstanceJson>;
+
+export const AppStatusJson = z
+  .object({
+    name: z.string(),
+    height: z.number(),
+    revision: z.number(),
+    wanted: z.number(),
+    placed: z.number(),
+    running: z.number(),
+    reason: z.string().optional(),
+    instances: z.array(
+      LocalInstanceJson.omit({ app: true }).extend({
+        index: z.number(),
+        api: z.string().describe("the hosting node's API, host:port"),
+      }),
+    ),
+  })
+  .meta({ id: 'AppStatus' });
+export type AppStatusJson = z.infer<typeof AppStatusJson>;
+
+export const appRoutes = {
+  appPrice: route({
+    method: 'POST',
+    path: '/apps/price',
+    summary: 'Validates an app spec (YAML or JSON text) and prices it, itemised',
+    body: z.object({ spec: z.string().max(65_536) }),
+    status: 200,
+    response: z.object({ spec: z.record(z.string(), z.unknown()), price: AppPriceJson }),
+  }),
+  apps: route({
+    method: 'GET',
+    path: '/apps',
+    summary: 'Registered apps in name order, with where they are placed',
+    status: 200,
+    response: z.object({ height: z.number(), apps: z.array(AppJson) }),
+  }),
+  app: route({
+    method: 'GET',
+    path: '/apps/:name',
+    summary: 'One app: owner, spec, revision, expiry, escrow and placement',
+    params: appParams,
+    status: 200,
+    response: AppJson,
+  }),
+  appStatus: route({
+    method: 'GET',
+    path: '/apps/:name/status',
+    summary: "Every instance's state, asked from the nodes that host it",
+    params: appParams,
+    status: 200,
+    response: AppStatusJson,
+  }),
+  appLocal: route({
+    method: 'GET',
+    path: '/apps/:name/local',
+    summary: "This node's instance of the app, as its Docker engine runs it",
+    params: appParams,
+    status: 200,
+    response: z.object({ node: z.string().optional(), instances: z.array(LocalInstanceJson) }),
+  }),
+  appLogs: route({
+    method: 'GET',
+    path: '/apps/:name/logs',
+    summary: "The last lines of this node's container of the app (timestamped)",
+    params: appParams,
+    query: z.object({
+      component: z.string().optional(),
+      tail: z
+        .string()
+        .regex(/^\d{1,5}$/)
+        .transform(Number)
+        .optional(),
+      since: z
+        .string()
+        .regex(/^\d{1,12}$/)
+        .transform(Number)
+        .optional()
+        .describe('unix seconds'),
+    }),
+    status: 200,
+    response: z.object({ node: z.string(), component: z.string().optional(), text: z.string() }),
+  }),
+} as const;

@@ -1,0 +1,165 @@
+// Handlers of the /apps routes. Status asks each hosting node's API for its own instance (the
+// endpoints come from the FluxNode records), so any node can answer for the whole network.
+
+import { createClient } from '../../client/client.ts';
+import { type AppPlacement, appPrice, parseAppSpec } from '../../core/apps/index.ts';
+import { getApp } from '../../core/apps/types.ts';
+import { encodeAddress } from '../../core/crypto/keys.ts';
+import type { StateReader } from '../../core/ledger/state.ts';
+import type { Chain } from '../chain/types.ts';
+import { computeView, type FluxOs, type PlacementView } from '../fluxos/service.ts';
+import type { AppJson, AppStatusJson, LocalInstanceJson } from './app-routes.ts';
+import { ApiError, type RouteOutput, type RouteRequest, type Routes } from './routes.ts';
+
+export interface AppApiDeps {
+  state: StateReader;
+  /** This node's agent; without it the local routes say the node runs no apps. */
+  fluxos?: FluxOs;
+}
+
+type AppHandlers = {
+  [K in 'appPrice' | 'apps' | 'app' | 'appStatus' | 'appLocal' | 'appLogs']: (
+    req: RouteRequest<Routes[K]>,
+  ) => RouteOutput<Routes[K]> | Promise<RouteOutput<Routes[K]>>;
+};
+
+const PEER_TIMEOUT_MS = 2_000;
+
+export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers {
+  const params = chain.params;
+  const need = (): AppApiDeps => {
+    if (!deps) throw new ApiError(503, 'NOT_AVAILABLE', 'this node serves no app state');
+    return deps;
+  };
+  const view = (): PlacementView => deps?.fluxos?.view() ?? computeView(chain, need().state);
+  const endpointOf = (id: string) =>
+    new TextDecoder().decode(chain.fluxNode(id)?.endpoint ?? new Uint8Array());
+  const placementJson = (p: AppPlacement | undefined, wanted: number) => ({
+    wanted,
+    nodes: (p?.nodes ?? []).map((id) => ({ id, endpoint: endpointOf(id) })),
+    ...(p?.reason ? { reason: p.reason } : {}),
+  });
+  const appJson = (name: string, v: PlacementView): AppJson => {
+    const app = getApp(need().state, name);
+    if (!app) throw new ApiError(404, 'APP_NOT_FOUND', `no app named ${name}`);
+    const spec = JSON.parse(new TextDecoder().decode(app.spec)) as Record<string, unknown>;
+    return {
+      name,
+      owner: encodeAddress(params.addressPrefix, app.owner),
+      revision: app.revision,
+      registeredAt: app.registeredAt,
+      updatedAt: app.updatedAt,
+      expiresAt: app.expiresAt,
+      pricePerBlock: app.pricePerBlock.toString(),
+      escrow: app.escrow.toString(),
+      spec,
+      placement: placementJson(v.placement.get(name), Number(spec.instances)),
+    };
+  };
+  const local = (name: string): LocalInstanceJson[] => deps?.fluxos?.status(name) ?? [];
+
+  return {
+    appPrice({ body }) {
+      const parsed = parseAppSpec(body.spec, params);
+      if (!parsed.ok) throw new ApiError(400, 'BAD_SPEC', parsed.error.message);
+      const p = appPrice(parsed.spec, params.apps);
+      return {
+        spec: parsed.spec as unknown as Record<string, unknown>,
+        price: {
+          items: {
+            cpu: p.items.cpu.toString(),
+            ram: p.items.ram.toString(),
+            hdd: p.items.hdd.toString(),
+            ports: p.items.ports.toString(),
+            instances: p.items.instances.toString(),
+          },
+          perBlock: p.perBlock.toString(),
+          blocks: p.blocks,
+          instances: p.instances,
+          total: p.total.toString(),
+        },
+      };
+    },
+    apps() {
+      const v = view();
+      return { height: v.height, apps: [...v.apps.keys()].sort().map((name) => appJson(name, v)) };
+    },
+    app({ params: p }) {
+      return appJson(p.name, view());
+    },
+    async appStatus({ params: p }): Promise<AppStatusJson> {
+      const v = view();
+      const app = v.apps.get(p.name);
+      if (!app) throw new ApiError(404, 'APP_NOT_FOUND', `no running app named ${p.name}`);
+      const placed = v.placement.get(p.name);
+      const me = deps?.fluxos?.nodeId();
+      const instances = await Promise.all(
+        (placed?.nodes ?? []).map(async (node, index) => {
+          const api = endpointOf(node);
+          const base = {
+            index,
+            node,
+            api,
+            revision: app.revision,
+            endpoints: [],
+            components: [],
+            restarts: 0,
+          };
+          let found: LocalInstanceJson | undefined;
+          try {
+            if (node === me) found = local(p.name)[0];
+            else {
+              const client = createClient({ baseUrl: `http://${api}`, timeoutMs: PEER_TIMEOUT_MS });
+              found = (await client.appLocal({ params: { name: p.name } })).instances.find(
+                (i) => i.node === node,
+              );
+            }
+          } catch (e) {
+            return {
+              ...base,
+              state: 'unknown' as const,
+              since: Date.now(),
+              reason: `node API ${api}: ${(e as Error).message}`,
+            };
+          }
+          if (!found)
+            return {
+              ...base,
+              state: 'starting' as const,
+              since: Date.now(),
+              reason: 'the node has not picked it up yet',
+            };
+          const { app: _, ...rest } = found;
+          return { ...rest, index, api };
+        }),
+      );
+      return {
+        name: p.name,
+        height: v.height,
+        revision: app.revision,
+        wanted: app.spec.instances,
+        placed: placed?.nodes.length ?? 0,
+        running: instances.filter((i) => i.state === 'running' && i.revision === app.revision).length,
+        ...(placed?.reason ? { reason: placed.reason } : {}),
+        instances,
+      };
+    },
+    appLocal({ params: p }) {
+      return { ...(deps?.fluxos?.nodeId() ? { node: deps.fluxos.nodeId() } : {}), instances: local(p.name) };
+    },
+    async appLogs({ params: p, query }) {
+      const fluxos = deps?.fluxos;
+      const node = fluxos?.nodeId();
+      if (!fluxos || !node) throw new ApiError(404, 'NOT_HOSTED', 'this node runs no apps');
+      try {
+        const text = await fluxos.logs(p.name, query.component, {
+          tail: query.tail ?? 100,
+          since: query.since,
+        });
+        return { node, ...(query.component ? { component: query.component } : {}), text };
+      } catch (e) {
+        throw new ApiError(404, 'NOT_HOSTED', (e as Error).message);
+      }
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// App spec -> Docker container create options: a pure function, tested without Docker. Every
+// container is tied to its node, app, component and spec revision by labels; its name carries the
+// node id (devnet nodes share one engine); published ports bind to the node's own address.
+import type { ContainerCreateOptions } from 'dockerode';
+import type { AppComponent, AppSpec } from '../../core/apps/spec.ts';
+
+export const LABELS = {
+  managed: 'org.openflux.managed',
+  /** The chain (first 12 hex of its genesis hash): devnets on one engine share genesis node ids. */
+  network: 'org.openflux.network',
+  node: 'org.openflux.node',
+  app: 'org.openflux.app',
+  component: 'org.openflux.component',
+  revision: 'org.openflux.revision',
+} as const;
+
+/** Processes a container may run: enough for a web server, not for a fork bomb. */
+export const PIDS_LIMIT = 256;
+/** Capabilities kept after dropping all: what ordinary images need to start as root. */
+export const KEPT_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID', 'NET_BIND_SERVICE'];
+
+export interface ContainerTarget {
+  /** Short id of the chain: the first 12 hex digits of its genesis block hash. */
+  network: string;
+  /** The FluxNode id of the node that runs it. */
+  nodeId: string;
+  /** Address published ports bind to: the node's own (e.g. 127.0.0.2 on a devnet). */
+  hostAddress: string;
+  app: AppSpec;
+  revision: number;
+  component: AppComponent;
+}
+
+/**
+ * `flux-<network>-<first 12 of node id>-<app>-<component>`: unique per node and chain, readable
+ * in `docker ps`.
+ */
+export function containerName(network: string, nodeId: string, app: string, component: string): string {
+  return `flux-${network}-${nodeId.slice(0, 12)}-${app}-${component}`;
+}
+
+export function containerOptions(t: ContainerTarget): ContainerCreateOptions {
+  const c = t.component;
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const p of c.ports) {
+    const key = `${p.container}/${p.protocol}`;
+    exposed[key] = {};
+    bindings[key] = [...(bindings[key] ?? []), { HostIp: t.hostAddress, HostPort: String(p.host) }];
+  }
+  const memory = c.ram * 1024 * 1024;
+  return {
+    name: containerName(t.network, t.nodeId, t.app.name, c.name),
+    Image: c.image,
+    ...(c.command ? { Cmd: c.command } : {}),
+    Env: [
+      ...Object.entries(c.env).map(([k, v]) => `${k}=${v}`),
+      `FLUX_APP=${t.app.name}`,
+      `FLUX_COMPONENT=${c.name}`,
+    ],
+    Labels: {
+      [LABELS.managed]: '1',
+      [LABELS.network]: t.network,
+      [LABELS.node]: t.nodeId,
+      [LABELS.app]: t.app.name,
+      [LABELS.component]: c.name,
+      [LABELS.revision]: String(t.revision),
+    },
+    ExposedPorts: exposed,
+    HostConfig: {
+      NanoCpus: Math.round(c.cpu * 10) * 100_000_000,
+      Memory: memory,
+      MemorySwap: memory,
+      PidsLimit: PIDS_LIMIT,
+      Privileged: false,
+      SecurityOpt: ['no-new-privileges'],
+      CapDrop: ['ALL'],
+      CapAdd: KEPT_CAPABILITIES,
+      PortBindings: bindings,
+      // The reconciler restarts crashed containers itself, with backoff, and reports it.
+      RestartPolicy: { Name: 'no' },
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2' } },
+    },
+  };
+}

@@ -1,0 +1,136 @@
+// The container engine as the node agent sees it: a small interface, implemented over dockerode.
+// The Docker client is passed in (never built at import time), so tests and nodes choose it.
+import type Docker from 'dockerode';
+import type { ContainerCreateOptions } from 'dockerode';
+
+export interface ContainerSummary {
+  id: string;
+  name: string;
+  /** Docker's state: created, running, exited, dead, restarting, paused, removing. */
+  state: string;
+  labels: Record<string, string>;
+}
+
+export interface ContainerDetail extends ContainerSummary {
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  error?: string;
+  oomKilled?: boolean;
+}
+
+export interface Runtime {
+  /** Containers (running or not) carrying every one of these labels. */
+  list(labels: Record<string, string>): Promise<ContainerSummary[]>;
+  inspect(id: string): Promise<ContainerDetail>;
+  hasImage(ref: string): Promise<boolean>;
+  /** Pulls an image from its registry; rejects with the engine's reason. */
+  pull(ref: string): Promise<void>;
+  create(options: ContainerCreateOptions): Promise<string>;
+  start(id: string): Promise<void>;
+  /** Stops and removes; a container that is already gone is not an error. */
+  remove(id: string): Promise<void>;
+  /** The last `tail` lines of stdout and stderr, with timestamps when asked. */
+  logs(id: string, opts: { tail: number; since?: number; timestamps?: boolean }): Promise<string>;
+}
+
+/** Docker multiplexes stdout and stderr in 8-byte framed chunks when there is no TTY. */
+export function demuxDockerLog(buf: Buffer): string {
+  const parts: Buffer[] = [];
+  let at = 0;
+  while (at + 8 <= buf.length && (buf[at] === 1 || buf[at] === 2 || buf[at] === 0) && buf[at + 1] === 0) {
+    const len = buf.readUInt32BE(at + 4);
+    parts.push(buf.subarray(at + 8, at + 8 + len));
+    at += 8 + len;
+  }
+  if (at === 0) return buf.toString('utf8');
+  return Buffer.concat(parts).toString('utf8');
+}
+
+const statusOf = (e: unknown) => (e as { statusCode?: number }).statusCode;
+
+export function createDockerRuntime(docker: Docker): Runtime {
+  return {
+    async list(labels) {
+      const found = await docker.listContainers({
+        all: true,
+        filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
+      });
+      return found.map((c) => ({
+        id: c.Id,
+        name: (c.Names[0] ?? '').replace(/^\//, ''),
+        state: c.State,
+        labels: c.Labels ?? {},
+      }));
+    },
+    async inspect(id) {
+      const c = await docker.getContainer(id).inspect();
+      return {
+        id: c.Id,
+        name: c.Name.replace(/^\//, ''),
+        state: c.State.Status,
+        labels: c.Config.Labels ?? {},
+        startedAt: c.State.StartedAt,
+        finishedAt: c.State.FinishedAt,
+        exitCode: c.State.ExitCode,
+        error: c.State.Error || undefined,
+        oomKilled: c.State.OOMKilled,
+      };
+    },
+    async hasImage(ref) {
+      try {
+        await docker.getImage(ref).inspect();
+        return true;
+      } catch (e) {
+        if (statusOf(e) === 404) return false;
+        throw e;
+      }
+    },
+    async pull(ref) {
+      const stream = await docker.pull(ref);
+      await new Promise<void>((resolve, reject) =>
+        docker.modem.followProgress(stream, (err: Error | null, out: Array<{ error?: string }>) => {
+          const failed = out?.find((o) => o.error);
+          if (err) reject(err);
+          else if (failed) reject(new Error(failed.error));
+          else resolve();
+        }),
+      );
+    },
+    async create(options) {
+      const c = await docker.createContainer(options);
+      return c.id;
+    },
+    async start(id) {
+      try {
+        await docker.getContainer(id).start();
+      } catch (e) {
+        if (statusOf(e) !== 304) throw e; // already running
+      }
+    },
+    async remove(id) {
+      try {
+        await docker.getContainer(id).remove({ force: true, v: true });
+      } catch (e) {
+        if (statusOf(e) !== 404 && statusOf(e) !== 409) throw e;
+      }
+    },
+    async logs(id, opts) {
+      const buf = (await docker.getContainer(id).logs({
+        stdout: true,
+        stderr: true,
+        follow: false,
+        tail: opts.tail,
+        since: opts.since ?? 0,
+        timestamps: opts.timestamps ?? false,
+      })) as unknown as Buffer;
+      return demuxDockerLog(Buffer.from(buf));
+    },
+  };
+}
+
+/** Docker's own message from an engine error (dockerode wraps it as `(HTTP code 404) ... - msg`). */
+export function engineMessage(e: unknown): string {
+  const err = e as { json?: { message?: string }; message?: string };
+  return (err.json?.message ?? err.message ?? String(e)).trim();
+}

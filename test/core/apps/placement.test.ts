@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import {
+  type AppPlacement,
+  type PlacementApp,
+  type PlacementNode,
+  placeApps,
+} from '../../../src/core/apps/placement.ts';
+import { sha256, toHex } from '../../../src/core/crypto/hash.ts';
+import { TIERS } from '../../../src/core/ledger/emission.ts';
+
+const nodeId = (i: number) => toHex(sha256(new Uint8Array([i & 255, i >> 8])));
+
+function node(i: number, cap = { cpuTenths: 40, ramMb: 8000, hddGb: 200, gpu: 0 }): PlacementNode {
+  return { id: nodeId(i), tier: TIERS[i % 3], capacity: cap };
+}
+
+function app(name: string, instances: number, over: Partial<PlacementApp> = {}): PlacementApp {
+  return {
+    name,
+    registeredAt: 1,
+    instances,
+    needs: { cpuTenths: 5, ramMb: 1000, hddGb: 10, gpu: 0, ports: 0 },
+    hostPorts: [],
+    ...over,
+  };
+}
+
+const asObject = (m: Map<string, AppPlacement>) =>
+  Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
+
+const arbApp = fc.record({
+  name: fc.stringMatching(/^[a-z]{3,8}$/),
+  registeredAt: fc.nat(20),
+  instances: fc.integer({ min: 1, max: 4 }),
+  needs: fc.record({
+    cpuTenths: fc.integer({ min: 1, max: 30 }),
+    ramMb: fc.integer({ min: 16, max: 6000 }),
+    hddGb: fc.integer({ min: 1, max: 100 }),
+    gpu: fc.constant(0),
+    ports: fc.constant(0),
+  }),
+  hostPorts: fc
+    .array(fc.constantFrom('8080/tcp', '9000/tcp', '53/udp'), { maxLength: 2 })
+    .map((p) => [...new Set(p)]),
+  tiers: fc.option(fc.subarray([...TIERS], { minLength: 1 }), { nil: undefined }),
+});
+const arbApps = fc.uniqueArray(arbApp, { selector: (a) => a.name, maxLength: 25 });
+const arbNodes = fc.integer({ min: 0, max: 30 }).map((n) => Array.from({ length: n }, (_, i) => node(i)));
+
+describe('placement', () => {
+  it('gives the same result for any order of nodes and apps', () => {
+    fc.assert(
+      fc.property(arbNodes, arbApps, fc.nat(), (nodes, apps, seed) => {
+        const shuffle = <T>(xs: T[]) =>
+          xs
+            .map((x, i) => [((i + 1) * 2654435761 + seed) % 4294967296, x] as const)
+            .sort((a, b) => a[0] - b[0])
+            .map(([, x]) => x);
+        assert.deepEqual(
+          asObject(placeApps(shuffle(nodes), shuffle(apps))),
+          asObject(placeApps(nodes, apps)),
+        );
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('never over-commits a node, never puts two instances of an app on one node, never reuses a host port', () => {
+    fc.assert(
+      fc.property(arbNodes, arbApps, (nodes, apps) => {
+        const placed = placeApps(nodes, apps);
+        const byName = new Map(apps.map((a) => [a.name, a]));
+        for (const n of nodes) {
+          let cpu = 0;
+          let ram = 0;
+          let hdd = 0;
+          const ports = new Set<string>();
+          for (const p of placed.values()) {
+            const hits = p.nodes.filter((id) => id === n.id).length;
+            assert.ok(hits <= 1, `${p.name} twice on one node`);
+            if (!hits) continue;
+            const a = byName.get(p.name)!;
+            if (a.tiers) assert.ok(a.tiers.includes(n.tier));
+            cpu += a.needs.cpuTenths;
+            ram += a.needs.ramMb;
+            hdd += a.needs.hddGb;
+            for (const port of a.hostPorts) {
+              assert.ok(!ports.has(port), `port ${port} twice`);
+              ports.add(port);
+            }
+          }
+          assert.ok(cpu <= n.capacity.cpuTenths && ram <= n.capacity.ramMb && hdd <= n.capacity.hddGb);
+        }
+        for (const p of placed.values()) {
+          assert.ok(p.nodes.length <= p.wanted);
+          assert.equal(p.nodes.length < p.wanted, p.reason !== undefined);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('moves only the instances of a removed node when capacity is ample', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 5, max: 60 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.nat(),
+        (n, count, victim) => {
+          const big = { cpuTenths: 100_000, ramMb: 10_000_000, hddGb: 100_000, gpu: 0 };
+          const nodes = Array.from({ length: n }, (_, i) => node(i, big));
+          const apps = Array.from({ length: count }, (_, i) => app(`app-${i}`, 1 + (i % 3)));
+          const before = placeApps(nodes, apps);
+          const gone = nodes[victim % n].id;
+          const after = placeApps(
+            nodes.filter((x) => x.id !== gone),
+            apps,
+          );
+          for (const [name, p] of before) {
+            const kept = p.nodes.filter((id) => id !== gone);
+            const now = after.get(name)!.nodes;
+            for (const id of kept) assert.ok(now.includes(id), `${name} moved off a node that stayed`);
+            assert.equal(now.length, Math.min(p.wanted, n - 1));
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('spreads apps over nodes', () => {
+    const nodes = Array.from({ length: 50 }, (_, i) =>
+      node(i, { cpuTenths: 1e6, ramMb: 1e9, hddGb: 1e6, gpu: 0 }),
+    );
+    const apps = Array.from({ length: 500 }, (_, i) => app(`a${i}`, 1));
+    const counts = new Map<string, number>();
+    for (const p of placeApps(nodes, apps).values())
+      counts.set(p.nodes[0], (counts.get(p.nodes[0]) ?? 0) + 1);
+    assert.ok(counts.size >= 45, `only ${counts.size} of 50 nodes used`);
+    assert.ok(Math.max(...counts.values()) < 30);
+  });
+
+  it('says why an app is not fully placed', () => {
+    const nodes = [
+      node(0, { cpuTenths: 80, ramMb: 64_000, hddGb: 500, gpu: 0 }),
+      node(1, { cpuTenths: 80, ramMb: 64_000, hddGb: 500, gpu: 0 }),
+      node(2),
+    ];
+    const p = placeApps(nodes, [
+      app('big', 3, { needs: { cpuTenths: 10, ramMb: 64_000, hddGb: 10, gpu: 0, ports: 0 } }),
+    ]).get('big')!;
+    assert.equal(p.nodes.length, 2);
+    assert.equal(p.reason, '2 of 3 instances placed: no other node: 1 of 3 without 64000 MB RAM free');
+    const none = placeApps([], [app('x', 1)]).get('x')!;
+    assert.equal(none.reason, '0 of 1 instances placed: no confirmed FluxNode');
+    const geo = placeApps([node(0)], [app('eu', 1, { geolocation: ['EU'] })]).get('eu')!;
+    assert.match(geo.reason ?? '', /not in EU/);
+  });
+
+  it('places earlier registrations first', () => {
+    const nodes = [node(0, { cpuTenths: 10, ramMb: 1000, hddGb: 10, gpu: 0 })];
+    const p = placeApps(nodes, [app('late', 1, { registeredAt: 5 }), app('early', 1, { registeredAt: 4 })]);
+    assert.equal(p.get('early')!.nodes.length, 1);
+    assert.equal(p.get('late')!.nodes.length, 0);
+  });
+});

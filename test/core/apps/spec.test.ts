@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { convertCompose } from '../../../src/core/apps/compose.ts';
+import { isImageReference, parseAppSpec, validateAppSpec } from '../../../src/core/apps/spec.ts';
+import { devnet, mainnet } from '../../../src/core/params/index.ts';
+import { GOOD } from './fixtures.ts';
+
+function issues(input: unknown, params = mainnet): string[] {
+  const r = validateAppSpec(input, params);
+  assert.equal(r.ok, false, 'expected the spec to be refused');
+  return r.ok ? [] : r.error.issues.map((i) => `${i.field}: ${i.message}`);
+}
+
+describe('app spec', () => {
+  it('accepts a good spec and fills in defaults', () => {
+    const r = validateAppSpec(GOOD, mainnet);
+    assert.ok(r.ok);
+    assert.equal(r.spec.components[0].gpu, 0);
+    assert.equal(r.spec.components[0].ports[0].protocol, 'tcp');
+  });
+
+  it('reads YAML', () => {
+    const yaml = `version: 1\nname: yaml-app\ninstances: 1\nexpiryBlocks: 100\ncomponents:\n  - name: web\n    image: busybox\n    cpu: 0.5\n    ram: 128\n    hdd: 2\n`;
+    const r = parseAppSpec(yaml, mainnet);
+    assert.ok(r.ok, r.ok ? '' : r.error.message);
+  });
+
+  it('names the field of a bad host port', () => {
+    const bad = structuredClone(GOOD);
+    bad.components[0].ports[0].host = 80;
+    assert.match(issues(bad).join(), /components\[0\]\.ports\[0\]\.host: host port must be in 1024\.\.65535/);
+  });
+
+  it('refuses more RAM than any tier offers', () => {
+    const bad = structuredClone(GOOD);
+    bad.components[0].ram = 64_001;
+    assert.match(
+      issues(bad).join(),
+      /components\[\]\.ram: .*64001 MB; the largest tier \(stratus\) offers 64000 MB/,
+    );
+    bad.components[0].ram = 2_500;
+    assert.match(issues(bad, devnet).join(), /offers 2000 MB/);
+  });
+
+  it('refuses duplicate component names and host ports', () => {
+    const bad = structuredClone(GOOD);
+    bad.components.push({ ...bad.components[0] });
+    const text = issues(bad).join('\n');
+    assert.match(text, /components\[1\]\.name: duplicate component name "web"/);
+    assert.match(text, /components\[1\]\.ports\[0\]\.host: host port 31000\/tcp is also published/);
+  });
+
+  it('refuses what is not an image reference', () => {
+    for (const image of ['Ubuntu', 'nginx:', 'a b', '', 'http://x/y', 'x@sha256:abc']) {
+      const bad = structuredClone(GOOD);
+      bad.components[0].image = image;
+      assert.match(issues(bad).join(), /components\[0\]\.image: is not an image reference/, image);
+    }
+    for (const image of [
+      'busybox',
+      'nginx:1.27-alpine',
+      'registry.example:5000/team/web:1.2',
+      'localhost/app',
+      `a/b@sha256:${'a'.repeat(64)}`,
+    ])
+      assert.ok(isImageReference(image), image);
+  });
+
+  it('refuses other versions, bad names, cpu steps and durations', () => {
+    assert.match(issues({ ...GOOD, version: 2 }).join(), /version: version must be 1/);
+    assert.match(issues({ ...GOOD, name: 'Bad_Name' }).join(), /name: must be 3-32 lowercase/);
+    assert.match(issues({ ...GOOD, expiryBlocks: 1 }).join(), /expiryBlocks: must be in 10\.\./);
+    const bad = structuredClone(GOOD);
+    bad.components[0].cpu = 0.15;
+    assert.match(issues(bad).join(), /components\[0\]\.cpu: cpu must be a multiple of 0\.1/);
+    assert.match(issues({ ...GOOD, extra: 1 }).join(), /Unrecognized key/);
+  });
+
+  it('never throws on random input and always gives a result', () => {
+    fc.assert(
+      fc.property(fc.anything(), (input) => {
+        const r = validateAppSpec(input, mainnet);
+        assert.ok(r.ok || (r.error.code === 'BAD_SPEC' && r.error.message.length > 0));
+      }),
+      { numRuns: 300 },
+    );
+    const component = fc.record({
+      name: fc.string({ maxLength: 6 }),
+      image: fc.constantFrom('busybox', 'Bad Image', 'x/y:1'),
+      ports: fc.array(
+        fc.record({
+          container: fc.integer({ min: -5, max: 70_000 }),
+          host: fc.integer({ min: 0, max: 70_000 }),
+        }),
+        { maxLength: 3 },
+      ),
+      cpu: fc.double({ min: -1, max: 100, noNaN: true }),
+      ram: fc.integer({ min: -1, max: 100_000 }),
+      hdd: fc.integer({ min: 0, max: 2000 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.record({
+          version: fc.constantFrom(1, 2),
+          name: fc.string({ maxLength: 10 }),
+          instances: fc.integer({ min: -1, max: 200 }),
+          expiryBlocks: fc.integer({ min: 0, max: 2_000_000 }),
+          components: fc.array(component, { maxLength: 3 }),
+        }),
+        (input) => {
+          const r = validateAppSpec(input, mainnet);
+          if (!r.ok) for (const i of r.error.issues) assert.ok(i.field.length > 0 && i.message.length > 0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('compose conversion', () => {
+  it('carries images, ports, env, command and limits, and lists what it dropped', () => {
+    const compose = `
+services:
+  web:
+    image: nginx:1.27
+    ports: ["8080:80", "127.0.0.1:8443:443/tcp", "9000"]
+    environment:
+      - MODE=prod
+    command: nginx -g "daemon off;"
+    volumes: ["./data:/data"]
+    deploy:
+      replicas: 3
+      resources: { limits: { cpus: "0.5", memory: 512M } }
+  db:
+    build: .
+volumes:
+  data: {}
+`;
+    const c = convertCompose(compose, mainnet, { name: 'shop' });
+    const web = (c.spec.components as Array<Record<string, unknown>>)[0];
+    assert.deepEqual(web.ports, [
+      { container: 80, host: 8080, protocol: 'tcp' },
+      { container: 443, host: 8443, protocol: 'tcp' },
+    ]);
+    assert.deepEqual(web.env, { MODE: 'prod' });
+    assert.equal(web.cpu, 0.5);
+    assert.equal(web.ram, 512);
+    assert.equal(c.spec.instances, 3);
+    const dropped = c.dropped.join('\n');
+    assert.match(dropped, /services\.web\.volumes: not supported/);
+    assert.match(dropped, /services\.db\.build: not supported/);
+    assert.match(dropped, /9000 has no host port/);
+    assert.match(dropped, /^volumes: not supported/m);
+    // db has no image: the spec is refused and says where.
+    assert.equal(c.result.ok, false);
+    assert.match(c.result.ok ? '' : c.result.error.message, /components\[1\]\.image/);
+  });
+});
