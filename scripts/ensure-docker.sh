@@ -6,7 +6,7 @@
 set -euo pipefail
 
 # The example app's image (examples/hello-web) is built FROM scratch with Debian's static busybox.
-if [ ! -x /bin/busybox ] && [ "$(id -u)" = 0 ]; then
+if [ "$(id -u)" = 0 ] && ! dpkg -s busybox-static >/dev/null 2>&1; then
   echo "busybox: installing Debian's busybox-static for the example app image" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null

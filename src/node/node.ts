@@ -35,6 +35,7 @@ import {
 import { type ConfirmService, startConfirmService } from './fluxnode/service.ts';
 import { createDockerRuntime, type Runtime } from './fluxos/runtime.ts';
 import { type FluxOs, startFluxOs } from './fluxos/service.ts';
+import { createJobFetcher, type JobFetcher } from './jobs/fetcher.ts';
 import { JobDataStore } from './jobs/store.ts';
 import { createMiner, type Miner } from './miner/miner.ts';
 import { createP2P, loadOrCreatePeerKey, type P2P, type P2PLimits, type SyncProgress } from './p2p/index.ts';
@@ -279,6 +280,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         peerKey: loadOrCreatePeerKey(join(opts.datadir, PEER_KEY_FILE)),
         limits: o.limits,
         now,
+        jobData,
       });
       await p2p.start();
       log(`p2p ${p2p.peerId} listening on ${p2p.multiaddrs().join(' ')}`);
@@ -369,17 +371,31 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
 
   let miner: ReturnType<typeof createMiner> | undefined;
   let gate: MiningGate | undefined;
+  let fetcher: JobFetcher | undefined;
   if (opts.mine && opts.minerAddress) {
+    const resultKey = opts.minerKey ?? devnetKeyOf(params, opts.minerAddress);
     const m = createMiner({
       chain,
       minerAddress: opts.minerAddress,
       now,
       onError: (e) => log(`miner: ${e.message}`),
       jobData,
-      resultKey: opts.minerKey ?? devnetKeyOf(params, opts.minerAddress),
+      resultKey,
       onJobDelivered: (id) => log(`job ${id.slice(0, 16)}… result posted`),
     });
     miner = m;
+    // A miner that can deliver results fetches the data of open jobs from its peers.
+    if (p2p && resultKey) {
+      fetcher = createJobFetcher({
+        state: chain.state,
+        events: chain,
+        store: jobData,
+        net: p2p,
+        maxJobBytes: opts.p2p !== false ? opts.p2p?.limits?.maxJobDataBytes : undefined,
+        now,
+        log,
+      });
+    }
     log(`mining to ${encodeAddress(params.addressPrefix, opts.minerAddress)}`);
     const bootstrap = opts.p2p === false ? [] : (opts.p2p?.bootstrap ?? []);
     gate = createMiningGate({
@@ -409,6 +425,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         confirmer?.close();
         await fluxos?.close();
         await gate?.close();
+        await fetcher?.close();
         await miner?.stop();
         // p2p goes before the chain: an import it handed over finishes first.
         await closeAll();

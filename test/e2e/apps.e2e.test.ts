@@ -114,6 +114,10 @@ describe('apps on a 3-node devnet with real Docker', { skip: env.skip, timeout: 
     assert.equal(list.length, 2);
     assert.equal(new Set(list.map((c) => c.Labels[LABELS.node])).size, 2);
 
+    const logs = await flux(['app', 'logs', name, '--instance', '1', '--api', api], fluxEnv);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /response:200/, 'the request shows in the logs of instance 1');
+
     const status = await json(['app', 'status', name]);
     assert.deepEqual(
       status.instances.map((i: { state: string }) => i.state),

@@ -34,6 +34,10 @@ export async function buildExampleImage(
         else resolve();
       }),
     );
+    // An earlier build of the example left untagged: remove it (only images with the example's label).
+    await docker
+      .pruneImages({ filters: { dangling: ['true'], label: ['org.openflux.example'] } })
+      .catch(() => {});
     return tag;
   } finally {
     await rm(ctx, { recursive: true, force: true });

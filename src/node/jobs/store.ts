@@ -39,6 +39,20 @@ export class JobDataStore {
     return job;
   }
 
+  /**
+   * Keeps data already committed to (fetched from a peer and checked against the job's roots by
+   * commitJob), without committing again.
+   */
+  putJob(job: JobData): void {
+    const key = toHex(jobHeaderHash(job.header));
+    const { m, n, k } = job.header;
+    const b = transpose({ rows: n, cols: k, data: job.bColumns });
+    // B first: `has` looks for A, so a crash between the writes leaves the job fetchable again.
+    this.write(`${key}.b.fxm`, encodeFxm({ type: 'int8', ...b }));
+    this.write(`${key}.a.fxm`, encodeFxm({ type: 'int8', rows: m, cols: k, data: job.a }));
+    this.remember(key, job);
+  }
+
   /** The job's data when this node holds matrices with exactly these roots and dimensions. */
   get(header: JobHeader): JobData | undefined {
     const key = toHex(jobHeaderHash(header));

@@ -17,6 +17,7 @@ import { toHex } from '../../core/crypto/hash.ts';
 import type { LedgerErrorCode } from '../../core/ledger/errors.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 import type { ChainEvents, ImportResult } from '../chain/types.ts';
+import { fetchJobData, JOBDATA_PROTOCOL, serveJobDataStream } from './jobdata.ts';
 import { generatePeerKey, privateKeyOf } from './peer-key.ts';
 import { type Offence, PeerBook, RateLimiter, RecentSet } from './peers.ts';
 import { pushTxs, serveSyncStream } from './protocol.ts';
@@ -74,6 +75,8 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
   });
   const requestLimiter = new RateLimiter(limits.requestsPerSecond, limits.requestBurst);
   const gossipLimiter = new RateLimiter(limits.gossipPerSecond, limits.gossipBurst);
+  const jobDataLimiter = new RateLimiter(limits.jobDataPerSecond, limits.jobDataBurst);
+  let jobDataServing = 0;
   /** Blocks and txs that came from peers: the chain's events for them are not re-published. */
   const fromNetwork = new RecentSet(RECENT_CAPACITY);
   /** Blocks already accepted for relay, so repeats are ignored rather than relayed again. */
@@ -311,6 +314,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     syncer.forget(id);
     requestLimiter.forget(id);
     gossipLimiter.forget(id);
+    jobDataLimiter.forget(id);
     emit('peer:disconnect', id);
   });
 
@@ -390,6 +394,34 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
           ),
         { maxInboundStreams: 8, maxOutboundStreams: 8 },
       );
+      await node.handle(
+        JOBDATA_PROTOCOL,
+        (stream, connection) =>
+          serveJobDataStream(
+            {
+              params: params.pouw,
+              source: opts.jobData,
+              allow: (peer) => {
+                if (jobDataLimiter.take(peer.toString(), now())) return true;
+                penalise(peer, 'rateLimited', 'too many job-data requests');
+                return false;
+              },
+              acquire: () => {
+                if (jobDataServing >= limits.jobDataServing) return false;
+                jobDataServing++;
+                return true;
+              },
+              release: () => {
+                jobDataServing--;
+              },
+              penalise,
+              requestTimeoutMs: limits.requestTimeoutMs,
+            },
+            stream,
+            connection.remotePeer,
+          ),
+        { maxInboundStreams: 4, maxOutboundStreams: 4 },
+      );
       chain.on('block', onBlock);
       chain.on('tx', onTx);
       chain.on('reorg', onReorg);
@@ -422,6 +454,18 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     banned: () => book.banned(now()),
     syncing: () => syncer.isRunning(),
     syncNow: maintain,
+    fetchJobData: (peerId, header) =>
+      fetchJobData(
+        node,
+        peerIdFromString(peerId),
+        header,
+        {
+          params: params.pouw,
+          requestTimeoutMs: limits.requestTimeoutMs,
+          maxJobBytes: limits.maxJobDataBytes,
+        },
+        penalise,
+      ),
     on(event, listener) {
       emitter.on(event, listener);
     },

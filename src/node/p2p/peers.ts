@@ -12,6 +12,8 @@ export const PENALTIES = {
   badResponse: 40,
   /** A request that timed out or a stream that failed: often innocent, so cheap. */
   timeout: 5,
+  /** Sent job data whose Merkle roots are not the job's: never honest (its store checks them). */
+  badJobData: 100,
   /** Claimed more work than it could deliver. */
   falseStatus: 30,
   wrongNetwork: 1_000,

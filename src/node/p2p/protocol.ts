@@ -37,7 +37,8 @@ function maxRequestFrame(chain: Chain): number {
   return Math.max(4_096, chain.params.limits.maxTxBytes + 64);
 }
 
-function errorOffence(e: unknown): PeerError {
+/** Turns a stream failure into a PeerError that says whether the peer is to blame. */
+export function errorOffence(e: unknown): PeerError {
   if (e instanceof PeerError) return e;
   const err = e as Error & { code?: string };
   if (err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidDataLengthLengthError') {

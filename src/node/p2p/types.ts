@@ -1,4 +1,6 @@
+import type { JobHeader } from '../../core/pouw/index.ts';
 import type { Chain } from '../chain/types.ts';
+import type { JobDataFetch, JobDataSource } from './jobdata.ts';
 
 export interface P2PLimits {
   /** Most simultaneous connections (inbound and outbound). */
@@ -24,6 +26,13 @@ export interface P2PLimits {
   banMs: number;
   /** How often connected peers are asked for their status, and bootstrap peers redialled. */
   statusIntervalMs: number;
+  /** Job-data requests a peer may make per second (sustained) and at once (burst). */
+  jobDataPerSecond: number;
+  jobDataBurst: number;
+  /** Job-data responses this node sends at once (to all peers). */
+  jobDataServing: number;
+  /** Jobs with more bytes of A and B than this are not fetched. */
+  maxJobDataBytes: number;
 }
 
 export const DEFAULT_LIMITS: P2PLimits = {
@@ -40,6 +49,10 @@ export const DEFAULT_LIMITS: P2PLimits = {
   banThreshold: -100,
   banMs: 10 * 60 * 1000,
   statusIntervalMs: 5_000,
+  jobDataPerSecond: 1,
+  jobDataBurst: 8,
+  jobDataServing: 2,
+  maxJobDataBytes: 64 * 2 ** 20,
 };
 
 export interface P2POptions {
@@ -53,6 +66,8 @@ export interface P2POptions {
   limits?: Partial<P2PLimits>;
   /** Clock in ms (tests may shift it); defaults to Date.now. */
   now?: () => number;
+  /** Job matrices this node serves to peers on the job-data protocol (the node's jobs store). */
+  jobData?: JobDataSource;
 }
 
 export interface PeerInfo {
@@ -107,6 +122,11 @@ export interface P2P {
   syncing(): boolean;
   /** Asks connected peers for their status and syncs from the best one if it is ahead. */
   syncNow(): void;
+  /**
+   * Asks one connected peer for a job's A and B by its roots and dimensions; the data returned
+   * has its roots checked (a peer sending other data is penalised, and the data dropped).
+   */
+  fetchJobData(peerId: string, header: JobHeader): Promise<JobDataFetch>;
   on<E extends keyof P2PEvents>(event: E, listener: P2PEvents[E]): void;
   off<E extends keyof P2PEvents>(event: E, listener: P2PEvents[E]): void;
 }

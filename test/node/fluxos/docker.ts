@@ -1,7 +1,7 @@
 // Docker for tests: the engine when one answers. Without one, tests skip only when not root;
 // as root (CI) they fail, since CI is expected to start the engine (scripts/ensure-docker.sh).
 import Docker from 'dockerode';
-import { buildExampleImage, EXAMPLE_IMAGE } from '../../../src/node/fluxos/example-image.ts';
+import { buildExampleImage } from '../../../src/node/fluxos/example-image.ts';
 import { LABELS } from '../../../src/node/fluxos/options.ts';
 
 export async function testDocker(): Promise<{ docker?: Docker; skip?: string }> {
@@ -18,15 +18,10 @@ export async function testDocker(): Promise<{ docker?: Docker; skip?: string }> 
 }
 
 let built: Promise<string> | undefined;
-/** The example image, built once per process when absent. */
-export async function exampleImage(docker: Docker): Promise<string> {
-  try {
-    await docker.getImage(EXAMPLE_IMAGE).inspect();
-    return EXAMPLE_IMAGE;
-  } catch {
-    built ??= buildExampleImage(docker);
-    return built;
-  }
+/** The example image, built once per process (Docker's cache makes a rebuild quick). */
+export function exampleImage(docker: Docker): Promise<string> {
+  built ??= buildExampleImage(docker);
+  return built;
 }
 
 /** Removes every container this node id ran. */

@@ -9,8 +9,8 @@ import { addressBytes, type KeyPair, keyPairFromSecret } from '../../../src/core
 import { encodeTransfer, minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
 import { type ChainParams, COIN, createParams, devnet } from '../../../src/core/params/index.ts';
 import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
-import { buildBlock, createMiner, type Miner } from '../../../src/node/miner/miner.ts';
-import { createP2P, type P2P, type P2PLimits } from '../../../src/node/p2p/index.ts';
+import { buildBlock, createMiner, type Miner, type MinerOptions } from '../../../src/node/miner/miner.ts';
+import { createP2P, type JobDataSource, type P2P, type P2PLimits } from '../../../src/node/p2p/index.ts';
 
 export function testKey(n: number): KeyPair {
   const secret = new Uint8Array(32);
@@ -70,6 +70,10 @@ export async function startNode(
     bootstrap?: string[];
     limits?: Partial<P2PLimits>;
     prepare?: (chain: LocalChain) => Promise<void>;
+    /** Job matrices the node serves on the job-data protocol. */
+    jobData?: JobDataSource;
+    /** Overrides of the miner's options (its address, job store, result key). */
+    miner?: Partial<MinerOptions>;
   } = {},
 ): Promise<TestNode> {
   const dir = mkdtempSync(join(tmpdir(), `openflux-p2p-${name}-`));
@@ -80,9 +84,10 @@ export async function startNode(
     listen: ['/ip4/127.0.0.1/tcp/0'],
     bootstrap: opts.bootstrap,
     limits: { ...TEST_LIMITS, ...opts.limits },
+    jobData: opts.jobData,
   });
   await p2p.start();
-  const miner = createMiner({ chain, minerAddress: MINER_ADDRESS, chunk: 5_000 });
+  const miner = createMiner({ chain, minerAddress: MINER_ADDRESS, chunk: 5_000, ...opts.miner });
   let closed = false;
   return {
     name,
