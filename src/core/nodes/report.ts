@@ -41,7 +41,7 @@ export function missedMinimum(report: BenchReport, tier: TierParams): string | u
   const m = tier.minimums;
   if (report.cores < m.cores) return `${report.cores} cores, needs ${m.cores}`;
   if (report.ramMb < m.ramGb * 1000)
-    return `${(report.ramMb / 1024).toFixed(1)} GiB RAM, needs ${m.ramGb} GB`;
+    return `${report.ramMb} MiB RAM, needs ${m.ramGb} GB (${m.ramGb * 1000} MiB)`;
   if (report.ssdGb < m.ssdGb) return `${report.ssdGb} GB free disk, needs ${m.ssdGb} GB`;
   if (report.eventsPerSec < m.eventsPerSec)
     return `${report.eventsPerSec} CPU events/s, needs ${m.eventsPerSec}`;

@@ -19,6 +19,7 @@ import {
 } from '../../core/pouw/index.ts';
 import type { Offence } from './peers.ts';
 import { errorOffence, PeerError } from './protocol.ts';
+import { frame } from './wire.ts';
 
 export const JOBDATA_PROTOCOL = '/openflux/jobdata/1';
 /** Bytes of matrix data per chunk frame. */
@@ -48,13 +49,6 @@ export type JobDataMessage =
   | { type: 'response'; value: { m: number; n: number; k: number } }
   | { type: 'chunk'; bytes: Uint8Array }
   | { type: 'error'; message: string };
-
-function frame(type: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(body.length + 1);
-  out[0] = type;
-  out.set(body, 1);
-  return out;
-}
 
 export function encodeJobDataMessage(message: JobDataMessage): Uint8Array {
   switch (message.type) {

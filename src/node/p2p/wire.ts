@@ -92,7 +92,8 @@ export type WireMessage =
   | { type: 'ack' }
   | { type: 'error'; message: string };
 
-function frame(type: number, body: Uint8Array): Uint8Array {
+/** A frame on the wire: one type byte, then the SSZ body. */
+export function frame(type: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(body.length + 1);
   out[0] = type;
   out.set(body, 1);
