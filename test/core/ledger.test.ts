@@ -14,7 +14,7 @@ import {
   type StateReader,
   supply,
 } from '../../src/core/ledger/state.ts';
-import { applyTx, encodeTransfer, minimumFee, signTx } from '../../src/core/ledger/tx.ts';
+import { applyTx, encodeTransfer, minimumFee, signTx, txSize } from '../../src/core/ledger/tx.ts';
 import { type ChainParams, COIN, createParams, devnet, mainnet } from '../../src/core/params/index.ts';
 
 const keys: KeyPair[] = [1, 2, 3, 4].map((i) => keyPairFromSecret(new Uint8Array(32).fill(i)));
@@ -130,6 +130,16 @@ describe('transactions', () => {
       assert.deepEqual(view.changes(), before);
     });
   }
+
+  it('knows its encoded size without encoding', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), fc.nat({ max: 1e6 }), (payload, nonce) => {
+        const tx = signTx({ nonce, fee: COIN, kind: TxKind.transfer, payload }, keys[0], params);
+        assert.equal(txSize(tx), encodeTx(tx).length);
+      }),
+      { numRuns: 30 },
+    );
+  });
 
   it('round-trips through its SSZ bytes with the same id', () => {
     fc.assert(

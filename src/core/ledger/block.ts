@@ -41,7 +41,8 @@ export interface BlockEffects {
   /** Previous encoded values of the same keys, to undo the block on a reorg. */
   undo: Array<[string, Uint8Array | undefined]>;
   stateRoot: Uint8Array;
-  /** Per transaction, the accounts other than the sender it concerns (for history indexes). */
+  /** Per transaction, the sender's account id and the other accounts it concerns (history indexes). */
+  txSenders?: Uint8Array[];
   txParties?: Uint8Array[][];
   subsidy: bigint;
   fees: bigint;
@@ -107,6 +108,7 @@ export function applyBody(
 ): Result<{ effects: BlockEffects }> {
   const { params } = opts;
   let fees = 0n;
+  const senders: Uint8Array[] = new Array(txs.length);
   const parties: Uint8Array[][] = new Array(txs.length);
   for (let i = 0; i < txs.length; i++) {
     const r = applyTx(state, txs[i], {
@@ -117,9 +119,11 @@ export function applyBody(
     });
     if (!r.ok) return fail('BAD_BLOCK', `transaction ${i}: ${r.error.code}: ${r.error.message}`);
     fees += r.fee;
+    senders[i] = r.sender;
     parties[i] = r.parties;
   }
   const effects = finishBlock(state, header, fees, opts);
+  effects.txSenders = senders;
   effects.txParties = parties;
   return { ok: true, effects };
 }

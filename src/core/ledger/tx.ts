@@ -1,5 +1,5 @@
 import { txSigningMessage } from '../codec/ids.ts';
-import { TransferPayload, Tx, type TxBody } from '../codec/types.ts';
+import { TransferPayload, type Tx, type TxBody } from '../codec/types.ts';
 import {
   addressBytes,
   type KeyPair,
@@ -28,8 +28,11 @@ export function encodeTransfer(to: Uint8Array, amount: bigint, memo = new Uint8A
   return TransferPayload.serialize({ to, amount, memo });
 }
 
+/** Encoded size: the Tx's fixed part (body offset 4 + signature 64 + the body's fixed 57) + payload. */
+const TX_FIXED_BYTES = 125;
+
 export function txSize(tx: Tx): number {
-  return Tx.value_serializedSize(tx);
+  return TX_FIXED_BYTES + tx.body.payload.length;
 }
 
 /** The smallest fee a transaction of this many bytes may pay. */
@@ -103,14 +106,15 @@ export function applyTx(
   state: StateOverlay,
   tx: Tx,
   opts: ApplyTxOptions,
-): Result<{ fee: bigint; parties: Uint8Array[] }> {
+): Result<{ fee: bigint; sender: Uint8Array; parties: Uint8Array[] }> {
   const checked = checkTxStateless(tx, opts.params);
   if (!checked.ok) return checked;
   if (!opts.signatureChecked) {
     const sig = checkTxSignature(tx, opts.verifier);
     if (!sig.ok) return sig;
   }
-  const senderId = accountId(addressBytes(tx.body.sender));
+  const senderAddress = addressBytes(tx.body.sender);
+  const senderId = accountId(senderAddress);
   const sender = state.read(accounts, senderId) ?? EMPTY_ACCOUNT;
   if (tx.body.nonce !== sender.nonce) {
     return fail('BAD_NONCE', `nonce ${tx.body.nonce} is not the sender's next nonce ${sender.nonce}`);
@@ -136,7 +140,7 @@ export function applyTx(
     state.revert(mark);
     return applied;
   }
-  return { ok: true, fee: tx.body.fee, parties: handler.parties(value) };
+  return { ok: true, fee: tx.body.fee, sender: senderAddress, parties: handler.parties(value) };
 }
 
 export function txSenderAddress(tx: Tx): Uint8Array {

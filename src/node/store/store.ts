@@ -28,7 +28,7 @@ export interface ConnectInput {
   encoded: Uint8Array;
   /** Transaction ids, in block order. */
   ids: Uint8Array[];
-  effects: Pick<BlockEffects, 'changes' | 'undo' | 'txParties'>;
+  effects: Pick<BlockEffects, 'changes' | 'undo' | 'txSenders' | 'txParties'>;
 }
 
 const SUPPLY_KEY = supplyTable.prefix;
@@ -107,7 +107,7 @@ export class ChainStore {
     const rows: Array<[Uint8Array, number, Uint8Array]> = [];
     for (let i = 0; i < txs.length; i++) {
       const body = txs[i].body;
-      rows.push([addressBytes(body.sender), i, ids[i]]);
+      rows.push([effects.txSenders?.[i] ?? addressBytes(body.sender), i, ids[i]]);
       for (const party of effects.txParties?.[i] ?? []) rows.push([party, i, ids[i]]);
     }
     rows.sort((a, b) => compareBuffers(a[0], b[0]) || a[1] - b[1]);
