@@ -2,7 +2,6 @@
 // 2 instances through the CLI; both answer HTTP on their nodes' own addresses; an update shows the
 // new environment value; a cancel removes the containers and refunds the unused blocks.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,23 +14,12 @@ import { addressBytes, encodeAddress } from '../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
 import { LABELS } from '../../src/node/fluxos/options.ts';
 import { exampleImage, httpText, testDocker } from '../node/fluxos/docker.ts';
+import { flux as runFlux } from './helpers.ts';
 
-const FLUX = join(import.meta.dirname, '../../src/cli/flux.ts');
+/** The CLI with this file's longer limit: deploys wait for containers. */
+const flux = (args: string[], env: Record<string, string>, stdin = '') => runFlux(args, env, stdin, 120_000);
 const EXAMPLE = join(import.meta.dirname, '../../examples/hello-web/app.yaml');
 const env = await testDocker();
-
-function flux(args: string[], extraEnv: Record<string, string>, stdin = '') {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [FLUX, ...args],
-      { env: { ...process.env, ...extraEnv }, timeout: 120_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin!.end(stdin);
-  });
-}
 
 describe('apps on a 3-node devnet with real Docker', { skip: env.skip, timeout: 240_000 }, () => {
   const docker = env.docker as Docker;

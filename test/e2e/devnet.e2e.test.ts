@@ -2,7 +2,7 @@
 // they converge, a transfer sent through node 2 is mined into the same block on every node, a
 // node started late with `--bootstrap` syncs to the tip, and `flux devnet down` leaves nothing.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,39 +11,7 @@ import { after, describe, it } from 'node:test';
 import { nodeAlive } from '../../src/cli/devnet.ts';
 import { encodeAddress } from '../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
-
-const FLUX = join(import.meta.dirname, '../../src/cli/flux.ts');
-
-function flux(
-  args: string[],
-  env: Record<string, string> = {},
-  stdin?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [FLUX, ...args],
-      { env: { ...process.env, ...env }, timeout: 60_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin!.end(stdin ?? '');
-  });
-}
-
-async function until<T>(
-  what: string | (() => string),
-  fn: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-}
+import { FLUX, flux, until } from './helpers.ts';
 
 interface NodeStatus {
   index: number;
@@ -90,13 +58,17 @@ describe('flux devnet: three node processes', { timeout: 90_000 }, () => {
     assert.equal(new Set(nodes.map((n) => n.peerId)).size, 3);
     assert.ok(nodes.every((n) => n.p2p.every((a) => a.endsWith(`/p2p/${n.peerId}`))));
 
-    await until('all 3 nodes at the same height >= 2', async () => {
-      const rows = await status();
-      const heights = new Set(rows.map((r) => r.height));
-      return rows.every((r) => r.alive && (r.height ?? 0) >= 2 && (r.peers ?? 0) >= 1) && heights.size === 1
-        ? rows
-        : undefined;
-    });
+    await until(
+      'all 3 nodes at the same height >= 2',
+      async () => {
+        const rows = await status();
+        const heights = new Set(rows.map((r) => r.height));
+        return rows.every((r) => r.alive && (r.height ?? 0) >= 2 && (r.peers ?? 0) >= 1) && heights.size === 1
+          ? rows
+          : undefined;
+      },
+      20_000,
+    );
 
     const node2 = nodes[2].api;
     await json(['wallet', 'import', '--api', node2], `${DEVNET_MNEMONIC}\n`);

@@ -1,7 +1,7 @@
 // End to end: the real daemon in its own process mines a devnet; the real CLI imports the devnet
 // mnemonic, sends FLUX to a fresh address, and both balances move.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +9,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { encodeAddress } from '../../src/core/crypto/keys.ts';
 import { COIN, DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
-
-const FLUX = join(import.meta.dirname, '../../src/cli/flux.ts');
+import { FLUX, flux, until } from './helpers.ts';
 
 interface Daemon {
   child: ChildProcess;
@@ -55,33 +54,6 @@ function startDaemon(datadir: string, minerAddress: string): Promise<Daemon> {
   });
 }
 
-function flux(
-  args: string[],
-  env: Record<string, string>,
-  stdin?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [FLUX, ...args],
-      { env: { ...process.env, ...env }, timeout: 60_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin!.end(stdin ?? '');
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe('devnet daemon + wallet CLI', { timeout: 120_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'openflux-e2e-'));
   const datadir = join(dir, 'node');
@@ -113,7 +85,12 @@ describe('devnet daemon + wallet CLI', { timeout: 120_000 }, () => {
   });
 
   it('mines, sends FLUX with the CLI, and both balances move', async () => {
-    await until('block 1', async () => ((await json(['chain', 'info'])).height >= 1 ? true : undefined));
+    await until(
+      'block 1',
+      async () => ((await json(['chain', 'info'])).height >= 1 ? true : undefined),
+      30_000,
+      200,
+    );
 
     const imported = await json(['wallet', 'import'], {}, `${DEVNET_MNEMONIC}\n`);
     const sender: string = imported.addresses[0];
@@ -127,10 +104,15 @@ describe('devnet daemon + wallet CLI', { timeout: 120_000 }, () => {
 
     const sent = await json(['wallet', 'send', recipient, '1234.5']);
     assert.equal(sent.amount, '123450000000');
-    const height = await until('the transfer to be mined', async () => {
-      const tx = await json(['tx', 'get', sent.id]);
-      return tx.status === 'mined' ? (tx.height as number) : undefined;
-    });
+    const height = await until(
+      'the transfer to be mined',
+      async () => {
+        const tx = await json(['tx', 'get', sent.id]);
+        return tx.status === 'mined' ? (tx.height as number) : undefined;
+      },
+      30_000,
+      200,
+    );
     assert.ok(height >= 1);
 
     const afterSender = await json(['wallet', 'balance', sender]);
