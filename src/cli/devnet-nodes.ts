@@ -1,9 +1,11 @@
 // `flux devnet up` registers every devnet node as a FluxNode: it makes each node's operator key
 // before writing the genesis (which confirms them at height 0), and measures this machine once
 // so every node starts with the same benchmark report instead of each measuring on its own.
+// Node i declares region DEVNET_REGIONS[i mod 4], so apps with a geolocation can be placed on a
+// devnet (with 3 nodes: two in EU, one in EU-DE, one in NA).
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChainParams } from '../core/params/index.ts';
+import { type ChainParams, createParams } from '../core/params/index.ts';
 import { runBenchmark } from '../node/fluxnode/benchmark.ts';
 import { withDevnetFluxNodes } from '../node/fluxnode/devnet.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile, saveReport } from '../node/fluxnode/operator.ts';
@@ -28,5 +30,19 @@ export async function devnetGenesisWithNodes(
     operator: loadOrCreateOperatorKey(operatorKeyFile(d)).publicKey,
     endpoint: endpoint(i),
   }));
-  return withDevnetFluxNodes(devnetParams(Date.now()), nodes);
+  return withDevnetRegions(withDevnetFluxNodes(devnetParams(Date.now()), nodes));
+}
+
+/** The regions devnet genesis nodes declare, by node index mod 4. */
+export const DEVNET_REGIONS = ['EU-DE', 'NA-US', 'EU-FR', 'AS-JP'] as const;
+
+/** Gives genesis node i the region DEVNET_REGIONS[i mod 4] (deterministic). */
+export function withDevnetRegions(params: ChainParams): ChainParams {
+  const nodes = params.genesis.nodes ?? [];
+  return createParams(params, {
+    genesis: {
+      ...params.genesis,
+      nodes: nodes.map((n, i) => ({ ...n, region: DEVNET_REGIONS[i % DEVNET_REGIONS.length] })),
+    },
+  });
 }

@@ -206,7 +206,7 @@ const commands: Record<string, Command> = {
   },
   'node start': {
     usage:
-      'flux node start --tier cumulus|nimbus|stratus --endpoint HOST:PORT (--operator PUBKEY | --operator-key HEX | --datadir DIR) [--deposit F] [--from INDEX|ADDR] [--wait]',
+      'flux node start --tier cumulus|nimbus|stratus --endpoint HOST:PORT (--operator PUBKEY | --operator-key HEX | --datadir DIR) [--region EU-DE] [--deposit F] [--from INDEX|ADDR] [--wait]',
     summary: "lock a tier's collateral from the wallet and name the node's operator key",
     options: {
       ...WALLET_DIR,
@@ -215,6 +215,7 @@ const commands: Record<string, Command> = {
       operator: { type: 'string' },
       'operator-key': { type: 'string' },
       datadir: { type: 'string' },
+      region: { type: 'string' },
       deposit: { type: 'string' },
       from: { type: 'string' },
       wait: { type: 'boolean' },

@@ -13,6 +13,7 @@ import { minimumFee, signTx } from '../core/ledger/tx.ts';
 import { endpointError } from '../core/nodes/handlers.ts';
 import { nodeIdOf } from '../core/nodes/lifecycle.ts';
 import { encodeNodeStart, encodeNodeStop } from '../core/nodes/payloads.ts';
+import { regionError } from '../core/nodes/region.ts';
 import { type ChainParams, COIN, type NetworkName, presets } from '../core/params/index.ts';
 import { NODE_STATUSES } from '../node/api/routes.ts';
 import { progressBar, qualify, runBenchmark } from '../node/fluxnode/benchmark.ts';
@@ -109,6 +110,11 @@ export async function nodeStart(ctx: CommandContext): Promise<void> {
   if (endpoint === undefined) throw new CliError('--endpoint HOST:PORT is required', 2);
   const bad = endpointError(endpoint);
   if (bad) throw new CliError(`--endpoint: ${bad}`, 2);
+  const region = ctx.values.region as string | undefined;
+  if (region !== undefined) {
+    const badRegion = regionError(region);
+    if (badRegion) throw new CliError(`--region: ${badRegion}`, 2);
+  }
   const operator = operatorPublicKey(ctx);
   let deposit = DEFAULT_DEPOSIT;
   if (ctx.values.deposit !== undefined) {
@@ -121,7 +127,7 @@ export async function nodeStart(ctx: CommandContext): Promise<void> {
   const sent = await submitFromWallet(
     ctx,
     TxKind.nodeStart,
-    encodeNodeStart({ tier, operator, endpoint, deposit }),
+    encodeNodeStart({ tier, operator, endpoint, region, deposit }),
     collateral + deposit,
     `a ${tier} node (collateral ${formatFlux(collateral)} + deposit ${formatFlux(deposit)})`,
   );
@@ -134,13 +140,14 @@ export async function nodeStart(ctx: CommandContext): Promise<void> {
     deposit: deposit.toString(),
     operator: toHex(operator),
     endpoint,
+    ...(region === undefined ? {} : { region }),
   };
   const mined = ctx.values.wait ? await waitMined(ctx, sent.id) : undefined;
   ctx.emit(
     { ...result, ...(mined === undefined ? {} : { height: mined }) },
     [
       `node ${nodeId}`,
-      `  ${tier}: ${formatFlux(collateral)} FLUX locked, ${formatFlux(deposit)} FLUX to the operator key for fees`,
+      `  ${tier}${region === undefined ? '' : ` in ${region}`}: ${formatFlux(collateral)} FLUX locked, ${formatFlux(deposit)} FLUX to the operator key for fees`,
       `  tx ${sent.id} ${mined === undefined ? 'pending' : `mined at height ${mined}`}`,
       `  the node running operator key ${toHex(operator).slice(0, 16)}… confirms it within ${params.nodes.confirmWindow} blocks`,
     ].join('\n'),
@@ -170,6 +177,7 @@ function nodeLines(n: NodeJson): string[] {
     `  owner       ${n.owner}`,
     `  operator    ${n.operator}`,
     `  endpoint    ${n.endpoint}`,
+    `  region      ${n.region ?? 'none declared'}`,
     `  started     height ${n.startHeight}`,
     `  confirmed   ${n.confirmations} time(s)${n.lastConfirmHeight === undefined ? '' : `, last at height ${n.lastConfirmHeight}`}`,
     ...(n.expiresAt === undefined
@@ -195,12 +203,13 @@ export async function nodeList(ctx: CommandContext): Promise<void> {
     n.tier,
     n.status,
     n.endpoint,
+    n.region ?? '-',
     String(n.lastConfirmHeight ?? '-'),
     String(n.lastPaidHeight ?? '-'),
     n.queuePosition === undefined ? '-' : String(n.queuePosition),
     formatFlux(BigInt(n.rewards)),
   ]);
-  const head = ['id', 'tier', 'status', 'endpoint', 'confirmed', 'paid', 'queue', 'rewards'];
+  const head = ['id', 'tier', 'status', 'endpoint', 'region', 'confirmed', 'paid', 'queue', 'rewards'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const text = [head, ...rows].map((r) =>
     r

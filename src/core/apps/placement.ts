@@ -1,7 +1,7 @@
 // Deterministic placement: which FluxNodes host which app instances, computed by every node from
 // the same chain state. Apps are placed in registration order (then name); for each app the
-// eligible nodes (right tier, enough free cpu/ram/hdd/gpu after the apps placed before it, host
-// ports free, not already hosting it) are ranked by rendezvous hashing of (app, node), and the
+// eligible nodes (right tier, in one of the app's regions if it lists any, enough free
+// cpu/ram/hdd/gpu after the apps placed before it, host ports free, not already hosting it) are ranked by rendezvous hashing of (app, node), and the
 // top `instances` host it.
 //
 // Rendezvous is hierarchical so that placement does not cost O(nodes) per app: nodes fall into
@@ -13,6 +13,7 @@
 import { TIERS, type Tier } from '../ledger/emission.ts';
 import type { StateReader } from '../ledger/state.ts';
 import { listNodes } from '../nodes/queries.ts';
+import { inAnyRegion, regionOf } from '../nodes/region.ts';
 import { NodeStatus } from '../nodes/types.ts';
 import type { ChainParams } from '../params/index.ts';
 import { type AppSpec, type InstanceResources, instanceResources, storedAppSpec } from './spec.ts';
@@ -23,8 +24,8 @@ export interface PlacementNode {
   tier: Tier;
   /** What the node offers: cpu in tenths of a core, RAM in MB, disk in GB, GPUs. */
   capacity: { cpuTenths: number; ramMb: number; hddGb: number; gpu: number };
-  /** Regions the node declares (none yet: FluxNode records carry no geolocation). */
-  geolocation?: string[];
+  /** Where the node is, `CONTINENT[-COUNTRY]` (see core/nodes/region.ts); absent or '': undeclared. */
+  region?: string;
 }
 
 export interface PlacementApp {
@@ -36,6 +37,7 @@ export interface PlacementApp {
   /** Host ports as `port/protocol`. */
   hostPorts: string[];
   tiers?: Tier[];
+  /** Regions the app may run in (a node matches one it lies in); absent: anywhere. */
   geolocation?: string[];
 }
 
@@ -100,6 +102,7 @@ export function placeApps(nodesIn: PlacementNode[], appsIn: PlacementApp[]): Map
   const gpu = new Float64Array(n);
   const tier = new Uint8Array(n);
   const ports: Array<Set<string> | undefined> = new Array(n);
+  const region: string[] = nodes.map((node) => node.region ?? '');
   const members: number[][] = Array.from({ length: PLACEMENT_BUCKETS }, () => []);
   for (let i = 0; i < n; i++) {
     const node = nodes[i];
@@ -155,8 +158,7 @@ export function placeApps(nodesIn: PlacementNode[], appsIn: PlacementApp[]): Map
         if (!((tierMask >> tier[i]) & 1)) continue;
         if (cpu[i] < need.cpuTenths || ram[i] < need.ramMb || hdd[i] < need.hddGb || gpu[i] < need.gpu)
           continue;
-        if (geo && !geo.some((g) => nodes[i].geolocation?.some((r) => r === g || r.startsWith(`${g}-`))))
-          continue;
+        if (geo && !inAnyRegion(region[i], geo)) continue;
         const used = ports[i];
         if (used && app.hostPorts.some((p) => used.has(p))) continue;
         cpu[i] -= need.cpuTenths;
@@ -173,17 +175,22 @@ export function placeApps(nodesIn: PlacementNode[], appsIn: PlacementApp[]): Map
     }
     const result: AppPlacement = { name: app.name, wanted, nodes: placed };
     if (placed.length < wanted)
-      result.reason = whyNotPlaced(app, placed, nodes, { cpu, ram, hdd, gpu, tier, ports });
+      result.reason = whyNotPlaced(app, placed, nodes, region, { cpu, ram, hdd, gpu, tier, ports });
     out.set(app.name, result);
   }
   return out;
 }
 
-/** "2 of 3 instances placed: no other node with 64000 MB RAM free (…)". Runs only for apps that do not fit. */
+/**
+ * "2 of 3 instances placed: no other node: 1 of 3 without 64000 MB RAM free", or for an app with
+ * a geolocation "0 of 2 instances placed: no confirmed node in region EU-DE with 2000 MB RAM free
+ * (2 in EU-DE: 2 without 2000 MB RAM free; 5 outside EU-DE)". Runs only for apps that do not fit.
+ */
 function whyNotPlaced(
   app: PlacementApp,
   placed: string[],
   nodes: PlacementNode[],
+  region: string[],
   free: {
     cpu: Float64Array;
     ram: Float64Array;
@@ -195,29 +202,59 @@ function whyNotPlaced(
 ): string {
   const head = `${placed.length} of ${app.instances} instances placed`;
   if (nodes.length === 0) return `${head}: no confirmed FluxNode`;
-  const counts = new Map<string, number>();
-  const add = (why: string) => counts.set(why, (counts.get(why) ?? 0) + 1);
+  // Each cause: what the node lacks, and what an eligible node would have had.
+  const counts = new Map<string, { count: number; with: string }>();
+  const add = (without: string, withIt: string) => {
+    const c = counts.get(without);
+    if (c) c.count++;
+    else counts.set(without, { count: 1, with: withIt });
+  };
   const hosting = new Set(placed);
   const need = app.needs;
+  const geo = app.geolocation;
+  let inside = 0;
+  let undeclared = 0;
   for (let i = 0; i < nodes.length; i++) {
-    if (hosting.has(nodes[i].id)) add('already host it');
-    else if (app.tiers && !app.tiers.includes(TIERS[free.tier[i]])) add(`not of tier ${app.tiers.join('/')}`);
-    else if (
-      app.geolocation &&
-      !app.geolocation.some((g) => nodes[i].geolocation?.some((r) => r === g || r.startsWith(`${g}-`)))
-    )
-      add(`not in ${app.geolocation.join('/')} (nodes declare no geolocation yet)`);
-    else if (free.gpu[i] < need.gpu) add(`without ${need.gpu} GPU free`);
-    else if (free.ram[i] < need.ramMb) add(`without ${need.ramMb} MB RAM free`);
-    else if (free.cpu[i] < need.cpuTenths) add(`without ${need.cpuTenths / 10} cores free`);
-    else if (free.hdd[i] < need.hddGb) add(`without ${need.hddGb} GB disk free`);
-    else add(`with host port ${app.hostPorts.find((p) => free.ports[i]?.has(p))} taken`);
+    if (geo && !inAnyRegion(region[i], geo)) {
+      if (region[i] === '') undeclared++;
+      continue;
+    }
+    inside++;
+    if (hosting.has(nodes[i].id)) add('already host it', '');
+    else if (app.tiers && !app.tiers.includes(TIERS[free.tier[i]]))
+      add(`not of tier ${app.tiers.join('/')}`, `of tier ${app.tiers.join('/')}`);
+    else if (free.gpu[i] < need.gpu) add(`without ${need.gpu} GPU free`, `with ${need.gpu} GPU free`);
+    else if (free.ram[i] < need.ramMb)
+      add(`without ${need.ramMb} MB RAM free`, `with ${need.ramMb} MB RAM free`);
+    else if (free.cpu[i] < need.cpuTenths)
+      add(`without ${need.cpuTenths / 10} cores free`, `with ${need.cpuTenths / 10} cores free`);
+    else if (free.hdd[i] < need.hddGb)
+      add(`without ${need.hddGb} GB disk free`, `with ${need.hddGb} GB disk free`);
+    else {
+      const port = app.hostPorts.find((p) => free.ports[i]?.has(p));
+      add(`with host port ${port} taken`, `with host port ${port} free`);
+    }
   }
-  const parts = [...counts].filter(([why]) => why !== 'already host it').sort((a, b) => b[1] - a[1]);
+  const parts = [...counts]
+    .filter(([why]) => why !== 'already host it')
+    .sort((a, b) => b[1].count - a[1].count);
   const top = parts[0];
-  const first = top ? `no other node: ${top[1]} of ${nodes.length} ${top[0]}` : 'no other node';
-  const rest = parts.slice(1).map(([why, c]) => `${c} ${why}`);
-  return `${head}: ${first}${rest.length ? ` (${rest.join(', ')})` : ''}`;
+  if (!geo) {
+    const first = top ? `no other node: ${top[1].count} of ${nodes.length} ${top[0]}` : 'no other node';
+    const rest = parts.slice(1).map(([why, c]) => `${c.count} ${why}`);
+    return `${head}: ${first}${rest.length ? ` (${rest.join(', ')})` : ''}`;
+  }
+  const where = geo.join(' or ');
+  const outside = nodes.length - inside;
+  const noRegion = undeclared ? `, ${undeclared} of them declaring no region` : '';
+  if (inside === 0) return `${head}: no confirmed node in region ${where} (${outside} elsewhere${noRegion})`;
+  const other = placed.length ? 'other ' : '';
+  const hosts = counts.get('already host it');
+  const breakdown = [
+    ...(hosts ? [`${hosts.count} already host it`] : []),
+    ...parts.map(([why, c]) => `${c.count} ${why}`),
+  ].join(', ');
+  return `${head}: no ${other}confirmed node in region ${where}${top ? ` ${top[1].with}` : ''} (${inside} in ${where}: ${breakdown}; ${outside} outside ${where}${noRegion})`;
 }
 
 /** A confirmed node's capacity: its last report, but never less than its tier guarantees. */
@@ -234,6 +271,7 @@ export function placementNodesFromState(state: StateReader, params: ChainParams)
         hddGb: Math.max(node.report.ssdGb, m.ssdGb),
         gpu: 0,
       },
+      ...(node.region.length ? { region: regionOf(node.region) } : {}),
     };
   });
 }

@@ -4,6 +4,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { TIERS, type Tier } from '../ledger/emission.ts';
+import { REGION_PATTERN, REGION_RULE } from '../nodes/region.ts';
 import type { ChainParams } from '../params/index.ts';
 
 export const APP_NAME = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
@@ -98,8 +99,11 @@ const SpecShape = z.strictObject({
     .min(1, { error: 'list at least one tier, or leave tiers out' })
     .optional(),
   geolocation: z
-    .array(z.string().regex(/^[A-Z]{2}(-[A-Z0-9]{1,3})?$/, { error: 'a region is like EU, NA or NA-US' }))
-    .min(1)
+    .array(z.string({ error: 'must be a string' }).regex(REGION_PATTERN, { error: REGION_RULE }), {
+      error: 'must be a list of regions, like [EU, NA-US]',
+    })
+    .min(1, { error: 'list at least one region, or leave geolocation out' })
+    .max(32, { error: 'at most 32 regions' })
     .optional(),
   components: z
     .array(Component, { error: 'must be a list of components' })
@@ -223,6 +227,8 @@ export function validateAppSpec(input: unknown, params: ChainParams): SpecResult
     });
   if (spec.tiers && new Set(spec.tiers).size !== spec.tiers.length)
     issues.push({ field: 'tiers', message: 'lists a tier twice' });
+  if (spec.geolocation && new Set(spec.geolocation).size !== spec.geolocation.length)
+    issues.push({ field: 'geolocation', message: 'lists a region twice' });
   return issues.length ? bad(issues) : { ok: true, spec };
 }
 

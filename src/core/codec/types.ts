@@ -27,6 +27,8 @@ export const MAX_BLOCK_TXS = 1 << 20;
 export const MAX_MEMO_BYTES = 128;
 export const MAX_PROOF_BYTES = 1 << 20;
 export const MAX_ENDPOINT_BYTES = 128;
+/** A FluxNode's region, `CONTINENT[-COUNTRY]` (see core/nodes/region.ts): at most 5 bytes today. */
+export const MAX_REGION_BYTES = 8;
 
 /** What a sender signs: everything about the transaction except the signature. */
 export const TxBody = new ContainerType(
@@ -119,6 +121,8 @@ export const NodeStartPayload = new ContainerType(
     operator: Bytes32,
     /** `host:port` where the node answers, utf-8. */
     endpoint: new ByteListType(MAX_ENDPOINT_BYTES),
+    /** Where the node is: `CONTINENT[-COUNTRY]` (e.g. `EU-DE`), ASCII; empty when undeclared. */
+    region: new ByteListType(MAX_REGION_BYTES),
     /** Moved from the owner to the operator's account, to pay the confirmations' fees. */
     deposit: Amount,
   },
@@ -141,6 +145,8 @@ export const FluxNodeRecord = new ContainerType(
     operator: Bytes32,
     tier: Uint8,
     endpoint: new ByteListType(MAX_ENDPOINT_BYTES),
+    /** As declared at start (see NodeStartPayload.region); empty when undeclared. */
+    region: new ByteListType(MAX_REGION_BYTES),
     collateral: Amount,
     /** See NodeStatus in core/nodes/types.ts. */
     status: Uint8,

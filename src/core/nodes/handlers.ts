@@ -14,6 +14,7 @@ import { fail } from '../ledger/errors.ts';
 import type { TxKindHandler } from '../ledger/kinds.ts';
 import { accounts, EMPTY_ACCOUNT } from '../ledger/state.ts';
 import { confirmFrom, confirmNode, nodeIdOf, operatorAccount, registerNode, stopNode } from './lifecycle.ts';
+import { regionError, regionOf } from './region.ts';
 import { checkReportForTier, checkReportPlausible } from './report.ts';
 import { byOperator, cooldowns, NODE_STATUS_NAMES, NodeStatus, nodes, tierOf } from './types.ts';
 
@@ -50,6 +51,11 @@ export const nodeStartHandler: TxKindHandler<StartValue> = {
     }
     const bad = endpointError(endpoint);
     if (bad) return fail('BAD_ENDPOINT', `nodeStart ${bad}`);
+    const region = regionOf(value.region);
+    if (value.region.length > 0) {
+      const badRegion = regionError(region);
+      if (badRegion) return fail('MALFORMED', `nodeStart region: ${badRegion}`);
+    }
     if (value.deposit > params.maxSupply)
       return fail('BAD_AMOUNT', `nodeStart deposit ${value.deposit} exceeds the supply cap`);
     return { ok: true, value: { ...value, collateral: params.nodes.tiers[tier].collateral } };

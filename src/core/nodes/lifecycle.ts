@@ -7,6 +7,7 @@ import { addressBytes } from '../crypto/keys.ts';
 import type { Tier } from '../ledger/emission.ts';
 import { accounts, EMPTY_ACCOUNT, EMPTY_SUPPLY, type StateOverlay, supply } from '../ledger/state.ts';
 import type { ChainParams } from '../params/index.ts';
+import { regionError } from './region.ts';
 import {
   byOperator,
   cooldowns,
@@ -89,6 +90,7 @@ export function registerNode(
     operator: start.operator,
     tier: start.tier,
     endpoint: start.endpoint,
+    region: start.region,
     collateral: start.collateral,
     status: NodeStatus.started,
     startHeight: height,
@@ -233,6 +235,8 @@ export function registerGenesisNodes(state: StateOverlay, params: ChainParams): 
     const g = list[i];
     const tier = tierIndex(g.tier);
     if (tierOf(tier) === undefined) throw new Error(`genesis node ${i}: unknown tier ${g.tier}`);
+    if (g.region !== undefined && regionError(g.region))
+      throw new Error(`genesis node ${i}: region ${regionError(g.region)}`);
     const collateral = params.nodes.tiers[g.tier].collateral;
     const owner = state.read(accounts, g.owner) ?? EMPTY_ACCOUNT;
     if (owner.balance < collateral)
@@ -245,6 +249,7 @@ export function registerGenesisNodes(state: StateOverlay, params: ChainParams): 
       tier,
       operator,
       endpoint: encoder.encode(g.endpoint),
+      region: encoder.encode(g.region ?? ''),
       deposit: 0n,
       owner: fromHex(g.owner),
       collateral,

@@ -8,12 +8,15 @@ export function encodeNodeStart(start: {
   tier: Tier;
   operator: Uint8Array;
   endpoint: string;
+  /** `CONTINENT[-COUNTRY]` (see region.ts); left out, the node declares no region. */
+  region?: string;
   deposit?: bigint;
 }): Uint8Array {
   return NodeStartPayload.serialize({
     tier: tierIndex(start.tier),
     operator: start.operator,
     endpoint: new TextEncoder().encode(start.endpoint),
+    region: new TextEncoder().encode(start.region ?? ''),
     deposit: start.deposit ?? 0n,
   });
 }

@@ -149,6 +149,8 @@ export interface GenesisNode {
   operator: string;
   tier: Tier;
   endpoint: string;
+  /** `CONTINENT[-COUNTRY]` (see core/nodes/region.ts); left out, the node declares no region. */
+  region?: string;
 }
 
 export function isActive(params: ChainParams, feature: Feature, height: number): boolean {

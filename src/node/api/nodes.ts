@@ -4,6 +4,7 @@ import { toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, encodeAddress } from '../../core/crypto/keys.ts';
 import { splitSubsidy, TIERS, type Tier } from '../../core/ledger/emission.ts';
 import { confirmFrom } from '../../core/nodes/lifecycle.ts';
+import { regionOf } from '../../core/nodes/region.ts';
 import { NODE_STATUS_NAMES, NodeStatus, tierIndex, tierOf } from '../../core/nodes/types.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 import type { Chain } from '../chain/types.ts';
@@ -26,6 +27,7 @@ export function nodeJson(
     operator: toHex(node.operator),
     operatorAddress: encodeAddress(prefix, addressBytes(node.operator)),
     endpoint: Buffer.from(node.endpoint).toString('utf8'),
+    ...(node.region.length ? { region: regionOf(node.region) } : {}),
     collateral: node.collateral.toString(),
     startHeight: node.startHeight,
     confirmations: node.confirmations,

@@ -174,6 +174,10 @@ export const NodeJson = z
     operator: z.string().describe('ed25519 public key (hex) that signs confirmations'),
     operatorAddress: Address,
     endpoint: z.string(),
+    region: z
+      .string()
+      .optional()
+      .describe('where the node is, CONTINENT[-COUNTRY] like EU-DE; absent: undeclared'),
     collateral: AmountString,
     startHeight: z.number(),
     confirmations: z.number(),

@@ -9,11 +9,16 @@ import {
 } from '../../../src/core/apps/placement.ts';
 import { sha256, toHex } from '../../../src/core/crypto/hash.ts';
 import { TIERS } from '../../../src/core/ledger/emission.ts';
+import { inAnyRegion } from '../../../src/core/nodes/region.ts';
 
 const nodeId = (i: number) => toHex(sha256(new Uint8Array([i & 255, i >> 8])));
 
+/** Node i's region: i mod 5 ('' declares none). */
+const REGIONS = ['EU-DE', 'NA-US', 'EU-FR', '', 'AS-JP'];
+
 function node(i: number, cap = { cpuTenths: 40, ramMb: 8000, hddGb: 200, gpu: 0 }): PlacementNode {
-  return { id: nodeId(i), tier: TIERS[i % 3], capacity: cap };
+  const region = REGIONS[i % REGIONS.length];
+  return { id: nodeId(i), tier: TIERS[i % 3], capacity: cap, ...(region ? { region } : {}) };
 }
 
 function app(name: string, instances: number, over: Partial<PlacementApp> = {}): PlacementApp {
@@ -45,6 +50,9 @@ const arbApp = fc.record({
     .array(fc.constantFrom('8080/tcp', '9000/tcp', '53/udp'), { maxLength: 2 })
     .map((p) => [...new Set(p)]),
   tiers: fc.option(fc.subarray([...TIERS], { minLength: 1 }), { nil: undefined }),
+  geolocation: fc.option(fc.subarray(['EU', 'EU-DE', 'NA', 'AS-JP', 'OC'], { minLength: 1 }), {
+    nil: undefined,
+  }),
 });
 const arbApps = fc.uniqueArray(arbApp, { selector: (a) => a.name, maxLength: 25 });
 const arbNodes = fc.integer({ min: 0, max: 30 }).map((n) => Array.from({ length: n }, (_, i) => node(i)));
@@ -83,6 +91,8 @@ describe('placement', () => {
             if (!hits) continue;
             const a = byName.get(p.name)!;
             if (a.tiers) assert.ok(a.tiers.includes(n.tier));
+            if (a.geolocation)
+              assert.ok(inAnyRegion(n.region ?? '', a.geolocation), `${p.name} outside its region`);
             cpu += a.needs.cpuTenths;
             ram += a.needs.ramMb;
             hdd += a.needs.hddGb;
@@ -155,8 +165,58 @@ describe('placement', () => {
     assert.equal(p.reason, '2 of 3 instances placed: no other node: 1 of 3 without 64000 MB RAM free');
     const none = placeApps([], [app('x', 1)]).get('x')!;
     assert.equal(none.reason, '0 of 1 instances placed: no confirmed FluxNode');
-    const geo = placeApps([node(0)], [app('eu', 1, { geolocation: ['EU'] })]).get('eu')!;
-    assert.match(geo.reason ?? '', /not in EU/);
+  });
+
+  it('places a geo-constrained app only on nodes in its regions', () => {
+    const big = { cpuTenths: 1000, ramMb: 1e6, hddGb: 1000, gpu: 0 };
+    const nodes = Array.from({ length: 40 }, (_, i) => node(i, big));
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const p = placeApps(nodes, [
+      app('de', 8, { geolocation: ['EU-DE'] }),
+      app('eu', 16, { geolocation: ['EU'] }),
+      app('eu-jp', 16, { geolocation: ['EU-FR', 'AS-JP'] }),
+      app('anywhere', 40),
+    ]);
+    const regions = (name: string) => new Set(p.get(name)!.nodes.map((id) => byId.get(id)!.region));
+    assert.equal(p.get('de')!.nodes.length, 8);
+    assert.deepEqual(regions('de'), new Set(['EU-DE']));
+    assert.equal(p.get('eu')!.nodes.length, 16);
+    assert.deepEqual(regions('eu'), new Set(['EU-DE', 'EU-FR']));
+    assert.deepEqual(regions('eu-jp'), new Set(['EU-FR', 'AS-JP']));
+    assert.equal(p.get('anywhere')!.nodes.length, 40, 'nodes without a region host unconstrained apps');
+  });
+
+  it('says why a geo-constrained app is not fully placed', () => {
+    const nodes = Array.from({ length: 10 }, (_, i) => node(i)); // 2 in EU-DE, 8000 MB each
+    const ram = (ramMb: number) => ({ needs: { cpuTenths: 5, ramMb, hddGb: 10, gpu: 0, ports: 0 } });
+    const full = placeApps(nodes, [app('de', 2, { geolocation: ['EU-DE'], ...ram(9000) })]).get('de')!;
+    assert.deepEqual(full.nodes, []);
+    assert.equal(
+      full.reason,
+      '0 of 2 instances placed: no confirmed node in region EU-DE with 9000 MB RAM free (2 in EU-DE: 2 without 9000 MB RAM free; 8 outside EU-DE, 2 of them declaring no region)',
+    );
+    const part = placeApps(nodes, [app('de', 3, { geolocation: ['EU-DE'] })]).get('de')!;
+    assert.equal(part.nodes.length, 2);
+    assert.equal(
+      part.reason,
+      '2 of 3 instances placed: no other confirmed node in region EU-DE (2 in EU-DE: 2 already host it; 8 outside EU-DE, 2 of them declaring no region)',
+    );
+    const none = placeApps(nodes, [app('oc', 1, { geolocation: ['OC', 'SA'] })]).get('oc')!;
+    assert.equal(
+      none.reason,
+      '0 of 1 instances placed: no confirmed node in region OC or SA (10 elsewhere, 2 of them declaring no region)',
+    );
+  });
+
+  it('places apps without a geolocation as if no node declared a region', () => {
+    fc.assert(
+      fc.property(arbNodes, arbApps, (nodes, apps) => {
+        const plain = apps.map((a) => ({ ...a, geolocation: undefined }));
+        const bare = nodes.map(({ region: _, ...n }) => n);
+        assert.deepEqual(asObject(placeApps(bare, plain)), asObject(placeApps(nodes, plain)));
+      }),
+      { numRuns: 50 },
+    );
   });
 
   it('places earlier registrations first', () => {

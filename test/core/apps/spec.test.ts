@@ -77,6 +77,19 @@ describe('app spec', () => {
     assert.match(issues({ ...GOOD, extra: 1 }).join(), /Unrecognized key/);
   });
 
+  it('accepts regions in the FluxNode region format and names the rule otherwise', () => {
+    const r = validateAppSpec({ ...GOOD, geolocation: ['EU', 'NA-US'] }, mainnet);
+    assert.ok(r.ok, r.ok ? '' : r.error.message);
+    assert.deepEqual(r.spec.geolocation, ['EU', 'NA-US']);
+    assert.match(
+      issues({ ...GOOD, geolocation: ['EU', 'DE'] }).join(),
+      /geolocation\[1\]: a region is a continent \(AF, AN, AS, EU, NA, OC, SA\), optionally followed by an ISO 3166-1 alpha-2 country code/,
+    );
+    assert.match(issues({ ...GOOD, geolocation: ['eu-de'] }).join(), /geolocation\[0\]: a region is/);
+    assert.match(issues({ ...GOOD, geolocation: [] }).join(), /geolocation: list at least one region/);
+    assert.match(issues({ ...GOOD, geolocation: ['EU', 'EU'] }).join(), /geolocation: lists a region twice/);
+  });
+
   it('never throws on random input and always gives a result', () => {
     fc.assert(
       fc.property(fc.anything(), (input) => {

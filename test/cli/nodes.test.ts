@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { main } from '../../src/cli/flux.ts';
+import { toHex } from '../../src/core/crypto/hash.ts';
+import { keyPairFromSecret } from '../../src/core/crypto/keys.ts';
+import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
+import type { LocalChain } from '../../src/node/chain/chain.ts';
+import { createMiner } from '../../src/node/miner/miner.ts';
+import { createDevNode, type FluxNode } from '../../src/node/node.ts';
+
+class Sink extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: string, cb: () => void) {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+describe('flux node start --region', () => {
+  let node: FluxNode;
+  let dir: string;
+  let env: Record<string, string>;
+  const operator = toHex(keyPairFromSecret(new Uint8Array(32).fill(9)).publicKey);
+
+  const flux = async (args: string[], stdin?: string) => {
+    const stdout = new Sink();
+    const stderr = new Sink();
+    const code = await main(args, {
+      env,
+      stdin: Readable.from(stdin === undefined ? [] : [stdin]),
+      stdout,
+      stderr,
+    });
+    return { code, stdout: stdout.text, stderr: stderr.text };
+  };
+
+  before(async () => {
+    node = await createDevNode();
+    dir = mkdtempSync(join(tmpdir(), 'openflux-cli-nodes-'));
+    env = { FLUX_API: node.url!, FLUX_WALLET_DIR: join(dir, 'w'), FLUX_PASSWORD: 'pw', HOME: dir };
+    const imported = await flux(['wallet', 'import', '--accounts', '1'], `${DEVNET_MNEMONIC}\n`);
+    assert.equal(imported.code, 0, imported.stderr);
+  });
+  after(async () => {
+    await node.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = [
+    'node',
+    'start',
+    '--tier',
+    'cumulus',
+    '--endpoint',
+    '127.0.0.9:16127',
+    '--operator',
+    operator,
+  ];
+
+  it('refuses a region that is not CONTINENT[-COUNTRY], naming the option and the rule', async () => {
+    const r = await flux([...start, '--region', 'DE']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--region: "DE" is not a region: a region is a continent .* like EU or EU-DE/);
+  });
+
+  it('declares the region, and node list/status show it', async () => {
+    const r = await flux([...start, '--region', 'EU-DE', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const sent = JSON.parse(r.stdout);
+    assert.equal(sent.region, 'EU-DE');
+    await createMiner({ chain: node.chain as LocalChain, minerAddress: new Uint8Array(20) }).mineBlock();
+    const list = JSON.parse((await flux(['node', 'list', '--json'])).stdout);
+    assert.deepEqual(
+      list.nodes.map((n: { id: string; region?: string }) => [n.id, n.region]),
+      [[sent.id, 'EU-DE']],
+    );
+    const text = await flux(['node', 'list']);
+    assert.match(text.stdout, /region[\s\S]*EU-DE/);
+    const status = await flux(['node', 'status', sent.id]);
+    assert.match(status.stdout, /region\s+EU-DE/);
+  });
+});
