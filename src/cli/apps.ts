@@ -1,4 +1,4 @@
-// `flux app price|deploy|status|list|logs|update|extend|cancel|convert|build-example`.
+// `flux app price|deploy|status|list|logs|url|update|extend|cancel|convert|build-example`.
 import { readFile, writeFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import { formatFlux } from '../client/amount.ts';
@@ -15,6 +15,8 @@ import { type AppSpec, parseAppSpec } from '../core/apps/spec.ts';
 import { TxKind } from '../core/codec/types.ts';
 import { type ChainParams, type NetworkName, presets } from '../core/params/index.ts';
 import type { AppStatusJson } from '../node/api/app-routes.ts';
+import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT } from '../node/ingress/proxy.ts';
+import { hostOfEndpoint } from '../node/ingress/resolve.ts';
 import type { CommandContext } from './context.ts';
 import { CliError } from './io.ts';
 import { networkParams, submitFromWallet } from './nodes.ts';
@@ -308,4 +310,50 @@ export async function appBuildExample(ctx: CommandContext): Promise<void> {
     throw new CliError(`could not build the example image: ${e.message}`);
   });
   ctx.emit({ image: tag }, `built ${tag}; deploy it with: flux app deploy examples/hello-web/app.yaml`);
+}
+
+/**
+ * `flux app url NAME [--ingress URL] [--domain D]`: where the app answers. The ingress defaults
+ * to FLUX_INGRESS, else the API's host on the default ingress port.
+ */
+export async function appUrl(ctx: CommandContext): Promise<void> {
+  const name = ctx.positionals[0];
+  const app = await ctx.client().app({ params: { name } });
+  const given = (ctx.values.ingress as string | undefined) ?? ctx.io.env.FLUX_INGRESS;
+  let ingress: URL;
+  try {
+    ingress = new URL(given ?? ctx.api);
+  } catch {
+    throw new CliError(
+      `--ingress must be a URL such as http://127.0.0.1:${DEFAULT_INGRESS_PORT}, not ${given}`,
+      2,
+    );
+  }
+  if (given === undefined) ingress.port = String(DEFAULT_INGRESS_PORT);
+  const port = ingress.port || '80';
+  const domain = (ctx.values.domain as string | undefined) ?? DEFAULT_INGRESS_DOMAIN;
+  const spec = app.spec as { components?: Array<{ ports?: Array<{ host: number; protocol?: string }> }> };
+  const published = (spec.components ?? [])
+    .flatMap((c) => c.ports ?? [])
+    .find((p) => p.protocol !== 'udp')?.host;
+  const hosts = app.placement.nodes.map((n) => hostOfEndpoint(n.endpoint));
+  const urls = {
+    name,
+    byHost: `http://${name}.${domain}:${port}/`,
+    byPath: `${ingress.origin}/apps/${name}/`,
+    throughHostingNodes: hosts.map((h) => `http://${h.includes(':') ? `[${h}]` : h}:${port}/apps/${name}/`),
+    instances:
+      published === undefined
+        ? []
+        : hosts.map((h) => `http://${h.includes(':') ? `[${h}]` : h}:${published}/`),
+  };
+  ctx.emit(
+    urls,
+    [
+      `${urls.byHost}   (Host ${name}.${domain} on the ingress at ${ingress.host})`,
+      urls.byPath,
+      ...urls.throughHostingNodes.map((u) => `${u}   (another node's ingress, if it runs one on this port)`),
+      ...urls.instances.map((u) => `${u}   (an instance, straight)`),
+    ].join('\n'),
+  );
 }

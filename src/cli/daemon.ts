@@ -32,6 +32,10 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   if (p2pPortText !== undefined && (!/^[0-9]{1,5}$/.test(p2pPortText) || Number(p2pPortText) > 65535)) {
     throw new CliError(`--p2p-port must be a port number from 0 to 65535, not ${p2pPortText}`, 2);
   }
+  const ingressText = v['ingress-port'] as string | undefined;
+  if (ingressText !== undefined && (!/^[0-9]{1,5}$/.test(ingressText) || Number(ingressText) > 65535)) {
+    throw new CliError(`--ingress-port must be a port number from 0 to 65535, not ${ingressText}`, 2);
+  }
   const bootstrap = (v.bootstrap as string[] | undefined) ?? [];
   for (const addr of bootstrap) {
     if (!/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/[0-9]{1,5}\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(addr)) {
@@ -79,6 +83,10 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
       mine: v.mine === true,
       minerAddress,
       signatureThreads: Number(threadsText),
+      ingress:
+        ingressText === undefined
+          ? false
+          : { host, port: Number(ingressText), domain: v['ingress-domain'] as string | undefined },
       log,
     });
   } catch (e) {
@@ -93,6 +101,7 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
         network,
         datadir,
         api: node.url,
+        ingress: node.ingress?.url,
         height: node.chain.tip().height,
         peerId: node.p2p?.peerId,
         p2p: node.p2p?.multiaddrs() ?? [],

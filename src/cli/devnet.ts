@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { createClient } from '../client/client.ts';
 import type { ChainInfoJson, NetworkJson } from '../node/api/routes.ts';
 import { DEFAULT_API_PORT } from '../node/api/server.ts';
+import { DEFAULT_INGRESS_PORT } from '../node/ingress/proxy.ts';
 import { DEFAULT_P2P_PORT, PEER_KEY_FILE, readDevnetGenesis, writeDevnetGenesis } from '../node/node.ts';
 import { loadOrCreatePeerKey, peerIdOf } from '../node/p2p/index.ts';
 import type { CommandContext } from './context.ts';
@@ -30,6 +31,8 @@ export interface DevnetNodeState {
   mine: boolean;
   /** API base URL and p2p addresses once the node reported them. */
   api?: string;
+  /** Ingress base URL (apps at /apps/<app>/ or by Host <app>.flux.localhost). */
+  ingress?: string;
   peerId: string;
   p2p: string[];
   log: string;
@@ -137,6 +140,7 @@ function tail(file: string, lines = 15): string {
 
 interface Ready {
   api: string;
+  ingress?: string;
   peerId: string;
   p2p: string[];
 }
@@ -292,6 +296,7 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
     const host = hostOf(i);
     const apiPort = apiPorts[i] ?? (await portOf(host, DEFAULT_API_PORT));
     const p2pPort = await portOf(host, DEFAULT_P2P_PORT);
+    const ingressPort = (await portOf(host, DEFAULT_INGRESS_PORT)) || (await freePort(host));
     const log = join(datadir, 'node.log');
     const out = join(datadir, 'ready.json');
     const args = [
@@ -310,6 +315,8 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
       String(apiPort),
       '--p2p-port',
       String(p2pPort),
+      '--ingress-port',
+      String(ingressPort),
       '--json',
       ...(i < miners ? ['--mine'] : []),
       ...bootstrap.flatMap((b) => ['--bootstrap', b]),
@@ -342,6 +349,7 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
   const becomeReady = async ({ node, out }: { node: DevnetNodeState; out: string }) => {
     const ready = await waitReady(node, out, deadline);
     node.api = ready.api;
+    node.ingress = ready.ingress;
     node.p2p = ready.p2p;
     if (ready.peerId !== node.peerId)
       throw new CliError(`node ${node.index} runs as ${ready.peerId}, expected ${node.peerId}`);
@@ -388,6 +396,7 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
     nodes: state.nodes.map((n) => ({
       index: n.index,
       api: n.api,
+      ingress: n.ingress,
       peerId: n.peerId,
       p2p: n.p2p,
       pid: n.pid,
@@ -399,7 +408,8 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
     [
       `devnet of ${count} node(s) in ${dir}, ${miners} mining`,
       ...state.nodes.map(
-        (n) => `node ${n.index}  ${n.api}  ${n.peerId}${n.mine ? '  mining' : ''}  (pid ${n.pid})`,
+        (n) =>
+          `node ${n.index}  ${n.api}  ingress ${n.ingress}  ${n.peerId}${n.mine ? '  mining' : ''}  (pid ${n.pid})`,
       ),
       '',
       `use it:  export FLUX_API=${state.nodes[0].api}   (or --api URL on any flux command)`,

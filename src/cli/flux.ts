@@ -54,6 +54,8 @@ const NODE_RUN: ParseArgsOptionsConfig = {
   bootstrap: { type: 'string', multiple: true },
   genesis: { type: 'string' },
   'no-p2p': { type: 'boolean' },
+  'ingress-port': { type: 'string' },
+  'ingress-domain': { type: 'string' },
 };
 
 const commands: Record<string, Command> = {
@@ -195,7 +197,7 @@ const commands: Record<string, Command> = {
   },
   'node run': {
     usage:
-      'flux node run [--network devnet|testnet|mainnet] [--datadir DIR] [--mine [--miner-address ADDR]] [--host IP] [--api-port P] [--api-host H] [--p2p-port P] [--bootstrap MULTIADDR]... [--genesis FILE] [--no-p2p] [--sig-threads N]',
+      'flux node run [--network devnet|testnet|mainnet] [--datadir DIR] [--mine [--miner-address ADDR]] [--host IP] [--api-port P] [--api-host H] [--p2p-port P] [--bootstrap MULTIADDR]... [--genesis FILE] [--no-p2p] [--sig-threads N] [--ingress-port P [--ingress-domain D]]',
     summary: 'run the node (same as fluxd)',
     options: NODE_RUN,
     args: [0, 0],
@@ -305,6 +307,13 @@ const commands: Record<string, Command> = {
     summary: 'validate an app spec and print its price, itemised',
     args: [1, 1],
     run: async (ctx) => (await import('./apps.ts')).appPriceCommand(ctx),
+  },
+  'app url': {
+    usage: 'flux app url NAME [--ingress URL] [--domain D]',
+    summary: 'where the app answers: through an ingress (by Host or /apps/NAME/) and its instances',
+    options: { ingress: { type: 'string' }, domain: { type: 'string' } },
+    args: [1, 1],
+    run: async (ctx) => (await import('./apps.ts')).appUrl(ctx),
   },
   'app deploy': {
     usage: 'flux app deploy APP.yaml [--from INDEX|ADDR] [--no-wait] [--timeout S]',

@@ -35,6 +35,8 @@ import {
 import { type ConfirmService, startConfirmService } from './fluxnode/service.ts';
 import { createDockerRuntime, type Runtime } from './fluxos/runtime.ts';
 import { type FluxOs, startFluxOs } from './fluxos/service.ts';
+import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT, type Ingress, startIngress } from './ingress/proxy.ts';
+import { chainResolver, tipView } from './ingress/resolve.ts';
 import { createJobFetcher, type JobFetcher } from './jobs/fetcher.ts';
 import { JobDataStore } from './jobs/store.ts';
 import { createMiner, type Miner } from './miner/miner.ts';
@@ -103,6 +105,12 @@ export interface NodeOptions {
    * `hostAddress` (default: the API host). `false` turns it off (needs the fluxnode service).
    */
   fluxos?: { runtime?: Runtime; hostAddress?: string; intervalMs?: number } | false;
+  /**
+   * The ingress (node/ingress/): `<app>.<domain>` or `/apps/<app>/...` on this port reaches an
+   * instance of the app anywhere in the network. Off unless given; host defaults to the API host,
+   * port to DEFAULT_INGRESS_PORT (0: a free one), domain to `flux.localhost`.
+   */
+  ingress?: { host?: string; port?: number; domain?: string } | false;
 }
 
 export interface FluxNode {
@@ -121,6 +129,8 @@ export interface FluxNode {
   readonly jobData: JobDataStore;
   /** The app agent, when this node runs one. */
   readonly fluxos?: FluxOs;
+  /** The ingress, when it runs. */
+  readonly ingress?: Ingress;
   close(): Promise<void>;
 }
 
@@ -261,7 +271,9 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
   let api: ApiServer | undefined;
   // The app agent starts after the operator key is known; the API reads it through this holder.
   const appDeps: { state: typeof chain.state; fluxos?: FluxOs } = { state: chain.state };
+  let ingress: Ingress | undefined;
   const closeAll = async () => {
+    await ingress?.close();
     await api?.close();
     await p2p?.stop();
     chain.close();
@@ -319,6 +331,21 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         apps: appDeps,
       });
       log(`api listening on ${api.url}`);
+    }
+    if (opts.ingress) {
+      const own = tipView(chain, chain.state);
+      // The agent starts later; until then (or without one) placement is computed here.
+      const resolve = chainResolver(chain, () => appDeps.fluxos?.view() ?? own());
+      ingress = await startIngress({
+        resolve,
+        host: opts.ingress.host ?? (opts.api === false ? undefined : opts.api?.host),
+        port: opts.ingress.port ?? DEFAULT_INGRESS_PORT,
+        domain: opts.ingress.domain,
+        log,
+      });
+      log(
+        `ingress listening on ${ingress.url} (apps at <app>.${opts.ingress.domain ?? DEFAULT_INGRESS_DOMAIN})`,
+      );
     }
   } catch (e) {
     await closeAll();
@@ -420,6 +447,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
     miner,
     jobData,
     fluxos,
+    ingress,
     close() {
       closed ??= (async () => {
         confirmer?.close();
