@@ -11,6 +11,7 @@ import { encodeNodeConfirm } from '../../core/nodes/payloads.ts';
 import { checkReportForTier } from '../../core/nodes/report.ts';
 import { NodeStatus, tierOf } from '../../core/nodes/types.ts';
 import type { Chain } from '../chain/types.ts';
+import { serialPasses } from '../passes.ts';
 
 export interface ConfirmServiceOptions {
   chain: Chain;
@@ -34,9 +35,6 @@ export function startConfirmService(opts: ConfirmServiceOptions): ConfirmService
   const submitted = new Map<string, { tx: Uint8Array; confirmations: number }>();
   const warned = new Set<string>();
   let report: Promise<BenchReport> | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
-  let closed = false;
 
   const pendingNonce = (): number => {
     const mine = chain.mempool(100_000).filter((e) => bytesEqual(e.tx.body.sender, operator.publicKey));
@@ -58,7 +56,7 @@ export function startConfirmService(opts: ConfirmServiceOptions): ConfirmService
       if (height < confirmFrom(node, chain.params) || height >= node.expiresAt) continue;
       report ??= opts.report();
       const r = await report;
-      if (closed) return;
+      if (passes.stopped) return;
       const tier = tierOf(node.tier)!;
       const meets = checkReportForTier(r, tier, chain.params);
       if (!meets.ok) {
@@ -91,26 +89,8 @@ export function startConfirmService(opts: ConfirmServiceOptions): ConfirmService
     }
   }
 
-  const check = (): Promise<void> => {
-    if (closed) return Promise.resolve();
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          again = false;
-          await checkOnce();
-        } while (again && !closed);
-      } catch (e) {
-        log(`fluxnode: ${(e as Error).message}`);
-      } finally {
-        running = undefined;
-      }
-    })();
-    return running;
-  };
+  const passes = serialPasses(checkOnce, (e) => log(`fluxnode: ${e.message}`));
+  const check = passes.run;
 
   const onBlock = () => void check();
   chain.on('block', onBlock);
@@ -118,7 +98,7 @@ export function startConfirmService(opts: ConfirmServiceOptions): ConfirmService
   return {
     check,
     close() {
-      closed = true;
+      void passes.stop();
       chain.off('block', onBlock);
     },
   };

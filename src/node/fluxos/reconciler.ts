@@ -4,6 +4,7 @@
 // pull the image, create, start, and restart a crashed container with exponential backoff. Every
 // app is handled on its own: one that fails is reported with the reason and does not block others.
 import type { AppSpec } from '../../core/apps/spec.ts';
+import { serialPasses } from '../passes.ts';
 import { containerName, containerOptions, LABELS } from './options.ts';
 import { type ContainerSummary, engineMessage, type Runtime } from './runtime.ts';
 
@@ -80,9 +81,6 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   const tracked = new Map<string, Tracked>();
   let assignedNow: AssignedApp[] = [];
   let nodeNow: string | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
-  let closed = false;
   let engineDown: string | undefined;
 
   const delay = (restarts: number) =>
@@ -242,24 +240,8 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     }
   }
 
-  const reconcile = (): Promise<void> => {
-    if (closed) return Promise.resolve();
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          again = false;
-          await pass();
-        } while (again && !closed);
-      } finally {
-        running = undefined;
-      }
-    })();
-    return running;
-  };
+  const passes = serialPasses(pass);
+  const reconcile = passes.run;
 
   const timer = setInterval(() => void reconcile(), o.intervalMs ?? 2_000);
   timer.unref();
@@ -303,9 +285,8 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       return out;
     },
     async close() {
-      closed = true;
       clearInterval(timer);
-      await running;
+      await passes.stop();
     },
   };
 }
