@@ -299,6 +299,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
       p2p.on('peer:connect', (peer) => log(`peer connected ${peer}`));
       p2p.on('peer:disconnect', (peer) => log(`peer disconnected ${peer}`));
       p2p.on('peer:ban', (peer, reason) => log(`peer banned ${peer}: ${reason}`));
+      p2p.on('tx:rebroadcast', (n) => log(`rebroadcast ${n} pending transaction(s) of ours`));
       let lastLine = 0;
       p2p.on('sync:start', (s) => {
         lastSync = s;

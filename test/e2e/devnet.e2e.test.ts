@@ -3,7 +3,7 @@
 // node started late with `--bootstrap` syncs to the tip, and `flux devnet down` leaves nothing.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -39,6 +39,18 @@ describe('flux devnet: three node processes', { timeout: 90_000 }, () => {
     assert.equal(r.code, 0, `flux ${args.join(' ')}: ${r.stderr}`);
     return JSON.parse(r.stdout);
   };
+  /** What each node's log says about its FluxNode and the transactions it relayed. */
+  const fluxnodeLog = (): string =>
+    nodes
+      .map((n) => {
+        let text = '';
+        try {
+          text = readFileSync(join(devnetDir, `node-${n.index}`, 'node.log'), 'utf8');
+        } catch {}
+        const lines = text.split('\n').filter((l) => /fluxnode|rebroadcast|reorg|banned|txs=[1-9]/.test(l));
+        return `node ${n.index}:\n${lines.slice(-20).join('\n')}`;
+      })
+      .join('\n');
   const status = async (): Promise<NodeStatus[]> =>
     (await json(['devnet', 'status', '--dir', devnetDir])).nodes;
 
@@ -148,12 +160,14 @@ describe('flux devnet: three node processes', { timeout: 90_000 }, () => {
       confirmations: number;
       payouts: number;
     }
+    let last: NodeRow[] = [];
     const rows = await until(
-      'every devnet FluxNode to confirm again with its operator key and be paid twice',
+      () =>
+        `every devnet FluxNode to confirm again with its operator key and be paid twice; last seen:\n${JSON.stringify(last)}\n${fluxnodeLog()}`,
       async () => {
-        const list = (await json(['node', 'list', '--api', api])).nodes as NodeRow[];
-        return list.every((n) => n.status === 'confirmed' && n.confirmations >= 2 && n.payouts >= 2)
-          ? list
+        last = (await json(['node', 'list', '--api', api])).nodes as NodeRow[];
+        return last.every((n) => n.status === 'confirmed' && n.confirmations >= 2 && n.payouts >= 2)
+          ? last
           : undefined;
       },
       30_000,

@@ -45,6 +45,19 @@ export interface NodeParams {
   cooldown: number;
   /** Blocks from a stop (or an expiry) until the collateral returns to the owner's balance. */
   unlockDelay: number;
+  /**
+   * Liveness (off chain): every running FluxNode gossips a heartbeat signed by its operator key
+   * every `heartbeatMs`; a node not heard from for `timeoutMs` is down in a node's view, and one
+   * heard again is taken back only after `holdDownMs` of heartbeats (no flapping). A heartbeat
+   * stamped more than `maxSkewMs` away from the receiver's clock is refused.
+   */
+  liveness: { heartbeatMs: number; timeoutMs: number; holdDownMs: number; maxSkewMs: number };
+  /**
+   * Down reports (on chain): a confirmed node is marked down when `quorum` other confirmed nodes
+   * reported it down within `window` blocks; a down node hosts and earns nothing until it
+   * confirms again.
+   */
+  down: { quorum: number; window: number };
   /** Bounds no honest report passes: per-core CPU rate, and absolute ranges. */
   report: {
     minEventsPerCore: number;
@@ -89,6 +102,10 @@ export interface AppParams {
   maxBlocks: number;
   maxInstances: number;
   maxComponents: number;
+  /** Hosting nodes are paid what apps consumed every this many blocks (1: block by block). */
+  payoutInterval: number;
+  /** The port every node's ingress listens on by default. */
+  ingressPort: number;
 }
 
 export interface ChainParams {
@@ -189,6 +206,9 @@ const mainnetNodes: NodeParams = {
   confirmPeriod: 960,
   cooldown: 720,
   unlockDelay: 2_880,
+  // 10,000 nodes at one heartbeat per 10 s is 1,000 small gossip messages a second.
+  liveness: { heartbeatMs: 10_000, timeoutMs: 35_000, holdDownMs: 120_000, maxSkewMs: 60_000 },
+  down: { quorum: 5, window: 20 },
   report: REPORT_BOUNDS,
 };
 
@@ -214,6 +234,8 @@ const mainnetApps: AppParams = {
   maxBlocks: 1_051_200,
   maxInstances: 100,
   maxComponents: 10,
+  payoutInterval: 10,
+  ingressPort: 16180,
 };
 
 const common = {
@@ -312,8 +334,12 @@ export const devnet: ChainParams = {
     confirmPeriod: 8,
     cooldown: 4,
     unlockDelay: 4,
+    // Seconds, so a devnet fails over well within 10 s.
+    liveness: { heartbeatMs: 1_000, timeoutMs: 3_500, holdDownMs: 10_000, maxSkewMs: 30_000 },
+    down: { quorum: 2, window: 10 },
     report: REPORT_BOUNDS,
   },
+  apps: { ...mainnetApps, payoutInterval: 1 },
   // Small jobs (k from 256; at most 2048 so a fraud proof fits one transaction) and a zero job of
   // 16 M MACs, about 3 ms here; a block needs about 2^26 MACs, so mining leaves the CPU free.
   pouw: {

@@ -53,7 +53,10 @@ export function startConfirmService(opts: ConfirmServiceOptions): ConfirmService
         } else if (chain.mempoolTx(sent.tx)) continue;
         else submitted.delete(id); // dropped: try again
       }
-      if (height < confirmFrom(node, chain.params) || height >= node.expiresAt) continue;
+      // One block after the window opens (peers a block behind would refuse it and not offer it
+      // again), unless that is the last block before the node expires.
+      const from = Math.min(confirmFrom(node, chain.params) + 1, node.expiresAt - 1);
+      if (height < from || height >= node.expiresAt) continue;
       report ??= opts.report();
       const r = await report;
       if (passes.stopped) return;

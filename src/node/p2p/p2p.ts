@@ -13,13 +13,13 @@ import { createLibp2p } from 'libp2p';
 import { blockHash, decodeBlock, decodeTx, encodeBlock, encodeTx, txId } from '../../core/codec/ids.ts';
 import type { Block, Tx } from '../../core/codec/types.ts';
 import { checkBlockWork } from '../../core/consensus/pouw.ts';
-import { toHex } from '../../core/crypto/hash.ts';
+import { fromHex, toHex } from '../../core/crypto/hash.ts';
 import type { LedgerErrorCode } from '../../core/ledger/errors.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 import type { ChainEvents, ImportResult } from '../chain/types.ts';
 import { fetchJobData, JOBDATA_PROTOCOL, serveJobDataStream } from './jobdata.ts';
 import { generatePeerKey, privateKeyOf } from './peer-key.ts';
-import { type Offence, PeerBook, RateLimiter, RecentSet } from './peers.ts';
+import { type Offence, PeerBook, RateLimiter, RebroadcastSchedule, RecentSet } from './peers.ts';
 import { pushTxs, serveSyncStream } from './protocol.ts';
 import { Syncer } from './sync.ts';
 import { DEFAULT_LIMITS, type P2P, type P2PEvents, type P2POptions, type PeerInfo } from './types.ts';
@@ -52,6 +52,9 @@ const INVALID_TX_CODES = new Set<LedgerErrorCode>([
 
 /** How many block hashes / tx ids we remember having seen from peers or relayed. */
 const RECENT_CAPACITY = 16_384;
+/** Our own pending transactions are announced again after 1 block, then after doubling gaps up to the maximum. */
+const REBROADCAST_AFTER_BLOCKS = 1;
+const REBROADCAST_MAX_INTERVAL = 64;
 /** Gossip framing and signature overhead above the message's own bytes. */
 const GOSSIP_OVERHEAD = 64 * 1024;
 
@@ -81,6 +84,13 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
   const fromNetwork = new RecentSet(RECENT_CAPACITY);
   /** Blocks already accepted for relay, so repeats are ignored rather than relayed again. */
   const relayed = new RecentSet(RECENT_CAPACITY);
+  /** Transactions that reached us from a peer in any way: not ours to announce again. */
+  const received = new RecentSet(RECENT_CAPACITY);
+  const rebroadcasts = new RebroadcastSchedule({
+    firstAfter: REBROADCAST_AFTER_BLOCKS,
+    maxInterval: REBROADCAST_MAX_INTERVAL,
+    capacity: RECENT_CAPACITY,
+  });
   const emitter = new EventEmitter();
   const emit = <E extends keyof P2PEvents>(event: E, ...args: Parameters<P2PEvents[E]>): void => {
     emitter.emit(event, ...args);
@@ -242,6 +252,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     const id = txId(tx);
     if (chain.mempoolTx(id) !== undefined || chain.tx(id) !== undefined) return TopicValidatorResult.Ignore;
     if (gossiped) fromNetwork.add(toHex(id));
+    received.add(toHex(id));
     const result = chain.submitTx(tx);
     if (result.ok) {
       emit('gossip:tx', id, peer.toString());
@@ -282,14 +293,27 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     pubsub.publish(topic, data).catch(() => undefined);
   };
   const onBlock: ChainEvents['block'] = (block, hash) => {
+    announceAgain();
     const key = toHex(hash);
     if (fromNetwork.has(key) || relayed.has(key)) return;
     relayed.add(key);
     publish(topics.blocks, encodeBlock(block));
   };
   const onTx: ChainEvents['tx'] = (tx, id) => {
-    if (fromNetwork.has(toHex(id))) return;
+    const key = toHex(id);
+    if (fromNetwork.has(key)) return;
+    if (!received.has(key)) rebroadcasts.track(key, chain.tip().height);
     publish(topics.txs, encodeTx(tx));
+  };
+  /** Announces again our own transactions that are still pending (see RebroadcastSchedule). */
+  const announceAgain = (): void => {
+    if (rebroadcasts.size === 0) return;
+    const due = rebroadcasts.take(chain.tip().height, (key) => chain.mempoolTx(fromHex(key)) !== undefined);
+    for (const key of due) {
+      const tx = chain.mempoolTx(fromHex(key));
+      if (tx !== undefined) publish(topics.txs, encodeTx(tx));
+    }
+    if (due.length > 0) emit('tx:rebroadcast', due.length);
   };
   // Transactions of a losing branch that went back to the mempool are announced again, so that
   // miners on the winning side (which may never have seen them) include them.

@@ -148,3 +148,52 @@ export class RecentSet {
     this.items.delete(key);
   }
 }
+
+/**
+ * When to announce our own pending transactions again. A peer may have ignored one because its
+ * state differed (it was behind, or on another branch) and gossip never offers it twice, so a
+ * transaction submitted here that stays pending is announced again `firstAfter` blocks later,
+ * then after twice as many blocks each time, up to `maxInterval`.
+ */
+export class RebroadcastSchedule {
+  private readonly due = new Map<string, { at: number; interval: number }>();
+  private readonly firstAfter: number;
+  private readonly maxInterval: number;
+  private readonly capacity: number;
+
+  constructor(opts: { firstAfter: number; maxInterval: number; capacity: number }) {
+    this.firstAfter = opts.firstAfter;
+    this.maxInterval = opts.maxInterval;
+    this.capacity = opts.capacity;
+  }
+
+  /** Starts watching a transaction first announced when the tip was at `height`. */
+  track(id: string, height: number): void {
+    this.due.delete(id);
+    this.due.set(id, { at: height + this.firstAfter, interval: this.firstAfter });
+    if (this.due.size > this.capacity) this.due.delete(this.due.keys().next().value as string);
+  }
+
+  /**
+   * The watched transactions to announce again at tip `height`; those `pending` says are gone
+   * (mined or dropped) are forgotten.
+   */
+  take(height: number, pending: (id: string) => boolean): string[] {
+    const out: string[] = [];
+    for (const [id, entry] of this.due) {
+      if (!pending(id)) {
+        this.due.delete(id);
+        continue;
+      }
+      if (height < entry.at) continue;
+      out.push(id);
+      entry.interval = Math.min(entry.interval * 2, this.maxInterval);
+      entry.at = height + entry.interval;
+    }
+    return out;
+  }
+
+  get size(): number {
+    return this.due.size;
+  }
+}

@@ -100,6 +100,8 @@ export interface P2PEvents {
   /** A block or transaction arrived by gossip and the chain took it. */
   'gossip:block': (hash: Uint8Array, from: string) => void;
   'gossip:tx': (id: Uint8Array, from: string) => void;
+  /** Our own transactions, still pending some blocks after submission, were announced again. */
+  'tx:rebroadcast': (count: number) => void;
 }
 
 export interface P2P {

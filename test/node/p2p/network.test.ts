@@ -2,7 +2,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { txId } from '../../../src/core/codec/ids.ts';
+import { TxKind } from '../../../src/core/codec/types.ts';
 import { bytesEqual, toHex } from '../../../src/core/crypto/hash.ts';
+import { addressBytes } from '../../../src/core/crypto/keys.ts';
+import { encodeTransfer, minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
+import { COIN } from '../../../src/core/params/index.ts';
 import type { SyncProgress } from '../../../src/node/p2p/index.ts';
 import {
   ALICE,
@@ -12,6 +16,7 @@ import {
   sameTip,
   startNode,
   type TestNode,
+  testKey,
   testParams,
   transfer,
   waitFor,
@@ -58,6 +63,47 @@ describe('p2p network', () => {
     assert.equal(a.chain.mempoolTx(id), undefined, 'the mined tx left A’s mempool');
     console.log(`tx A->C ${txMs} ms, block C->A ${blockMs} ms`);
     await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  it('announces its own pending transaction again, so a peer that was behind when it first heard of it takes it', async () => {
+    const params = testParams();
+    const carol = testKey(3);
+    const fund = signTx(
+      {
+        nonce: 0,
+        fee: minimumFee(300, params),
+        kind: TxKind.transfer,
+        payload: encodeTransfer(addressBytes(carol.publicKey), 10n * COIN),
+      },
+      ALICE,
+      params,
+    );
+    // Carol is funded only in A's last block, which B reaches after a 200-block sync.
+    const a = await node('a', params, {
+      prepare: async (chain) => {
+        await extendOnSchedule(chain, 199);
+        await extendOnSchedule(chain, 1, [fund]);
+      },
+    });
+    const spend = transfer(params, carol, 0);
+    const id = txId(spend);
+    assert.ok(a.chain.submitTx(spend).ok);
+    let rebroadcasts = 0;
+    a.p2p.on('tx:rebroadcast', (n) => {
+      rebroadcasts += n;
+    });
+
+    // A pushes its mempool to B as soon as B subscribes; B, still at genesis, cannot take it.
+    const b = await node('b', params, { bootstrap: [addrOf(a)] });
+    await waitFor('B to reach A’s tip', () => sameTip([a, b]), 15_000);
+    assert.equal(b.chain.mempoolTx(id), undefined, 'B refused the spend while it was behind');
+
+    // A block later A announces it again, and B, now caught up, takes it and can mine it.
+    await extendOnSchedule(a.chain, 1);
+    await waitFor('B to take the spend announced again', () => b.chain.mempoolTx(id) !== undefined);
+    assert.equal(rebroadcasts, 1);
+    const mined = await b.miner.mineBlock();
+    assert.ok(mined.txs.some((t) => bytesEqual(txId(t), id)));
   });
 
   it('syncs a node started after 300 blocks to the tip', async () => {

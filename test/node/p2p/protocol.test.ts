@@ -11,7 +11,7 @@ import { toHex } from '../../../src/core/crypto/hash.ts';
 import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
 import { buildBlock } from '../../../src/node/miner/miner.ts';
 import { loadOrCreatePeerKey, peerIdOf } from '../../../src/node/p2p/index.ts';
-import { PeerBook, RateLimiter, RecentSet } from '../../../src/node/p2p/peers.ts';
+import { PeerBook, RateLimiter, RebroadcastSchedule, RecentSet } from '../../../src/node/p2p/peers.ts';
 import { headersAfterLocator, PeerError } from '../../../src/node/p2p/protocol.ts';
 import { buildLocator, checkHeaders } from '../../../src/node/p2p/sync.ts';
 import { decodeMessage, encodeMessage, type WireMessage } from '../../../src/node/p2p/wire.ts';
@@ -115,6 +115,24 @@ describe('peer book', () => {
     set.add('a');
     set.add('c');
     assert.ok(set.has('a') && set.has('c') && !set.has('b'));
+  });
+
+  it('announces a pending transaction again after 2, 4, 8 blocks, capped, until it leaves', () => {
+    const schedule = new RebroadcastSchedule({ firstAfter: 2, maxInterval: 4, capacity: 2 });
+    const pending = new Set(['t']);
+    schedule.track('t', 10);
+    const dueAt = (h: number) => schedule.take(h, (id) => pending.has(id));
+    assert.deepEqual(dueAt(11), []);
+    assert.deepEqual(dueAt(12), ['t']);
+    assert.deepEqual(dueAt(15), []);
+    assert.deepEqual(dueAt(16), ['t']);
+    assert.deepEqual(dueAt(19), []);
+    assert.deepEqual(dueAt(20), ['t'], 'the gap stops growing at the maximum');
+    pending.delete('t');
+    assert.deepEqual(dueAt(30), []);
+    assert.equal(schedule.size, 0, 'a mined or dropped transaction is forgotten');
+    for (const id of ['a', 'b', 'c']) schedule.track(id, 0);
+    assert.equal(schedule.size, 2, 'keeps at most its capacity');
   });
 });
 
