@@ -1,7 +1,6 @@
 // Placement at scale: 100,000 app instances (50,000 apps of 1 to 3 instances) over 10,000 nodes
 // of mixed sizes, placed from scratch as every node does for each new tip. And deploy latency on a
 // real 3-node devnet with Docker: from `flux app deploy` to every instance answering HTTP.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { TIERS } from '../src/core/ledger/emission.ts';
 import { DEVNET_MNEMONIC } from '../src/core/params/index.ts';
 import { buildExampleImage } from '../src/node/fluxos/example-image.ts';
 import { LABELS } from '../src/node/fluxos/options.ts';
+import { EXAMPLE, flux, httpText, median } from './cli.ts';
 import { type BenchRow, formatRate } from './table.ts';
 
 const NODES = 10_000;
@@ -72,30 +72,7 @@ export async function run(): Promise<BenchRow[]> {
   return [...rows, ...(await deployLatency())];
 }
 
-const FLUX = join(import.meta.dirname, '../src/cli/flux.ts');
-const EXAMPLE = join(import.meta.dirname, '../examples/hello-web/app.yaml');
 const DEPLOYS = 3;
-
-function flux(args: string[], env: Record<string, string>, stdin = '') {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [FLUX, ...args],
-      { env: { ...process.env, ...env }, timeout: 180_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin!.end(stdin);
-  });
-}
-
-async function answers(url: string): Promise<boolean> {
-  try {
-    return (await fetch(url, { signal: AbortSignal.timeout(1_000) })).ok;
-  } catch {
-    return false;
-  }
-}
 
 /** `flux app deploy` on a 3-node devnet until every instance answers HTTP (median of DEPLOYS). */
 async function deployLatency(): Promise<BenchRow[]> {
@@ -150,12 +127,13 @@ async function deployLatency(): Promise<BenchRow[]> {
       const endpoints = (JSON.parse(r.stdout).instances as Array<{ endpoints: string[] }>).map(
         (x) => x.endpoints[0],
       );
-      while (!(await Promise.all(endpoints.map((e) => answers(`http://${e}/`)))).every(Boolean))
+      while (
+        !(await Promise.all(endpoints.map((e) => httpText(`http://${e}/`)))).every((t) => t !== undefined)
+      )
         await new Promise((res) => setTimeout(res, 50));
       seconds.push((performance.now() - t0) / 1000);
       blocks.push((await client.chainInfo()).height - h0);
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     return [
       {
         name: `app deploy -> every instance answers HTTP (3-node devnet, 2 instances, median of ${DEPLOYS})`,

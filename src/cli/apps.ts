@@ -18,7 +18,7 @@ import type { AppStatusJson } from '../node/api/app-routes.ts';
 import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT } from '../node/ingress/proxy.ts';
 import { hostOfEndpoint } from '../node/ingress/resolve.ts';
 import type { CommandContext } from './context.ts';
-import { CliError } from './io.ts';
+import { ago, CliError } from './io.ts';
 import { networkParams, submitFromWallet } from './nodes.ts';
 import { waitMined } from './wallet.ts';
 
@@ -66,7 +66,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function instanceLine(i: AppStatusJson['instances'][number]): string {
   const where = i.endpoints.length ? i.endpoints.map((e) => `http://${e}`).join(' ') : '-';
-  return `  #${i.index} node ${i.node.slice(0, 12)}…  ${i.state.padEnd(10)} ${where}${i.reason ? `  (${i.reason})` : ''}`;
+  const node = i.nodeState && i.nodeState !== 'alive' ? ` [node ${i.nodeState}]` : '';
+  return `  #${i.index} node ${i.node.slice(0, 12)}…${node}  ${i.state.padEnd(10)} for ${ago(i.since).padEnd(7)} ${where}${i.extra ? '  (extra, until views agree)' : ''}${i.reason ? `  (${i.reason})` : ''}`;
 }
 
 /** Follows the app until every instance of `revision` runs; prints progress on stderr. */

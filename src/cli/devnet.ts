@@ -8,9 +8,9 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createClient } from '../client/client.ts';
+import { devnet } from '../core/params/index.ts';
 import type { ChainInfoJson, NetworkJson } from '../node/api/routes.ts';
 import { DEFAULT_API_PORT } from '../node/api/server.ts';
-import { DEFAULT_INGRESS_PORT } from '../node/ingress/proxy.ts';
 import { DEFAULT_P2P_PORT, PEER_KEY_FILE, readDevnetGenesis, writeDevnetGenesis } from '../node/node.ts';
 import { loadOrCreatePeerKey, peerIdOf } from '../node/p2p/index.ts';
 import type { CommandContext } from './context.ts';
@@ -296,7 +296,7 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
     const host = hostOf(i);
     const apiPort = apiPorts[i] ?? (await portOf(host, DEFAULT_API_PORT));
     const p2pPort = await portOf(host, DEFAULT_P2P_PORT);
-    const ingressPort = (await portOf(host, DEFAULT_INGRESS_PORT)) || (await freePort(host));
+    const ingressPort = (await portOf(host, devnet.apps.ingressPort)) || (await freePort(host));
     const log = join(datadir, 'node.log');
     const out = join(datadir, 'ready.json');
     const args = [

@@ -76,3 +76,11 @@ export async function readPassword(io: CliIo, opts: { confirm?: boolean } = {}):
   }
   return password;
 }
+
+/** How long ago a ms time was, for people: `12 s`, `4 min`, `2 h`. */
+export function ago(ms: number, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${Math.round(s / 3600)} h`;
+}

@@ -20,7 +20,7 @@ import { progressBar, qualify, runBenchmark } from '../node/fluxnode/benchmark.t
 import { loadOrCreateOperatorKey, operatorKeyFile, saveReport } from '../node/fluxnode/operator.ts';
 import { loadKeystore, unlockAccount } from '../node/wallet/keystore.ts';
 import type { CommandContext } from './context.ts';
-import { CliError, readPassword } from './io.ts';
+import { ago, CliError, readPassword } from './io.ts';
 import { senderAccount, waitMined } from './wallet.ts';
 
 /** Default FLUX moved to the operator key by `node start`, for its confirmation fees. */
@@ -173,10 +173,15 @@ function nodeLines(n: NodeJson): string[] {
   return [
     `node ${n.id}`,
     `  tier        ${n.tier}, collateral ${formatFlux(BigInt(n.collateral))} FLUX`,
-    `  status      ${n.status}`,
+    `  status      ${n.status}${n.down ? `, down since height ${n.downSince} (reported by other nodes; hosts and earns nothing until it confirms again)` : ''}`,
     `  owner       ${n.owner}`,
     `  operator    ${n.operator}`,
     `  endpoint    ${n.endpoint}`,
+    ...(n.liveness
+      ? [
+          `  heard       ${n.liveness.state} for ${ago(n.liveness.since)}${n.liveness.lastHeard === undefined ? ', never heard' : `, last heartbeat ${ago(n.liveness.lastHeard)} ago`} (this node's view)`,
+        ]
+      : []),
     `  region      ${n.region ?? 'none declared'}`,
     `  started     height ${n.startHeight}`,
     `  confirmed   ${n.confirmations} time(s)${n.lastConfirmHeight === undefined ? '' : `, last at height ${n.lastConfirmHeight}`}`,
@@ -185,6 +190,7 @@ function nodeLines(n: NodeJson): string[] {
       : [`  next        confirm from height ${n.confirmFrom}, before ${n.expiresAt}`]),
     ...(n.unlockAt === undefined ? [] : [`  unlocks at  height ${n.unlockAt}`]),
     `  paid        ${n.payouts} time(s), ${formatFlux(BigInt(n.rewards))} FLUX${n.lastPaidHeight === undefined ? '' : `, last at height ${n.lastPaidHeight}`}`,
+    `  apps        ${formatFlux(BigInt(n.appEarned))} FLUX earned hosting apps`,
     ...(n.queuePosition === undefined ? [] : [`  queue       position ${n.queuePosition} (0 is paid next)`]),
     r.measuredAt === 0
       ? '  report      none yet (registered at genesis)'
@@ -201,7 +207,7 @@ export async function nodeList(ctx: CommandContext): Promise<void> {
   const rows = list.nodes.map((n) => [
     n.id.slice(0, 16),
     n.tier,
-    n.status,
+    n.down ? `down since ${n.downSince}` : n.status,
     n.endpoint,
     n.region ?? '-',
     String(n.lastConfirmHeight ?? '-'),
@@ -233,8 +239,12 @@ export async function nodePayouts(ctx: CommandContext): Promise<void> {
       `node ${r.id}`,
       `  paid     ${r.payouts} time(s), ${formatFlux(BigInt(r.rewards))} FLUX to ${r.owner}`,
       ...(r.lastPaidHeight === undefined ? [] : [`  last     height ${r.lastPaidHeight}`]),
+      `  apps     ${formatFlux(BigInt(r.appEarned))} FLUX for hosting apps${r.lastAppPaidHeight === undefined ? '' : `, last at height ${r.lastAppPaidHeight}`}`,
+      ...(r.down
+        ? [`  down     since height ${r.downSince}: no app payments or block rewards until it confirms again`]
+        : []),
       r.queuePosition === undefined
-        ? `  queue    not in the payout queue (not confirmed); ${r.queueLength} node(s) queued`
+        ? `  queue    not in the payout queue (${r.down ? 'down' : 'not confirmed'}); ${r.queueLength} node(s) queued`
         : `  queue    position ${r.queuePosition} of ${r.queueLength}: paid in about ${r.nextPayoutIn} block(s)`,
     ].join('\n'),
   );

@@ -9,6 +9,7 @@ import Docker from 'dockerode';
 import { toHex } from '../core/crypto/hash.ts';
 import { deriveKeyPair } from '../core/crypto/hd.ts';
 import { addressBytes, encodeAddress, type KeyPair } from '../core/crypto/keys.ts';
+import { NodeStatus } from '../core/nodes/types.ts';
 import {
   type ChainParams,
   COIN,
@@ -34,11 +35,13 @@ import {
 } from './fluxnode/operator.ts';
 import { type ConfirmService, startConfirmService } from './fluxnode/service.ts';
 import { createDockerRuntime, type Runtime } from './fluxos/runtime.ts';
-import { type FluxOs, startFluxOs } from './fluxos/service.ts';
-import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT, type Ingress, startIngress } from './ingress/proxy.ts';
-import { chainResolver, tipView } from './ingress/resolve.ts';
+import { cachedView, type FluxOs, startFluxOs } from './fluxos/service.ts';
+import { DEFAULT_INGRESS_DOMAIN, type Ingress, startIngress } from './ingress/proxy.ts';
+import { chainResolver } from './ingress/resolve.ts';
 import { createJobFetcher, type JobFetcher } from './jobs/fetcher.ts';
 import { JobDataStore } from './jobs/store.ts';
+import { type DownReporter, startDownReporter } from './liveness/reporter.ts';
+import { createLiveness, type Liveness } from './liveness/service.ts';
 import { createMiner, type Miner } from './miner/miner.ts';
 import { createP2P, loadOrCreatePeerKey, type P2P, type P2PLimits, type SyncProgress } from './p2p/index.ts';
 
@@ -108,7 +111,7 @@ export interface NodeOptions {
   /**
    * The ingress (node/ingress/): `<app>.<domain>` or `/apps/<app>/...` on this port reaches an
    * instance of the app anywhere in the network. Off unless given; host defaults to the API host,
-   * port to DEFAULT_INGRESS_PORT (0: a free one), domain to `flux.localhost`.
+   * port to `params.apps.ingressPort` (0: a free one), domain to `flux.localhost`.
    */
   ingress?: { host?: string; port?: number; domain?: string } | false;
 }
@@ -131,6 +134,8 @@ export interface FluxNode {
   readonly fluxos?: FluxOs;
   /** The ingress, when it runs. */
   readonly ingress?: Ingress;
+  /** This node's view of which FluxNodes are alive (heartbeats). */
+  readonly liveness: Liveness;
   close(): Promise<void>;
 }
 
@@ -266,13 +271,28 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
   );
   chain.on('reorg', (detached, attached) => log(`reorg: -${detached.length} +${attached.length} blocks`));
 
+  // The operator key is known before the network starts: heartbeats are judged from the first
+  // message on, and this machine gossips its own once its FluxNode is confirmed.
+  const operator =
+    opts.fluxnode !== false ? loadOrCreateOperatorKey(operatorKeyFile(opts.datadir)) : undefined;
+  const appDeps: { state: typeof chain.state; fluxos?: FluxOs; liveness?: Liveness } = { state: chain.state };
+  const nodeId = ownNodeId(chain, operator?.publicKey);
+  const liveness = createLiveness({
+    chain,
+    operator,
+    nodeId,
+    running: () => (appDeps.fluxos?.status() ?? []).flatMap((s) => (s.state === 'running' ? [s.app] : [])),
+    now,
+    log,
+  });
+  appDeps.liveness = liveness;
+
   let p2p: P2P | undefined;
   let lastSync: SyncProgress | undefined;
   let api: ApiServer | undefined;
-  // The app agent starts after the operator key is known; the API reads it through this holder.
-  const appDeps: { state: typeof chain.state; fluxos?: FluxOs } = { state: chain.state };
   let ingress: Ingress | undefined;
   const closeAll = async () => {
+    liveness.close();
     await ingress?.close();
     await api?.close();
     await p2p?.stop();
@@ -293,8 +313,11 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         limits: o.limits,
         now,
         jobData,
+        heartbeats: liveness.judge,
       });
       await p2p.start();
+      const net = p2p;
+      liveness.start((data) => net.publishHeartbeat(data));
       log(`p2p ${p2p.peerId} listening on ${p2p.multiaddrs().join(' ')}`);
       p2p.on('peer:connect', (peer) => log(`peer connected ${peer}`));
       p2p.on('peer:disconnect', (peer) => log(`peer disconnected ${peer}`));
@@ -334,13 +357,13 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
       log(`api listening on ${api.url}`);
     }
     if (opts.ingress) {
-      const own = tipView(chain, chain.state);
+      const own = cachedView(chain, chain.state, liveness);
       // The agent starts later; until then (or without one) placement is computed here.
-      const resolve = chainResolver(chain, () => appDeps.fluxos?.view() ?? own());
+      const resolve = chainResolver(chain, () => appDeps.fluxos?.view() ?? own(), liveness);
       ingress = await startIngress({
         resolve,
         host: opts.ingress.host ?? (opts.api === false ? undefined : opts.api?.host),
-        port: opts.ingress.port ?? DEFAULT_INGRESS_PORT,
+        port: opts.ingress.port ?? params.apps.ingressPort,
         domain: opts.ingress.domain,
         log,
       });
@@ -354,13 +377,14 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
   }
 
   let confirmer: ConfirmService | undefined;
+  let reporter: DownReporter | undefined;
   let fluxos: FluxOs | undefined;
   let operatorKey: Uint8Array | undefined;
-  if (opts.fluxnode !== false) {
+  if (operator && opts.fluxnode !== false) {
     const fn = opts.fluxnode ?? {};
-    const operator = loadOrCreateOperatorKey(operatorKeyFile(opts.datadir));
     operatorKey = operator.publicKey;
     log(`fluxnode operator key ${toHex(operator.publicKey)}`);
+    reporter = startDownReporter({ chain, liveness, operator, nodeId, log });
     confirmer = startConfirmService({
       chain,
       operator,
@@ -391,6 +415,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         hostAddress:
           fo.hostAddress ?? (apiHost && apiHost !== '0.0.0.0' && apiHost !== '::' ? apiHost : '0.0.0.0'),
         intervalMs: fo.intervalMs,
+        liveness,
         log,
       });
       appDeps.fluxos = fluxos;
@@ -449,9 +474,11 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
     jobData,
     fluxos,
     ingress,
+    liveness,
     close() {
       closed ??= (async () => {
         confirmer?.close();
+        reporter?.close();
         await fluxos?.close();
         await gate?.close();
         await fetcher?.close();
@@ -461,6 +488,21 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
       })();
       return closed;
     },
+  };
+}
+
+/** This machine's confirmed FluxNode (from its operator key), looked up once per tip. */
+function ownNodeId(chain: Chain, operator: Uint8Array | undefined): () => string | undefined {
+  let cached: { tip: string; id: string | undefined } | undefined;
+  return () => {
+    if (!operator) return undefined;
+    const tip = toHex(chain.tip().hash);
+    if (cached?.tip !== tip)
+      cached = {
+        tip,
+        id: chain.fluxNodesOfOperator(operator).find((n) => n.node.status === NodeStatus.confirmed)?.id,
+      };
+    return cached.id;
   };
 }
 

@@ -1,6 +1,8 @@
-// Transaction kinds appRegister, appUpdate, appExtend and appCancel (registered in ledger/kinds.ts).
-// The price goes into escrow held by the chain (`appescrow/`); what a running app consumes moves
-// from `held` to `earned` whenever the app is settled (update, extend, cancel, expiry).
+// Transaction kinds appRegister, appUpdate, appExtend and appCancel (registered in ledger/kinds.ts),
+// and the payment of hosting nodes. The price goes into escrow held by the chain (`appescrow/`);
+// what a running app consumes moves from `held` to `earned` (and onto the app's `owed`) whenever
+// the app is settled (update, extend, cancel, expiry, payout). Every `apps.payoutInterval` blocks
+// what each app owes is paid to the owners of the nodes placement assigns it, and leaves `earned`.
 import {
   type AppCancelPayload as AppCancel,
   AppCancelPayload,
@@ -15,9 +17,11 @@ import { fromHex, toHex } from '../crypto/hash.ts';
 import { fail, type Result } from '../ledger/errors.ts';
 import type { TxKindHandler } from '../ledger/kinds.ts';
 import { accounts, EMPTY_ACCOUNT, type StateOverlay } from '../ledger/state.ts';
+import { isNodeDown, NodeStatus, nodes } from '../nodes/types.ts';
 import type { ChainParams } from '../params/index.ts';
+import { placementFromState } from './placement.ts';
 import { appPrice } from './price.ts';
-import { APP_NAME, type AppSpec, decodeAppSpec, encodeAppSpec } from './spec.ts';
+import { APP_NAME, type AppSpec, decodeAppSpec, encodeAppSpec, storedAppSpec } from './spec.ts';
 import { appDueKey, appEscrow, apps, appsDue, EMPTY_ESCROW } from './types.ts';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -80,16 +84,105 @@ function debit(state: StateOverlay, id: string, amount: bigint, what: string): R
   return { ok: true };
 }
 
-/**
- * Moves what the app consumed up to `height` from held to earned; returns the record with only
- * the unused blocks' price in escrow.
- */
-export function settleApp(state: StateOverlay, app: AppRecord, height: number): AppRecord {
+/** What the app consumed up to `height` that is still in its escrow, and the escrow left. */
+function consumption(app: AppRecord, height: number): { consumed: bigint; unused: bigint } {
   const remaining = BigInt(Math.max(0, app.expiresAt - height));
   const unused = app.pricePerBlock * remaining < app.escrow ? app.pricePerBlock * remaining : app.escrow;
-  const consumed = app.escrow - unused;
+  return { consumed: app.escrow - unused, unused };
+}
+
+/**
+ * Moves what the app consumed up to `height` from held to earned; returns the record with only
+ * the unused blocks' price in escrow, and what was consumed added to `owed` (paid to hosts at
+ * the next payout).
+ */
+export function settleApp(state: StateOverlay, app: AppRecord, height: number): AppRecord {
+  const { consumed, unused } = consumption(app, height);
   if (consumed > 0n) adjustEscrow(state, -consumed, consumed);
-  return { ...app, escrow: unused };
+  return { ...app, escrow: unused, owed: app.owed + consumed };
+}
+
+/**
+ * Payments to hosts gathered over many apps, then written once per node and per account (a
+ * payout touches every app, and a node hosts many). Amounts leave `earned`.
+ */
+class HostPayments {
+  private readonly toNodes = new Map<string, bigint>();
+  private readonly toAccounts = new Map<string, bigint>();
+  private total = 0n;
+
+  /**
+   * `amount` in equal shares of amount / `instances` to the owners of the `hosts` nodes; the
+   * shares of instances without a host and the rounding remainder go back to the app's owner.
+   */
+  add(amount: bigint, hosts: string[], instances: number, appOwner: string): void {
+    if (amount === 0n) return;
+    this.total += amount;
+    const share = amount / BigInt(Math.max(instances, hosts.length, 1));
+    let paid = 0n;
+    if (share > 0n) {
+      for (const id of hosts) {
+        this.toNodes.set(id, (this.toNodes.get(id) ?? 0n) + share);
+        paid += share;
+      }
+    }
+    this.toAccount(appOwner, amount - paid);
+  }
+
+  private toAccount(id: string, amount: bigint): void {
+    if (amount > 0n) this.toAccounts.set(id, (this.toAccounts.get(id) ?? 0n) + amount);
+  }
+
+  /** Credits the nodes' owners (recording it on each node) and the apps' owners. */
+  apply(state: StateOverlay, height: number): void {
+    for (const [id, amount] of this.toNodes) {
+      const node = state.read(nodes, id);
+      if (!node) throw new Error(`app host ${id} is not in the state`);
+      state.write(nodes, id, { ...node, appEarned: node.appEarned + amount, lastAppPaidHeight: height });
+      this.toAccount(toHex(node.owner), amount);
+    }
+    for (const [id, amount] of this.toAccounts) credit(state, id, amount);
+    if (this.total > 0n) adjustEscrow(state, 0n, -this.total);
+  }
+}
+
+/**
+ * An app that ends (cancel, expiry) after being settled: what it owes goes to the nodes of its
+ * last payout that still host (confirmed, not down), as at a payout; the rest to its owner.
+ */
+function payOwedOnEnd(state: StateOverlay, app: AppRecord, height: number): void {
+  if (app.owed === 0n) return;
+  const hosts = app.hosts.map(toHex).filter((id) => {
+    const node = state.read(nodes, id);
+    return node !== undefined && node.status === NodeStatus.confirmed && !isNodeDown(node);
+  });
+  const instances = Math.max(storedAppSpec(app.spec).instances, app.hosts.length);
+  const pay = new HostPayments();
+  pay.add(app.owed, hosts, instances, toHex(app.owner));
+  pay.apply(state, height);
+}
+
+/**
+ * Every `params.apps.payoutInterval` blocks (heights h with h % interval == 0, after the block's
+ * transactions and expiries): each running app is settled at h and what it owes is paid to the
+ * nodes consensus placement assigns it at h (down nodes are placed nowhere). Costs one placement
+ * of every app on every node, one write per app, and one per paid node and account.
+ */
+export function payHostingNodes(state: StateOverlay, height: number, params: ChainParams): void {
+  const interval = params.apps.payoutInterval;
+  if (!(interval > 0) || height % interval !== 0) return;
+  const pay = new HostPayments();
+  let consumedTotal = 0n;
+  for (const [name, placed] of placementFromState(state, params, height)) {
+    const app = state.read(apps, name);
+    if (!app) continue;
+    const { consumed, unused } = consumption(app, height);
+    consumedTotal += consumed;
+    pay.add(app.owed + consumed, placed.nodes, placed.wanted, toHex(app.owner));
+    state.write(apps, name, { ...app, escrow: unused, owed: 0n, hosts: placed.nodes.map(fromHex) });
+  }
+  if (consumedTotal > 0n) adjustEscrow(state, -consumedTotal, consumedTotal);
+  pay.apply(state, height);
 }
 
 function loadOwned(
@@ -130,6 +223,8 @@ export const appRegisterHandler: TxKindHandler<SpecValue> = {
       expiresAt,
       pricePerBlock: value.perBlock,
       escrow: value.total,
+      owed: 0n,
+      hosts: [],
     });
     state.write(appsDue, appDueKey(expiresAt, name), true);
     adjustEscrow(state, value.total, 0n);
@@ -233,6 +328,7 @@ export const appCancelHandler: TxKindHandler<CancelValue> = {
     const loaded = loadOwned(state, 'appCancel', value.appName, ctx, true);
     if (!loaded.ok) return loaded;
     const app = settleApp(state, loaded.app, ctx.height);
+    payOwedOnEnd(state, app, ctx.height);
     credit(state, toHex(app.owner), app.escrow);
     adjustEscrow(state, -app.escrow, 0n);
     state.write(appsDue, appDueKey(app.expiresAt, value.appName), undefined);
@@ -242,7 +338,7 @@ export const appCancelHandler: TxKindHandler<CancelValue> = {
   parties: () => [],
 };
 
-/** Per block: apps that expire at `height` are settled (all consumed) and removed. */
+/** Per block: apps that expire at `height` are settled (all consumed), their hosts paid, and removed. */
 export function processDueApps(state: StateOverlay, height: number): void {
   const prefix = `${appsDue.prefix}${String(height).padStart(16, '0')}/`;
   for (;;) {
@@ -251,7 +347,7 @@ export function processDueApps(state: StateOverlay, height: number): void {
     for (const [key] of batch) {
       const name = key.slice(prefix.length);
       const app = state.read(apps, name);
-      if (app) settleApp(state, app, height);
+      if (app) payOwedOnEnd(state, settleApp(state, app, height), height);
       state.write(apps, name, undefined);
       state.write(appsDue, key.slice(appsDue.prefix.length), undefined);
     }

@@ -10,11 +10,12 @@
 // on those two nodes, so removing a node moves only the instances it held (when capacity is not
 // the binding constraint; a re-placed instance may take room a later app would have used).
 
+import type { FluxNodeRecord } from '../codec/types.ts';
 import { TIERS, type Tier } from '../ledger/emission.ts';
 import type { StateReader } from '../ledger/state.ts';
 import { listNodes } from '../nodes/queries.ts';
 import { inAnyRegion, regionOf } from '../nodes/region.ts';
-import { NodeStatus } from '../nodes/types.ts';
+import { isNodeDown, NodeStatus } from '../nodes/types.ts';
 import type { ChainParams } from '../params/index.ts';
 import { type AppSpec, type InstanceResources, instanceResources, storedAppSpec } from './spec.ts';
 import { listApps } from './types.ts';
@@ -257,9 +258,13 @@ function whyNotPlaced(
   return `${head}: no ${other}confirmed node in region ${where}${top ? ` ${top[1].with}` : ''} (${inside} in ${where}: ${breakdown}; ${outside} outside ${where}${noRegion})`;
 }
 
-/** A confirmed node's capacity: its last report, but never less than its tier guarantees. */
+/**
+ * The nodes placement may use: confirmed and not marked down by reports. A node's capacity is its
+ * last report, but never less than its tier guarantees.
+ */
 export function placementNodesFromState(state: StateReader, params: ChainParams): PlacementNode[] {
-  return listNodes(state, (node) => node.status === NodeStatus.confirmed).map(({ id, node }) => {
+  const usable = (node: FluxNodeRecord) => node.status === NodeStatus.confirmed && !isNodeDown(node);
+  return listNodes(state, usable).map(({ id, node }) => {
     const t = TIERS[node.tier];
     const m = params.nodes.tiers[t].minimums;
     return {

@@ -39,6 +39,44 @@ const Port = z.strictObject({
   protocol: z.enum(['tcp', 'udp'], { error: "must be 'tcp' or 'udp'" }).default('tcp'),
 });
 
+const HEALTH_PATH = /^\/[\x21-\x7e]*$/;
+
+// How the ingress tells whether an instance can take requests. Unset fields take the ingress's
+// defaults (interval 5 s, timeout 2 s at most the interval, unhealthy after 2 failures in a row),
+// so a spec without a check, or with a partial one, keeps meaning the same as defaults improve.
+const HealthCheck = z.strictObject({
+  protocol: z.enum(['http', 'tcp'], { error: "must be 'http' or 'tcp'" }),
+  path: z
+    .string({ error: 'must be a string' })
+    .max(256, { error: 'at most 256 characters' })
+    .regex(HEALTH_PATH, { error: "must start with '/' and contain no spaces or control characters" })
+    .optional(),
+  port: z
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be an integer' })
+    .min(1024, { error: 'must be a host port the component publishes (1024..65535)' })
+    .max(65535, { error: 'must be a host port the component publishes (1024..65535)' })
+    .optional(),
+  intervalSec: z
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be whole seconds' })
+    .min(1, { error: 'interval must be in 1..60 seconds' })
+    .max(60, { error: 'interval must be in 1..60 seconds' })
+    .optional(),
+  timeoutSec: z
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be whole seconds' })
+    .min(1, { error: 'timeout must be in 1..60 seconds' })
+    .max(60, { error: 'timeout must be in 1..60 seconds' })
+    .optional(),
+  unhealthyAfter: z
+    .number({ error: 'must be a number of failures' })
+    .int({ error: 'must be an integer' })
+    .min(1, { error: 'must be in 1..10 consecutive failures' })
+    .max(10, { error: 'must be in 1..10 consecutive failures' })
+    .optional(),
+});
+
 const Component = z.strictObject({
   name: z.string({ error: 'must be a string' }).regex(COMPONENT_NAME, {
     error: 'must be 1-32 lowercase letters, digits or hyphens, starting with a letter',
@@ -80,6 +118,7 @@ const Component = z.strictObject({
     .int({ error: 'hdd must be whole GB' })
     .min(1, { error: 'hdd must be at least 1 GB' }),
   gpu: z.number().int({ error: 'gpu must be a whole count' }).min(0).max(16).default(0),
+  healthCheck: HealthCheck.optional(),
 });
 
 const SpecShape = z.strictObject({
@@ -112,6 +151,8 @@ const SpecShape = z.strictObject({
 
 export type AppSpec = z.output<typeof SpecShape>;
 export type AppComponent = AppSpec['components'][number];
+/** A component's health check as the spec gives it (absent: TCP connect to its first TCP port). */
+export type HealthCheckSpec = NonNullable<AppComponent['healthCheck']>;
 
 export interface SpecIssue {
   /** Dotted path of the field, e.g. `components[0].ports[1].host`. */
@@ -207,6 +248,25 @@ export function validateAppSpec(input: unknown, params: ChainParams): SpecResult
         });
       else hostPorts.set(key, `components[${i}].ports[${j}]`);
     });
+    const hc = c.healthCheck;
+    if (hc) {
+      const field = `components[${i}].healthCheck`;
+      const tcpPorts = c.ports.filter((p) => p.protocol === 'tcp').map((p) => p.host);
+      if (hc.path !== undefined && hc.protocol !== 'http')
+        issues.push({ field: `${field}.path`, message: 'only an http check has a path' });
+      if (hc.port !== undefined && !tcpPorts.includes(hc.port))
+        issues.push({
+          field: `${field}.port`,
+          message: `${hc.port} is not a TCP host port this component publishes${tcpPorts.length ? ` (${tcpPorts.join(', ')})` : ''}`,
+        });
+      if (hc.port === undefined && tcpPorts.length === 0)
+        issues.push({ field, message: 'the component publishes no TCP port to check' });
+      if (hc.timeoutSec !== undefined && hc.intervalSec !== undefined && hc.timeoutSec > hc.intervalSec)
+        issues.push({
+          field: `${field}.timeoutSec`,
+          message: `timeout (${hc.timeoutSec} s) must not exceed the interval (${hc.intervalSec} s)`,
+        });
+    }
   });
   const need = instanceResources(spec);
   const top = largestTier(params);

@@ -138,6 +138,21 @@ export const NodeConfirmPayload = new ContainerType(
 /** Kind `nodeStop`, signed by the collateral owner: begins the collateral's unlock. */
 export const NodeStopPayload = new ContainerType({ node: Bytes32 }, { typeName: 'NodeStopPayload' });
 
+/** Kind `nodeDown`, signed by the reporter node's operator key: `target` looks down from `reporter`. */
+export const NodeDownPayload = new ContainerType(
+  { target: Bytes32, reporter: Bytes32 },
+  { typeName: 'NodeDownPayload' },
+);
+
+/** At most this many pending down reports per node (a quorum marks it down, so fewer are kept). */
+export const MAX_DOWN_REPORTS = 256;
+
+/** Pending down reports against one node (`downrep/<id hex>`): reporter node ids and heights. */
+export const DownReports = new ListCompositeType(
+  new ContainerType({ reporter: Bytes32, height: Uint64Num }, { typeName: 'DownReport' }),
+  MAX_DOWN_REPORTS,
+);
+
 /** A FluxNode in the state (`node/<id hex>`). Heights are block heights. */
 export const FluxNodeRecord = new ContainerType(
   {
@@ -163,6 +178,11 @@ export const FluxNodeRecord = new ContainerType(
     payouts: Uint64Num,
     rewards: Amount,
     report: BenchReport,
+    /** Height at which a quorum of down reports marked it down; 0 while it is not down. */
+    downSince: Uint64Num,
+    /** Total paid to the owner for hosting apps, and the last height it was paid for that. */
+    appEarned: Amount,
+    lastAppPaidHeight: Uint64Num,
   },
   { typeName: 'FluxNodeRecord' },
 );
@@ -179,6 +199,8 @@ export type BenchReport = ValueOf<typeof BenchReport>;
 export type NodeStartPayload = ValueOf<typeof NodeStartPayload>;
 export type NodeConfirmPayload = ValueOf<typeof NodeConfirmPayload>;
 export type NodeStopPayload = ValueOf<typeof NodeStopPayload>;
+export type NodeDownPayload = ValueOf<typeof NodeDownPayload>;
+export type DownReports = ValueOf<typeof DownReports>;
 export type FluxNodeRecord = ValueOf<typeof FluxNodeRecord>;
 
 // Proof-of-Useful-Work (src/core/jobs, src/core/consensus/pouw.ts). Matrix entries travel as
@@ -296,6 +318,8 @@ export type PouwTally = ValueOf<typeof PouwTally>;
 // core/apps/spec.ts on decode; names are 3..32 characters.
 export const MAX_APP_SPEC_BYTES = 8_192;
 const AppName = new ByteListType(32);
+/** Bound of an app's stored host list (params.apps.maxInstances is at most this). */
+export const MAX_APP_HOSTS = 128;
 
 /** Kind `appRegister`: registers the app the spec names; the price is paid into escrow. */
 export const AppRegisterPayload = new ContainerType(
@@ -329,11 +353,15 @@ export const AppRecord = new ContainerType(
     pricePerBlock: Amount,
     /** Held for this app: pricePerBlock x the blocks not yet settled. */
     escrow: Amount,
+    /** Settled (consumed) since the last payout, not yet paid to hosting nodes. */
+    owed: Amount,
+    /** The nodes paid at the last payout (cancel and expiry pay what is owed to them). */
+    hosts: new ListCompositeType(Bytes32, MAX_APP_HOSTS),
   },
   { typeName: 'AppRecord' },
 );
 
-/** Chain-wide app escrow (`appescrow/`): refundable `held`, and `earned` (consumed, for the hosts). */
+/** Chain-wide app escrow (`appescrow/`): refundable `held`, and `earned` (consumed, not yet paid to hosts). */
 export const AppEscrow = new ContainerType({ held: Amount, earned: Amount }, { typeName: 'AppEscrow' });
 
 export type AppRegisterPayload = ValueOf<typeof AppRegisterPayload>;
@@ -349,7 +377,8 @@ export const TxKind = {
   nodeStart: 2,
   nodeConfirm: 3,
   nodeStop: 4,
-  // 5..7 left to FluxNodes
+  nodeDown: 5,
+  // 6..7 left to FluxNodes
   appRegister: 8,
   appUpdate: 9,
   appExtend: 10,

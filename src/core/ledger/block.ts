@@ -1,4 +1,4 @@
-import { processDueApps } from '../apps/handlers.ts';
+import { payHostingNodes, processDueApps } from '../apps/handlers.ts';
 import { txRoot, txRootFromIds } from '../codec/ids.ts';
 import { Block, type Header, type Tx } from '../codec/types.ts';
 import { bigintToBytes32, bytesEqual, toHex } from '../crypto/hash.ts';
@@ -140,8 +140,9 @@ export function finishBlock(
   processDueNodes(state, header.height, params);
   // Job payments and missed delivery deadlines.
   processDueJobs(state, header.height);
-  // Apps whose paid time ends here.
+  // Apps whose paid time ends here, then (every payoutInterval blocks) hosting nodes' pay.
   processDueApps(state, header.height);
+  payHostingNodes(state, header.height, params);
   const totals = state.read(supply, '') ?? EMPTY_SUPPLY;
   const subsidy = blockSubsidy(header.height, totals.minted, params);
   const split = splitSubsidy(subsidy, params);

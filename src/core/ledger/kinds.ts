@@ -7,7 +7,7 @@ import {
   appUpdateHandler,
 } from '../apps/handlers.ts';
 import { jobChallengeHandler, jobResultHandler, jobSubmitHandler } from '../jobs/handlers.ts';
-import { nodeConfirmHandler, nodeStartHandler, nodeStopHandler } from '../nodes/handlers.ts';
+import { nodeConfirmHandler, nodeDownHandler, nodeStartHandler, nodeStopHandler } from '../nodes/handlers.ts';
 import type { ChainParams } from '../params/index.ts';
 import type { Result } from './errors.ts';
 import type { StateOverlay } from './state.ts';
@@ -57,6 +57,7 @@ registerTxKind(transferHandler);
 registerTxKind(nodeStartHandler);
 registerTxKind(nodeConfirmHandler);
 registerTxKind(nodeStopHandler);
+registerTxKind(nodeDownHandler);
 registerTxKind(jobSubmitHandler);
 registerTxKind(jobResultHandler);
 registerTxKind(jobChallengeHandler);

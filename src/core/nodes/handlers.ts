@@ -1,7 +1,9 @@
-// Transaction kinds nodeStart, nodeConfirm and nodeStop (registered in ledger/kinds.ts).
+// Transaction kinds nodeStart, nodeConfirm, nodeStop and nodeDown (registered in ledger/kinds.ts).
 import {
   type NodeConfirmPayload as NodeConfirm,
   NodeConfirmPayload,
+  type NodeDownPayload as NodeDown,
+  NodeDownPayload,
   type NodeStartPayload as NodeStart,
   NodeStartPayload,
   type NodeStopPayload as NodeStop,
@@ -13,10 +15,19 @@ import { TIERS } from '../ledger/emission.ts';
 import { fail } from '../ledger/errors.ts';
 import type { TxKindHandler } from '../ledger/kinds.ts';
 import { accounts, EMPTY_ACCOUNT } from '../ledger/state.ts';
-import { confirmFrom, confirmNode, nodeIdOf, operatorAccount, registerNode, stopNode } from './lifecycle.ts';
+import {
+  canReport,
+  confirmFrom,
+  confirmNode,
+  nodeIdOf,
+  operatorAccount,
+  recordDownReport,
+  registerNode,
+  stopNode,
+} from './lifecycle.ts';
 import { regionError, regionOf } from './region.ts';
 import { checkReportForTier, checkReportPlausible } from './report.ts';
-import { byOperator, cooldowns, NODE_STATUS_NAMES, NodeStatus, nodes, tierOf } from './types.ts';
+import { byOperator, cooldowns, isNodeDown, NODE_STATUS_NAMES, NodeStatus, nodes, tierOf } from './types.ts';
 
 const ENDPOINT = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})$/;
 
@@ -126,7 +137,8 @@ export const nodeConfirmHandler: TxKindHandler<NodeConfirm> = {
         `node ${id.slice(0, 16)}…: confirmation window closed at height ${node.expiresAt} (now ${ctx.height})`,
       );
     }
-    const from = confirmFrom(node, ctx.params);
+    // A node marked down comes back by confirming, at any height before it expires.
+    const from = isNodeDown(node) ? 0 : confirmFrom(node, ctx.params);
     if (ctx.height < from) {
       return fail(
         'BAD_NODE_STATE',
@@ -171,6 +183,53 @@ export const nodeStopHandler: TxKindHandler<NodeStop> = {
       );
     }
     stopNode(state, id, node, ctx.height, ctx.params);
+    return { ok: true };
+  },
+  parties: () => [],
+};
+
+export const nodeDownHandler: TxKindHandler<NodeDown> = {
+  kind: TxKind.nodeDown,
+  name: 'nodeDown',
+  decode(bytes) {
+    try {
+      return { ok: true, value: NodeDownPayload.deserialize(bytes) };
+    } catch (e) {
+      return fail('MALFORMED', `nodeDown payload does not decode: ${(e as Error).message}`);
+    }
+  },
+  spend: () => 0n,
+  apply(state, value, ctx) {
+    const reporterId = toHex(value.reporter);
+    const targetId = toHex(value.target);
+    const reporter = state.read(nodes, reporterId);
+    if (!reporter) return fail('NODE_NOT_FOUND', `nodeDown: no reporter FluxNode ${reporterId}`);
+    const by = `reporter ${reporterId.slice(0, 16)}…`;
+    if (!bytesEqual(reporter.operator, ctx.senderKey)) {
+      return fail(
+        'NOT_AUTHORIZED',
+        `nodeDown: ${by} reports with operator key ${toHex(reporter.operator).slice(0, 16)}…, not ${toHex(ctx.senderKey).slice(0, 16)}…`,
+      );
+    }
+    if (!canReport(reporter, ctx.height)) {
+      const why = isNodeDown(reporter)
+        ? `is itself down since height ${reporter.downSince}`
+        : reporter.status === NodeStatus.confirmed
+          ? `expired at height ${reporter.expiresAt}`
+          : `is ${NODE_STATUS_NAMES[reporter.status]}`;
+      return fail('NOT_AUTHORIZED', `nodeDown: only a confirmed node that is not down reports; ${by} ${why}`);
+    }
+    if (targetId === reporterId) return fail('BAD_NODE_STATE', `nodeDown: ${by} cannot report itself`);
+    const target = state.read(nodes, targetId);
+    if (!target) return fail('NODE_NOT_FOUND', `nodeDown: no target FluxNode ${targetId}`);
+    const it = `target ${targetId.slice(0, 16)}…`;
+    if (target.status !== NodeStatus.confirmed)
+      return fail('BAD_NODE_STATE', `nodeDown: ${it} is ${NODE_STATUS_NAMES[target.status]}, not confirmed`);
+    if (ctx.height >= target.expiresAt)
+      return fail('BAD_NODE_STATE', `nodeDown: ${it} expires at height ${target.expiresAt}`);
+    if (isNodeDown(target))
+      return fail('BAD_NODE_STATE', `nodeDown: ${it} is already down since height ${target.downSince}`);
+    recordDownReport(state, targetId, target, reporterId, ctx.height, ctx.params);
     return { ok: true };
   },
   parties: () => [],

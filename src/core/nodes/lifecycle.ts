@@ -11,9 +11,11 @@ import { regionError } from './region.ts';
 import {
   byOperator,
   cooldowns,
+  downReports,
   dueAt,
   dueKey,
   idFromKey,
+  isNodeDown,
   NodeStatus,
   nodes,
   payoutQueue,
@@ -102,13 +104,20 @@ export function registerNode(
     payouts: 0,
     rewards: 0n,
     report: EMPTY_REPORT,
+    downSince: 0,
+    appEarned: 0n,
+    lastAppPaidHeight: 0,
   };
   state.write(nodes, id, node);
   state.write(dueAt, dueKey(node.expiresAt, id), true);
   state.write(byOperator, `${toHex(start.operator)}/${id}`, true);
 }
 
-/** Records an accepted confirmation: first one joins the payout queue (at the back). */
+/**
+ * Records an accepted confirmation: the first one joins the payout queue (at the back); one of a
+ * down node brings it back (at its old place). A confirmation proves the node alive, so the
+ * reports pending against it are dropped.
+ */
 export function confirmNode(
   state: StateOverlay,
   id: string,
@@ -128,10 +137,63 @@ export function confirmNode(
     // A node that was never paid waits behind those paid before its first confirmation.
     lastPaidHeight: first ? height : node.lastPaidHeight,
     report,
+    downSince: 0,
   };
   state.write(nodes, id, next);
   state.write(dueAt, dueKey(next.expiresAt, id), true);
-  if (first) enqueue(state, id, next);
+  if (first || isNodeDown(node)) enqueue(state, id, next);
+  clearDownReports(state, id);
+}
+
+function clearDownReports(state: StateOverlay, id: string): void {
+  if (state.read(downReports, id) !== undefined) state.write(downReports, id, undefined);
+}
+
+/** A confirmed node that is not down and has not reached its expiry: it may report others. */
+export function canReport(node: FluxNodeRecord | undefined, height: number): boolean {
+  return (
+    node !== undefined &&
+    node.status === NodeStatus.confirmed &&
+    node.downSince === 0 &&
+    height < node.expiresAt
+  );
+}
+
+/**
+ * Records `reporter`'s down report against `target` at `height` (replacing its earlier one) and
+ * marks the target down when `params.nodes.down.quorum` reporters that can still report did so
+ * within the last `window` blocks. Fewer than a quorum are ever kept, so the work is O(quorum).
+ * Returns how many fresh reports there are and whether the target is now down.
+ */
+export function recordDownReport(
+  state: StateOverlay,
+  targetId: string,
+  target: FluxNodeRecord,
+  reporterId: string,
+  height: number,
+  params: ChainParams,
+): { reports: number; down: boolean } {
+  const { quorum, window } = params.nodes.down;
+  const from = height - window + 1;
+  const kept = (state.read(downReports, targetId) ?? []).filter((r) => {
+    if (r.height < from) return false;
+    const id = toHex(r.reporter);
+    return id !== reporterId && canReport(state.read(nodes, id), height);
+  });
+  kept.push({ reporter: fromHex(reporterId), height });
+  if (kept.length >= quorum) {
+    markNodeDown(state, targetId, target, height);
+    return { reports: kept.length, down: true };
+  }
+  state.write(downReports, targetId, kept);
+  return { reports: kept.length, down: false };
+}
+
+/** Marks a confirmed node down: out of the payout queue and of placement until it confirms again. */
+export function markNodeDown(state: StateOverlay, id: string, node: FluxNodeRecord, height: number): void {
+  if (!isNodeDown(node)) dequeue(state, id, node);
+  state.write(nodes, id, { ...node, downSince: height });
+  clearDownReports(state, id);
 }
 
 /** The owner's stop: leaves the queue, collateral returns after the unlock delay. */
@@ -143,10 +205,11 @@ export function stopNode(
   params: ChainParams,
 ): void {
   state.write(dueAt, dueKey(node.expiresAt, id), undefined);
-  if (node.status === NodeStatus.confirmed) dequeue(state, id, node);
+  if (node.status === NodeStatus.confirmed && !isNodeDown(node)) dequeue(state, id, node);
   const unlockAt = height + params.nodes.unlockDelay;
-  state.write(nodes, id, { ...node, status: NodeStatus.unlocking, unlockAt });
+  state.write(nodes, id, { ...node, status: NodeStatus.unlocking, unlockAt, downSince: 0 });
   state.write(dueAt, dueKey(unlockAt, id), true);
+  clearDownReports(state, id);
 }
 
 /** The earliest height at which a confirmation of `node` is accepted. */
@@ -188,10 +251,11 @@ function settleDue(
     state.write(nodes, id, { ...node, status: NodeStatus.lapsed });
     state.write(cooldowns, ownerId, height + params.nodes.cooldown);
   } else if (node.status === NodeStatus.confirmed && node.expiresAt === height) {
-    dequeue(state, id, node);
+    if (!isNodeDown(node)) dequeue(state, id, node);
     const unlockAt = height + params.nodes.unlockDelay;
-    state.write(nodes, id, { ...node, status: NodeStatus.expired, unlockAt });
+    state.write(nodes, id, { ...node, status: NodeStatus.expired, unlockAt, downSince: 0 });
     state.write(dueAt, dueKey(unlockAt, id), true);
+    clearDownReports(state, id);
   } else if (
     (node.status === NodeStatus.unlocking || node.status === NodeStatus.expired) &&
     node.unlockAt === height

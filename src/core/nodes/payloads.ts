@@ -1,5 +1,11 @@
 // Payload builders for the FluxNode transaction kinds (CLI, node service, tests).
-import { type BenchReport, NodeConfirmPayload, NodeStartPayload, NodeStopPayload } from '../codec/types.ts';
+import {
+  type BenchReport,
+  NodeConfirmPayload,
+  NodeDownPayload,
+  NodeStartPayload,
+  NodeStopPayload,
+} from '../codec/types.ts';
 import { fromHex } from '../crypto/hash.ts';
 import type { Tier } from '../ledger/emission.ts';
 import { tierIndex } from './types.ts';
@@ -27,4 +33,12 @@ export function encodeNodeConfirm(nodeId: string, report: BenchReport): Uint8Arr
 
 export function encodeNodeStop(nodeId: string): Uint8Array {
   return NodeStopPayload.serialize({ node: fromHex(nodeId) });
+}
+
+/**
+ * Payload of kind `nodeDown`: node `target` (hex id) looks down from node `reporter` (hex id);
+ * the transaction is signed by the reporter node's operator key.
+ */
+export function encodeNodeDown(target: string, reporter: string): Uint8Array {
+  return NodeDownPayload.serialize({ target: fromHex(target), reporter: fromHex(reporter) });
 }

@@ -3,7 +3,7 @@ import type { FluxNodeRecord } from '../codec/types.ts';
 import { toHex } from '../crypto/hash.ts';
 import type { Tier } from '../ledger/emission.ts';
 import type { StateReader } from '../ledger/state.ts';
-import { byOperator, idFromKey, nodes, queuePrefix, tierIndex } from './types.ts';
+import { byOperator, downReports, idFromKey, nodes, queuePrefix, tierIndex } from './types.ts';
 
 export interface NodeEntry {
   id: string;
@@ -44,4 +44,11 @@ export function nodesOfOperator(state: StateReader, operator: Uint8Array): NodeE
     if (node) out.push({ id, node });
   }
   return out;
+}
+
+/** Pending down reports against a node (reporter node id, height), oldest kept first. */
+export function downReportsOf(state: StateReader, id: string): Array<{ reporter: string; height: number }> {
+  const bytes = state.get(downReports.prefix + id);
+  if (bytes === undefined) return [];
+  return downReports.decode(bytes).map((r) => ({ reporter: toHex(r.reporter), height: r.height }));
 }

@@ -1,7 +1,12 @@
 // FluxNode state: the node records and the sorted indexes kept beside them. Every index is a
 // key whose order is the order that matters (deadline height, payout position), read with
 // StateReader.scan, so per-block work is proportional to what is due, not to the node count.
-import { FluxNodeRecord, type FluxNodeRecord as NodeRecord } from '../codec/types.ts';
+import {
+  DownReports,
+  FluxNodeRecord,
+  type FluxNodeRecord as NodeRecord,
+  type DownReports as Reports,
+} from '../codec/types.ts';
 import type { Tier } from '../ledger/emission.ts';
 import { TIERS } from '../ledger/emission.ts';
 import type { Table } from '../ledger/state.ts';
@@ -61,6 +66,21 @@ export const payoutQueue = markerTable('payq/');
 export const dueAt = markerTable('due/');
 /** `nodeop/<operator key hex>/<id>`: the nodes an operator key signs for. */
 export const byOperator = markerTable('nodeop/');
+
+/**
+ * `downrep/<target id>` -> pending down reports against the target: at most one per reporter node,
+ * fewer than the quorum (a quorum marks the target down and the entry is deleted).
+ */
+export const downReports: Table<Reports> = {
+  prefix: 'downrep/',
+  encode: (v) => DownReports.serialize(v),
+  decode: (b) => DownReports.deserialize(b),
+};
+
+/** A confirmed node that a quorum of other nodes reported down: placed nowhere, paid nothing. */
+export function isNodeDown(node: NodeRecord): boolean {
+  return node.status === NodeStatus.confirmed && node.downSince > 0;
+}
 
 /** `cool/<owner account id>` -> the height from which the owner may start nodes again. */
 export const cooldowns: Table<number> = {

@@ -81,6 +81,16 @@ export const AppStatusJson = z
       LocalInstanceJson.omit({ app: true }).extend({
         index: z.number(),
         api: z.string().describe("the hosting node's API, host:port"),
+        nodeState: z
+          .enum(['alive', 'returning', 'down'])
+          .optional()
+          .describe('the hosting node in the answering node’s liveness view'),
+        nodeSince: z.number().optional().describe('ms since the Unix epoch the node has been in nodeState'),
+        lastHeard: z.number().optional().describe('ms since the Unix epoch of its last heartbeat heard'),
+        extra: z
+          .boolean()
+          .optional()
+          .describe('runs it without being placed (hand-over or failover overlap); stops once views agree'),
       }),
     ),
   })

@@ -8,6 +8,7 @@ import { encodeAddress } from '../../core/crypto/keys.ts';
 import type { StateReader } from '../../core/ledger/state.ts';
 import type { Chain } from '../chain/types.ts';
 import { computeView, type FluxOs, type PlacementView } from '../fluxos/service.ts';
+import type { Liveness } from '../liveness/service.ts';
 import type { AppJson, AppStatusJson, LocalInstanceJson } from './app-routes.ts';
 import { ApiError, type RouteOutput, type RouteRequest, type Routes } from './routes.ts';
 
@@ -15,6 +16,8 @@ export interface AppApiDeps {
   state: StateReader;
   /** This node's agent; without it the local routes say the node runs no apps. */
   fluxos?: FluxOs;
+  /** This node's view of which FluxNodes are alive. */
+  liveness?: Liveness;
 }
 
 type AppHandlers = {
@@ -31,7 +34,7 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
     if (!deps) throw new ApiError(503, 'NOT_AVAILABLE', 'this node serves no app state');
     return deps;
   };
-  const view = (): PlacementView => deps?.fluxos?.view() ?? computeView(chain, need().state);
+  const view = (): PlacementView => deps?.fluxos?.view() ?? computeView(chain, need().state, deps?.liveness);
   const endpointOf = (id: string) =>
     new TextDecoder().decode(chain.fluxNode(id)?.endpoint ?? new Uint8Array());
   const placementJson = (p: AppPlacement | undefined, wanted: number) => ({
@@ -93,9 +96,31 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
       if (!app) throw new ApiError(404, 'APP_NOT_FOUND', `no running app named ${p.name}`);
       const placed = v.placement.get(p.name);
       const me = deps?.fluxos?.nodeId();
+      const liveness = deps?.liveness;
+      // The nodes placement assigns (over the nodes alive in this node's view), then nodes whose
+      // heartbeats say they still run it (a hand-over), then nodes consensus assigns that this
+      // view has down (what failed over).
+      const nodes = [...(placed?.nodes ?? [])];
+      const extra = new Set<string>();
+      for (const id of liveness?.view.runningApp(p.name) ?? [])
+        if (!nodes.includes(id)) {
+          nodes.push(id);
+          extra.add(id);
+        }
+      if (liveness)
+        for (const id of computeView(chain, need().state).placement.get(p.name)?.nodes ?? [])
+          if (!nodes.includes(id)) nodes.push(id);
       const instances = await Promise.all(
-        (placed?.nodes ?? []).map(async (node, index) => {
+        nodes.map(async (node, index) => {
           const api = endpointOf(node);
+          const seen = liveness?.get(node);
+          const nodeFields = seen
+            ? {
+                nodeState: seen.state,
+                nodeSince: seen.since,
+                ...(seen.lastHeard !== undefined ? { lastHeard: seen.lastHeard } : {}),
+              }
+            : {};
           const base = {
             index,
             node,
@@ -104,7 +129,16 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
             endpoints: [],
             components: [],
             restarts: 0,
+            ...nodeFields,
+            ...(extra.has(node) ? { extra: true } : {}),
           };
+          if (seen && seen.state !== 'alive')
+            return {
+              ...base,
+              state: 'unknown' as const,
+              since: seen.since,
+              reason: `node ${seen.state} since ${new Date(seen.since).toISOString()}${seen.lastHeard ? `, last heard ${new Date(seen.lastHeard).toISOString()}` : ''}`,
+            };
           let found: LocalInstanceJson | undefined;
           try {
             if (node === me) found = local(p.name)[0];
@@ -130,7 +164,7 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
               reason: 'the node has not picked it up yet',
             };
           const { app: _, ...rest } = found;
-          return { ...rest, index, api };
+          return { ...rest, index, api, ...nodeFields, ...(extra.has(node) ? { extra: true } : {}) };
         }),
       );
       return {
@@ -139,7 +173,9 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
         revision: app.revision,
         wanted: app.spec.instances,
         placed: placed?.nodes.length ?? 0,
-        running: instances.filter((i) => i.state === 'running' && i.revision === app.revision).length,
+        running: instances.filter(
+          (i) => i.state === 'running' && i.revision === app.revision && placed?.nodes.includes(i.node),
+        ).length,
         ...(placed?.reason ? { reason: placed.reason } : {}),
         instances,
       };

@@ -1,13 +1,14 @@
-// FluxNode routes: the node list, one node, payout queues and a node's rewards.
+// FluxNode routes: the node list, one node, payout queues and a node's rewards and app earnings.
 import type { FluxNodeRecord } from '../../core/codec/types.ts';
 import { toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, encodeAddress } from '../../core/crypto/keys.ts';
 import { splitSubsidy, TIERS, type Tier } from '../../core/ledger/emission.ts';
 import { confirmFrom } from '../../core/nodes/lifecycle.ts';
 import { regionOf } from '../../core/nodes/region.ts';
-import { NODE_STATUS_NAMES, NodeStatus, tierIndex, tierOf } from '../../core/nodes/types.ts';
+import { isNodeDown, NODE_STATUS_NAMES, NodeStatus, tierIndex, tierOf } from '../../core/nodes/types.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 import type { Chain } from '../chain/types.ts';
+import type { Liveness } from '../liveness/service.ts';
 import { ApiError, type NodeJson, type NodeRewardsJson, type PayoutQueuesJson } from './routes.ts';
 
 export function nodeJson(
@@ -32,17 +33,39 @@ export function nodeJson(
     startHeight: node.startHeight,
     confirmations: node.confirmations,
     ...(node.confirmations > 0 ? { lastConfirmHeight: node.lastConfirmHeight } : {}),
-    ...(running ? { confirmFrom: confirmFrom(node, params), expiresAt: node.expiresAt } : {}),
+    // A down node's confirmation is accepted at any height (it brings the node back).
+    ...(running
+      ? {
+          confirmFrom: isNodeDown(node) ? node.downSince : confirmFrom(node, params),
+          expiresAt: node.expiresAt,
+        }
+      : {}),
     ...(unlocking ? { unlockAt: node.unlockAt } : {}),
     ...(node.payouts > 0 ? { lastPaidHeight: node.lastPaidHeight } : {}),
     ...(queuePosition !== undefined ? { queuePosition } : {}),
+    down: isNodeDown(node),
+    ...(isNodeDown(node) ? { downSince: node.downSince } : {}),
     payouts: node.payouts,
     rewards: node.rewards.toString(),
+    appEarned: node.appEarned.toString(),
     report: { ...node.report },
   };
 }
 
-export function createNodeHandlers(chain: Chain) {
+/** The heartbeat view of a node, for the API (confirmed nodes this node tracks). */
+function livenessJson(liveness: Liveness | undefined, id: string): Pick<NodeJson, 'liveness'> {
+  const seen = liveness?.get(id);
+  if (!seen) return {};
+  return {
+    liveness: {
+      state: seen.state,
+      since: seen.since,
+      ...(seen.lastHeard !== undefined ? { lastHeard: seen.lastHeard } : {}),
+    },
+  };
+}
+
+export function createNodeHandlers(chain: Chain, liveness?: Liveness) {
   const params = chain.params;
   const positions = (tier: Tier): Map<string, number> =>
     new Map(chain.payoutQueue(tier).map((id, i) => [id, i]));
@@ -65,13 +88,19 @@ export function createNodeHandlers(chain: Chain) {
       return {
         height: chain.tip().height,
         count: list.length,
-        nodes: list.map(({ id, node }) => nodeJson(id, node, params, queues.get(node.tier)?.get(id))),
+        nodes: list.map(({ id, node }) => ({
+          ...nodeJson(id, node, params, queues.get(node.tier)?.get(id)),
+          ...livenessJson(liveness, id),
+        })),
       };
     },
 
     node({ params: { id } }: { params: { id: string } }) {
       const node = load(id);
-      return nodeJson(id, node, params, positions(tierOf(node.tier)!).get(id));
+      return {
+        ...nodeJson(id, node, params, positions(tierOf(node.tier)!).get(id)),
+        ...livenessJson(liveness, id),
+      };
     },
 
     payoutQueues({ query }: { query: { limit?: number } }): PayoutQueuesJson {
@@ -110,6 +139,10 @@ export function createNodeHandlers(chain: Chain) {
         payouts: node.payouts,
         rewards: node.rewards.toString(),
         ...(node.payouts > 0 ? { lastPaidHeight: node.lastPaidHeight } : {}),
+        appEarned: node.appEarned.toString(),
+        ...(node.lastAppPaidHeight > 0 ? { lastAppPaidHeight: node.lastAppPaidHeight } : {}),
+        down: isNodeDown(node),
+        ...(isNodeDown(node) ? { downSince: node.downSince } : {}),
         ...(at >= 0 ? { queuePosition: at, nextPayoutIn: at + 1 } : {}),
         queueLength: queue.length,
       };

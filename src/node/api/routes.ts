@@ -187,8 +187,19 @@ export const NodeJson = z
     unlockAt: z.number().optional().describe('expired/unlocking: height at which the collateral returns'),
     lastPaidHeight: z.number().optional(),
     queuePosition: z.number().optional().describe('confirmed: 0 is paid next'),
+    down: z.boolean().describe('confirmed but marked down by a quorum of reports: hosts and earns nothing'),
+    downSince: z.number().optional().describe('down: height at which the reports marked it down'),
     payouts: z.number(),
     rewards: AmountString,
+    appEarned: AmountString.describe('paid to the owner for hosting apps, in total'),
+    liveness: z
+      .object({
+        state: z.enum(['alive', 'returning', 'down']),
+        since: z.number().describe('ms since the Unix epoch it has been in this state'),
+        lastHeard: z.number().optional().describe('ms since the Unix epoch of its last heartbeat heard'),
+      })
+      .optional()
+      .describe('the node as the answering node’s heartbeat view sees it (confirmed nodes only)'),
     report: BenchReportJson,
   })
   .meta({ id: 'FluxNode' });
@@ -213,6 +224,10 @@ export const NodeRewardsJson = z.object({
   payouts: z.number(),
   rewards: AmountString,
   lastPaidHeight: z.number().optional(),
+  appEarned: AmountString.describe('paid to the owner for hosting apps, in total'),
+  lastAppPaidHeight: z.number().optional().describe('last height it was paid for hosting apps'),
+  down: z.boolean(),
+  downSince: z.number().optional(),
   queuePosition: z.number().optional(),
   queueLength: z.number(),
   /** Blocks until its next payout if it stays confirmed. */
@@ -338,7 +353,8 @@ export const routes = {
   node: route({
     method: 'GET',
     path: '/nodes/:id',
-    summary: 'One FluxNode: state, confirmations, payout position, rewards, last report',
+    summary:
+      'One FluxNode: state (and whether it is down), confirmations, payout position, rewards, last report',
     params: nodeIdParams,
     status: 200,
     response: NodeJson,
@@ -346,7 +362,7 @@ export const routes = {
   nodeRewards: route({
     method: 'GET',
     path: '/nodes/:id/rewards',
-    summary: "A FluxNode's rewards and its place in the payout queue",
+    summary: "A FluxNode's block rewards, its app hosting earnings and its place in the payout queue",
     params: nodeIdParams,
     status: 200,
     response: NodeRewardsJson,

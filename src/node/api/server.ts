@@ -84,7 +84,7 @@ export function createHandlers(
     chain.mempool(MEMPOOL_SCAN).filter((e) => bytesEqual(addressBytes(e.tx.body.sender), address));
 
   return {
-    ...createNodeHandlers(chain),
+    ...createNodeHandlers(chain, apps?.liveness),
     ...createJobHandlers(chain, jobs),
     ...createAppHandlers(chain, apps),
     chainInfo() {

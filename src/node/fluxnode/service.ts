@@ -1,15 +1,16 @@
 // The node confirms itself: after each block it looks up the FluxNodes its operator key signs
 // for, and submits a confirmation with its benchmark report when one is due (the first one
-// right after the start, then once per period, inside the window before the node would expire).
+// right after the start, then once per period, inside the window before the node would expire;
+// at once when other nodes' reports marked it down, which brings it back).
 import { txId } from '../../core/codec/ids.ts';
-import { type BenchReport, Tx, TxKind } from '../../core/codec/types.ts';
-import { bytesEqual, toHex } from '../../core/crypto/hash.ts';
-import { addressBytes, type KeyPair } from '../../core/crypto/keys.ts';
-import { minimumFee, signTx } from '../../core/ledger/tx.ts';
+import { type BenchReport, TxKind } from '../../core/codec/types.ts';
+import { toHex } from '../../core/crypto/hash.ts';
+import type { KeyPair } from '../../core/crypto/keys.ts';
 import { confirmFrom } from '../../core/nodes/lifecycle.ts';
 import { encodeNodeConfirm } from '../../core/nodes/payloads.ts';
 import { checkReportForTier } from '../../core/nodes/report.ts';
-import { NodeStatus, tierOf } from '../../core/nodes/types.ts';
+import { isNodeDown, NodeStatus, tierOf } from '../../core/nodes/types.ts';
+import { submitOwn } from '../chain/submit.ts';
 import type { Chain } from '../chain/types.ts';
 import { serialPasses } from '../passes.ts';
 
@@ -30,16 +31,12 @@ export interface ConfirmService {
 export function startConfirmService(opts: ConfirmServiceOptions): ConfirmService {
   const { chain, operator } = opts;
   const log = opts.log ?? (() => {});
-  const me = addressBytes(operator.publicKey);
   /** node id -> id of the confirmation we submitted and the node's confirmation count then. */
   const submitted = new Map<string, { tx: Uint8Array; confirmations: number }>();
   const warned = new Set<string>();
+  /** `id@downSince` of the down marks already announced in the log. */
+  const downSeen = new Set<string>();
   let report: Promise<BenchReport> | undefined;
-
-  const pendingNonce = (): number => {
-    const mine = chain.mempool(100_000).filter((e) => bytesEqual(e.tx.body.sender, operator.publicKey));
-    return chain.account(me).nonce + mine.length;
-  };
 
   async function checkOnce(): Promise<void> {
     const height = chain.tip().height + 1;
@@ -53,10 +50,21 @@ export function startConfirmService(opts: ConfirmServiceOptions): ConfirmService
         } else if (chain.mempoolTx(sent.tx)) continue;
         else submitted.delete(id); // dropped: try again
       }
-      // One block after the window opens (peers a block behind would refuse it and not offer it
-      // again), unless that is the last block before the node expires.
-      const from = Math.min(confirmFrom(node, chain.params) + 1, node.expiresAt - 1);
-      if (height < from || height >= node.expiresAt) continue;
+      if (isNodeDown(node)) {
+        // A down node's confirmation is accepted at any height: confirm again at once.
+        if (height >= node.expiresAt) continue;
+        const mark = `${id}@${node.downSince}`;
+        if (!downSeen.has(mark))
+          log(
+            `fluxnode ${id.slice(0, 16)}: marked down at height ${node.downSince} by reports; confirming again`,
+          );
+        downSeen.add(mark);
+      } else {
+        // One block after the window opens (peers a block behind would refuse it and not offer
+        // it again), unless that is the last block before the node expires.
+        const from = Math.min(confirmFrom(node, chain.params) + 1, node.expiresAt - 1);
+        if (height < from || height >= node.expiresAt) continue;
+      }
       report ??= opts.report();
       const r = await report;
       if (passes.stopped) return;
@@ -67,18 +75,7 @@ export function startConfirmService(opts: ConfirmServiceOptions): ConfirmService
         warned.add(id);
         continue;
       }
-      const unsigned = {
-        nonce: pendingNonce(),
-        fee: 0n,
-        kind: TxKind.nodeConfirm,
-        payload: encodeNodeConfirm(id, r),
-      };
-      unsigned.fee = minimumFee(
-        Tx.value_serializedSize(signTx(unsigned, operator, chain.params)),
-        chain.params,
-      );
-      const tx = signTx(unsigned, operator, chain.params);
-      const result = chain.submitTx(tx);
+      const { tx, result } = submitOwn(chain, operator, TxKind.nodeConfirm, encodeNodeConfirm(id, r));
       if (!result.ok) {
         log(
           `fluxnode ${id.slice(0, 16)}: confirmation refused: ${result.error.code}: ${result.error.message}`,

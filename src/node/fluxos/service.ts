@@ -13,6 +13,7 @@ import { toHex } from '../../core/crypto/hash.ts';
 import type { StateReader } from '../../core/ledger/state.ts';
 import { NodeStatus } from '../../core/nodes/types.ts';
 import type { Chain } from '../chain/types.ts';
+import type { Liveness } from '../liveness/service.ts';
 import { containerName, LABELS } from './options.ts';
 import { createReconciler, type LocalAppStatus, type Reconciler } from './reconciler.ts';
 import type { Runtime } from './runtime.ts';
@@ -54,29 +55,40 @@ export interface FluxOsOptions {
   runtime: Runtime;
   /** Where published ports bind: the node's own address. */
   hostAddress: string;
+  /** This node's view of which FluxNodes are alive: placement skips the others. */
+  liveness?: Liveness;
   intervalMs?: number;
   log?: (line: string) => void;
 }
 
-/** Placement of every running app at the chain's current state. */
-export function computeView(chain: Chain, state: StateReader): PlacementView {
+/**
+ * Placement of every running app at the chain's current state, over the nodes consensus
+ * counts (confirmed, not reported down) that `liveness`, when given, also has alive.
+ */
+export function computeView(chain: Chain, state: StateReader, liveness?: Liveness): PlacementView {
   const height = chain.tip().height;
   const running = runningAppsFromState(state, height);
+  const nodes = placementNodesFromState(state, chain.params);
   const placement = placeApps(
-    placementNodesFromState(state, chain.params),
+    liveness ? nodes.filter((n) => liveness.isAlive(n.id)) : nodes,
     running.map((a) => appFromSpec(a.spec, a.registeredAt)),
   );
   return { height, apps: new Map(running.map((a) => [a.name, a])), placement };
 }
 
-export function startFluxOs(o: FluxOsOptions): FluxOs {
-  const { chain } = o;
-  let cached: { tip: string; view: PlacementView } | undefined;
-  const view = (): PlacementView => {
-    const tip = toHex(chain.tip().hash);
-    if (cached?.tip !== tip) cached = { tip, view: computeView(chain, o.state) };
+/** `computeView` cached until the tip or the liveness view changes. */
+export function cachedView(chain: Chain, state: StateReader, liveness?: Liveness): () => PlacementView {
+  let cached: { key: string; view: PlacementView } | undefined;
+  return () => {
+    const key = `${toHex(chain.tip().hash)}/${liveness?.view.version ?? 0}`;
+    if (cached?.key !== key) cached = { key, view: computeView(chain, state, liveness) };
     return cached.view;
   };
+}
+
+export function startFluxOs(o: FluxOsOptions): FluxOs {
+  const { chain } = o;
+  const view = cachedView(chain, o.state, o.liveness);
   const nodeId = (): string | undefined =>
     chain.fluxNodesOfOperator(o.operatorKey).find((n) => n.node.status === NodeStatus.confirmed)?.id;
   const genesis = chain.blockByHeight(0);
@@ -94,15 +106,26 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
       if (!me) return [];
       const v = view();
       const out = [];
+      const runningHere = new Set(reconciler.status().flatMap((s) => (s.state === 'running' ? [s.app] : [])));
       for (const [name, p] of v.placement) {
         const app = v.apps.get(name);
-        if (app && p.nodes.includes(me)) out.push({ spec: app.spec, revision: app.revision });
+        if (!app) continue;
+        // Make before break: an instance this node runs but no longer holds (a node that was
+        // down is back) keeps running until every node placement assigns reports it running.
+        const handOver =
+          !p.nodes.includes(me) &&
+          runningHere.has(name) &&
+          o.liveness !== undefined &&
+          p.nodes.some((n) => !o.liveness?.get(n)?.running.has(name));
+        if (p.nodes.includes(me) || handOver) out.push({ spec: app.spec, revision: app.revision });
       }
       return out;
     },
   });
   const onBlock = () => reconciler.trigger();
+  const onLiveness = () => reconciler.trigger();
   chain.on('block', onBlock);
+  o.liveness?.on('change', onLiveness);
   reconciler.trigger();
   return {
     nodeId,
@@ -131,6 +154,7 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
     reconciler,
     async close() {
       chain.off('block', onBlock);
+      o.liveness?.off('change', onLiveness);
       await reconciler.close();
     },
   };

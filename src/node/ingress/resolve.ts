@@ -1,11 +1,10 @@
-// Where an app's instances are, from placement at the tip: each hosting node's address (the host
-// of its FluxNode endpoint, where its agent binds published ports) and the first TCP port the
-// app's components publish. Placement is what consensus assigns, not what is known to run: until
-// liveness is gossiped, a dead host is only noticed by the ingress's own connection attempts.
-import { toHex } from '../../core/crypto/hash.ts';
-import type { StateReader } from '../../core/ledger/state.ts';
+// Where an app's instances are: the nodes placement assigns it (over the nodes this node's
+// liveness view has alive) and the nodes whose heartbeats say they run it, each at its address
+// (the host of its FluxNode endpoint, where its agent binds published ports) and the first TCP
+// port the app's components publish.
 import type { Chain } from '../chain/types.ts';
-import { computeView, type PlacementView } from '../fluxos/service.ts';
+import type { PlacementView } from '../fluxos/service.ts';
+import type { Liveness } from '../liveness/service.ts';
 import type { Instance, Lookup, Resolver } from './proxy.ts';
 
 /** The host part of `HOST:PORT` (brackets of an IPv6 address removed). */
@@ -18,6 +17,7 @@ export function hostOfEndpoint(endpoint: string): string {
 export function placementResolver(
   view: () => PlacementView,
   endpointOf: (nodeId: string) => string | undefined,
+  liveness?: Pick<Liveness, 'view'>,
 ): Resolver {
   return (name: string): Lookup => {
     const v = view();
@@ -26,9 +26,15 @@ export function placementResolver(
     const port = app.spec.components.flatMap((c) => c.ports).find((p) => p.protocol === 'tcp')?.host;
     if (port === undefined) return { found: true, instances: [], why: `app ${name} publishes no TCP port` };
     const instances: Instance[] = [];
-    for (const id of v.placement.get(name)?.nodes ?? []) {
+    // The health check of the component that publishes `port` (the first with a TCP port).
+    const check = app.spec.components.find((c) => c.ports.some((p) => p.protocol === 'tcp'))?.healthCheck;
+    // Placed nodes (alive in our view) first, then nodes whose heartbeat says they run it (a
+    // replacement during failover, or the old host during a hand-over).
+    const hosts = new Set(v.placement.get(name)?.nodes ?? []);
+    for (const id of liveness?.view.runningApp(name) ?? []) hosts.add(id);
+    for (const id of hosts) {
       const endpoint = endpointOf(id);
-      if (endpoint) instances.push({ host: hostOfEndpoint(endpoint), port });
+      if (endpoint) instances.push({ host: hostOfEndpoint(endpoint), port, ...(check ? { check } : {}) });
     }
     const reason = v.placement.get(name)?.reason;
     return instances.length
@@ -41,20 +47,18 @@ export function placementResolver(
   };
 }
 
-/** Placement at the chain's tip, computed once per tip (what FluxOs.view() does, without an agent). */
-export function tipView(chain: Chain, state: StateReader): () => PlacementView {
-  let cached: { tip: string; view: PlacementView } | undefined;
-  return () => {
-    const tip = toHex(chain.tip().hash);
-    if (cached?.tip !== tip) cached = { tip, view: computeView(chain, state) };
-    return cached.view;
-  };
-}
-
 /** The resolver a node's ingress uses: placement at the tip, node addresses from FluxNode records. */
-export function chainResolver(chain: Chain, view: () => PlacementView): Resolver {
-  return placementResolver(view, (id) => {
-    const endpoint = chain.fluxNode(id)?.endpoint;
-    return endpoint ? new TextDecoder().decode(endpoint) : undefined;
-  });
+export function chainResolver(
+  chain: Chain,
+  view: () => PlacementView,
+  liveness?: Pick<Liveness, 'view'>,
+): Resolver {
+  return placementResolver(
+    view,
+    (id) => {
+      const endpoint = chain.fluxNode(id)?.endpoint;
+      return endpoint ? new TextDecoder().decode(endpoint) : undefined;
+    },
+    liveness,
+  );
 }

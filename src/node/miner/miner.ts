@@ -9,10 +9,10 @@ import { searchNonce } from '../../core/consensus/pow.ts';
 import { bytesEqual, fromHex, toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, type KeyPair } from '../../core/crypto/keys.ts';
 import { listOpenJobs } from '../../core/jobs/lifecycle.ts';
-import { minimumFee, signTx, txSize } from '../../core/ledger/tx.ts';
 import { isActive } from '../../core/params/index.ts';
 import { commitProduct, denoise } from '../../core/pouw/index.ts';
 import type { LocalChain } from '../chain/chain.ts';
+import { submitOwn } from '../chain/submit.ts';
 import type { JobDataStore } from '../jobs/store.ts';
 import { buildTemplate, type PouwSeal, type PouwWork, pouwPass } from './template.ts';
 
@@ -105,17 +105,11 @@ export function createMiner(opts: MinerOptions): Miner {
     const product = denoise(work.data, seal.mined.seed, seal.mined.noisyProduct, params.pouw);
     const id = toHex(work.job);
     opts.jobData!.putProduct(id, { rows: m, cols: n, data: product });
-    const key = opts.resultKey!;
-    const pending = chain.mempool(10_000).filter((e) => bytesEqual(e.tx.body.sender, key.publicKey)).length;
-    const unsigned = {
-      nonce: chain.account(minerAddress).nonce + pending,
-      fee: 0n,
-      kind: TxKind.jobResult,
-      payload: JobResultPayload.serialize({ job: work.job, productRoot: commitProduct(product, m, n).root }),
-    };
-    const size = txSize(signTx(unsigned, key, params));
-    const tx = signTx({ ...unsigned, fee: minimumFee(size, params) }, key, params);
-    const sent = chain.submitTx(tx);
+    const payload = JobResultPayload.serialize({
+      job: work.job,
+      productRoot: commitProduct(product, m, n).root,
+    });
+    const { result: sent } = submitOwn(chain, opts.resultKey!, TxKind.jobResult, payload);
     if (!sent.ok) throw new Error(`job ${id.slice(0, 16)}… result refused: ${sent.error.message}`);
     stats.jobsDelivered++;
     opts.onJobDelivered?.(id);

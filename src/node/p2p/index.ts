@@ -3,6 +3,14 @@ export { JOBDATA_PROTOCOL } from './jobdata.ts';
 export { createP2P, gossipTopics } from './p2p.ts';
 export { generatePeerKey, loadOrCreatePeerKey, PEER_KEY_BYTES, peerIdOf } from './peer-key.ts';
 export { PENALTIES } from './peers.ts';
-export type { P2P, P2PEvents, P2PLimits, P2POptions, PeerInfo, SyncProgress } from './types.ts';
+export type {
+  HeartbeatJudge,
+  P2P,
+  P2PEvents,
+  P2PLimits,
+  P2POptions,
+  PeerInfo,
+  SyncProgress,
+} from './types.ts';
 export { DEFAULT_LIMITS } from './types.ts';
 export { SYNC_PROTOCOL } from './wire.ts';

@@ -35,9 +35,10 @@ import {
 export function gossipTopics(params: Pick<ChainParams, 'network' | 'chainId'>): {
   blocks: string;
   txs: string;
+  heartbeats: string;
 } {
   const base = `/openflux/${params.network}/${params.chainId}`;
-  return { blocks: `${base}/blocks/1`, txs: `${base}/txs/1` };
+  return { blocks: `${base}/blocks/1`, txs: `${base}/txs/1`, heartbeats: `${base}/heartbeats/1` };
 }
 
 /** Transaction errors that no state could make valid: the sender is at fault. */
@@ -121,7 +122,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         emitSelf: false,
-        allowedTopics: [topics.blocks, topics.txs],
+        allowedTopics: [topics.blocks, topics.txs, topics.heartbeats],
         maxInboundDataLength: params.limits.maxBlockBytes + GOSSIP_OVERHEAD,
         messageProcessingConcurrency: 16,
       }),
@@ -266,6 +267,15 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     return TopicValidatorResult.Ignore;
   };
 
+  /** Heartbeats are judged by the liveness service; without one they are ignored, not relayed. */
+  const validateHeartbeat: TopicValidatorFn = (peer, message) => {
+    const verdict = opts.heartbeats?.judge(message.data, peer.toString()) ?? 'ignore';
+    if (verdict === 'accept') return TopicValidatorResult.Accept;
+    if (verdict === 'ignore') return TopicValidatorResult.Ignore;
+    penalise(peer, 'invalidHeartbeat', verdict.reject);
+    return TopicValidatorResult.Reject;
+  };
+
   const validateTx: TopicValidatorFn = (peer, message) => {
     if (!gossipLimiter.take(peer.toString(), now())) {
       penalise(peer, 'rateLimited', 'too many gossip messages');
@@ -365,6 +375,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
   return {
     peerId: node.peerId.toString(),
     multiaddrs: () => node.getMultiaddrs().map(String),
+    publishHeartbeat: (data) => publish(topics.heartbeats, data),
     peers(): PeerInfo[] {
       const out = new Map<string, PeerInfo>();
       for (const conn of node.getConnections()) {
@@ -390,8 +401,10 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
       await node.start();
       pubsub.topicValidators.set(topics.blocks, validateBlock);
       pubsub.topicValidators.set(topics.txs, validateTx);
+      pubsub.topicValidators.set(topics.heartbeats, validateHeartbeat);
       pubsub.subscribe(topics.blocks);
       pubsub.subscribe(topics.txs);
+      pubsub.subscribe(topics.heartbeats);
       await node.handle(
         SYNC_PROTOCOL,
         (stream, connection) =>

@@ -16,6 +16,8 @@ export const PENALTIES = {
   badJobData: 100,
   /** Claimed more work than it could deliver. */
   falseStatus: 30,
+  /** A heartbeat from no confirmed FluxNode, badly signed or far off the clock. */
+  invalidHeartbeat: 20,
   wrongNetwork: 1_000,
 } as const;
 export type Offence = keyof typeof PENALTIES;

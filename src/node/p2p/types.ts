@@ -68,6 +68,17 @@ export interface P2POptions {
   now?: () => number;
   /** Job matrices this node serves to peers on the job-data protocol (the node's jobs store). */
   jobData?: JobDataSource;
+  /** Judges gossiped heartbeats (the liveness service); without it they are ignored. */
+  heartbeats?: HeartbeatJudge;
+}
+
+/**
+ * Decides what to do with a gossiped heartbeat: relay it (`accept`), drop it quietly
+ * (`ignore`: a repeat, or a node our chain does not know as confirmed yet), or drop it and
+ * penalise the peer that sent it (`{ reject: why }`).
+ */
+export interface HeartbeatJudge {
+  judge(data: Uint8Array, from: string): 'accept' | 'ignore' | { reject: string };
 }
 
 export interface PeerInfo {
@@ -109,6 +120,8 @@ export interface P2P {
   readonly peerId: string;
   /** Where others can dial this node, each ending in `/p2p/<peer id>` (after start). */
   multiaddrs(): string[];
+  /** Gossips a heartbeat (encoded and signed by the liveness service). */
+  publishHeartbeat(data: Uint8Array): void;
   peers(): PeerInfo[];
   start(): Promise<void>;
   stop(): Promise<void>;

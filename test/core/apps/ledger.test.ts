@@ -14,11 +14,22 @@ import { TxKind } from '../../../src/core/codec/types.ts';
 import { addressBytes } from '../../../src/core/crypto/keys.ts';
 import { accounts, supply } from '../../../src/core/ledger/state.ts';
 import { encodeTransfer } from '../../../src/core/ledger/tx.ts';
-import { mainnet } from '../../../src/core/params/index.ts';
-import { idOf, key, type MemoryState, nodeParams, TestChain } from '../nodes/helpers.ts';
+import { getNode } from '../../../src/core/nodes/queries.ts';
+import { createParams, mainnet } from '../../../src/core/params/index.ts';
+import {
+  genesisIds,
+  idOf,
+  key,
+  type MemoryState,
+  nodeParams,
+  paramsWithNodes,
+  TestChain,
+} from '../nodes/helpers.ts';
 import { GOOD } from './fixtures.ts';
 
 const params = nodeParams([key(1), key(2)]);
+/** No FluxNodes and no payout in sight: escrow arithmetic alone. */
+const noPayouts = createParams(params, { apps: { ...params.apps, payoutInterval: 1_000_000 } });
 const FEE = 100_000n;
 
 function spec(over: Partial<AppSpec> = {}, env = 'hi'): AppSpec {
@@ -42,8 +53,14 @@ function checkInvariant(state: MemoryState): void {
   const minted = supply.decode(state.get(supply.prefix)!).minted;
   assert.equal(total + e.held + e.earned, minted, 'balances + locked + app escrow == minted');
   let held = 0n;
-  for (const [k] of state.scan('app/', 1e9)) held += getApp(state, k.slice(4))!.escrow;
+  let owed = 0n;
+  for (const [k] of state.scan('app/', 1e9)) {
+    const app = getApp(state, k.slice(4))!;
+    held += app.escrow;
+    owed += app.owed;
+  }
   assert.equal(held, e.held, 'escrow.held is the sum of the apps’ escrow');
+  assert.equal(owed, e.earned, 'escrow.earned is the sum of what the apps owe their hosts');
 }
 
 describe('app price', () => {
@@ -68,7 +85,7 @@ describe('app price', () => {
 
 describe('app transactions', () => {
   it('registers, updates, extends and cancels with escrow and refunds', () => {
-    const c = new TestChain(params);
+    const c = new TestChain(noPayouts);
     const owner = key(1);
     const s = spec();
     const price = appPrice(s, params.apps);
@@ -105,10 +122,13 @@ describe('app transactions', () => {
     assert.equal(getApp(c.state, s.name)!.expiresAt, 1051);
     checkInvariant(c.state);
 
-    // cancel at height 13: refund of the unused blocks
+    // cancel at height 13: refund of the unused blocks; and as no payout ever found it a host,
+    // what it consumed (10 blocks at the first price, 2 at the second) returns too
+    assert.equal(getApp(c.state, s.name)!.owed, price.perBlock * 10n + newPrice.perBlock);
     const b3 = balance(c, 1);
     c.block([c.tx(owner, TxKind.appCancel, encodeAppCancel(s.name))]);
-    assert.equal(balance(c, 1), b3 + newPrice.perBlock * (1051n - 13n) - FEE);
+    const owed = price.perBlock * 10n + newPrice.perBlock * 2n;
+    assert.equal(balance(c, 1), b3 + newPrice.perBlock * (1051n - 13n) + owed - FEE);
     assert.equal(getApp(c.state, s.name), undefined);
     checkInvariant(c.state);
     assert.equal(getAppEscrow(c.state).held, 0n);
@@ -117,12 +137,14 @@ describe('app transactions', () => {
   it('expires an app at its height and frees the name', () => {
     const c = new TestChain(params);
     const s = spec({ expiryBlocks: 10 });
+    const before = balance(c, 1);
     c.block([c.tx(key(1), TxKind.appRegister, encodeAppRegister(s))]);
     c.until(10);
     assert.ok(getApp(c.state, s.name));
     c.block();
     assert.equal(getApp(c.state, s.name), undefined);
-    assert.equal(getAppEscrow(c.state).earned, appPrice(s, params.apps).total);
+    assert.deepEqual(getAppEscrow(c.state), { held: 0n, earned: 0n });
+    assert.equal(balance(c, 1), before - FEE, 'with no FluxNode to host it, the owner paid only the fee');
     checkInvariant(c.state);
     c.block([c.tx(key(2), TxKind.appRegister, encodeAppRegister(s))]);
     assert.ok(getApp(c.state, s.name));
@@ -141,11 +163,18 @@ describe('app transactions', () => {
     assert.deepEqual(getApp(c.state, 'hello-web'), before);
   });
 
-  it('keeps balances + locked + escrow == minted through random app transactions', () => {
+  it('keeps balances + locked + escrow == minted through random app transactions, payouts and down reports', () => {
     const names = ['app-a', 'app-b', 'app-c'];
+    // 4 FluxNodes to host, a payout every 3 blocks (so settlements between payouts accumulate)
+    const ops = [key(10), key(11), key(12), key(13)];
+    const withNodes = paramsWithNodes([key(1), key(2), key(3)], ops, { payoutInterval: 3 });
+    const ids = genesisIds(ops.length);
+    const seen = { paid: 0, down: 0 };
     const action = fc.record({
-      kind: fc.constantFrom('register', 'update', 'extend', 'cancel'),
+      kind: fc.constantFrom('register', 'update', 'extend', 'cancel', 'down', 'confirm'),
       who: fc.nat(1),
+      node: fc.nat(3),
+      target: fc.nat(3),
       app: fc.nat(2),
       ram: fc.constantFrom(16, 64, 512),
       instances: fc.integer({ min: 1, max: 4 }),
@@ -153,10 +182,18 @@ describe('app transactions', () => {
     });
     fc.assert(
       fc.property(fc.array(fc.array(action, { maxLength: 3 }), { minLength: 1, maxLength: 30 }), (blocks) => {
-        const c = new TestChain(params);
+        const c = new TestChain(withNodes);
         for (const actions of blocks) {
           const ok = [];
           for (const a of actions) {
+            if (a.kind === 'down') {
+              ok.push(c.down(ops[a.node], ids[a.target], ids[a.node]));
+              continue;
+            }
+            if (a.kind === 'confirm') {
+              ok.push(c.confirm(ops[a.target], ids[a.target]));
+              continue;
+            }
             const k = key(a.who + 1);
             const s = spec({ name: names[a.app], instances: a.instances, expiryBlocks: a.blocks });
             s.components[0].ram = a.ram;
@@ -178,8 +215,14 @@ describe('app transactions', () => {
           c.block();
           checkInvariant(c.state);
         }
+        for (const id of ids) {
+          const node = getNode(c.state, id)!;
+          if (node.appEarned > 0n) seen.paid++;
+          if (node.downSince > 0 || node.confirmations > 1) seen.down++;
+        }
       }),
       { numRuns: 60 },
     );
+    assert.ok(seen.paid > 0 && seen.down > 0, `runs paid hosts ${seen.paid}, saw down marks ${seen.down}`);
   });
 });

@@ -51,6 +51,67 @@ describe('app spec', () => {
     assert.match(text, /components\[1\]\.ports\[0\]\.host: host port 31000\/tcp is also published/);
   });
 
+  it('accepts a health check and keeps a spec without one valid', () => {
+    const withCheck = structuredClone(GOOD) as typeof GOOD & {
+      components: Array<(typeof GOOD.components)[0] & { healthCheck?: unknown }>;
+    };
+    withCheck.components[0].healthCheck = { protocol: 'http', path: '/health?deep=1', intervalSec: 10 };
+    const r = validateAppSpec(withCheck, mainnet);
+    assert.ok(r.ok, r.ok ? '' : r.error.message);
+    assert.deepEqual(r.spec.components[0].healthCheck, {
+      protocol: 'http',
+      path: '/health?deep=1',
+      intervalSec: 10,
+    });
+    const tcp = structuredClone(withCheck);
+    tcp.components[0].healthCheck = { protocol: 'tcp', port: 31000, timeoutSec: 1, unhealthyAfter: 3 };
+    assert.ok(validateAppSpec(tcp, mainnet).ok);
+    const plain = validateAppSpec(GOOD, mainnet);
+    assert.ok(plain.ok);
+    assert.equal(plain.spec.components[0].healthCheck, undefined);
+    assert.equal('healthCheck' in plain.spec.components[0], false, 'nothing added to a spec without a check');
+  });
+
+  it('names the field and the rule of a bad health check', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ protocol: 'udp' }, /components\[0\]\.healthCheck\.protocol: must be 'http' or 'tcp'/],
+      [{ protocol: 'http', path: 'health' }, /healthCheck\.path: must start with '\/'/],
+      [{ protocol: 'http', path: '/a b' }, /healthCheck\.path: must start with '\/' and contain no spaces/],
+      [{ protocol: 'tcp', path: '/health' }, /healthCheck\.path: only an http check has a path/],
+      [
+        { protocol: 'tcp', port: 32000 },
+        /healthCheck\.port: 32000 is not a TCP host port this component publishes \(31000\)/,
+      ],
+      [{ protocol: 'http', intervalSec: 0 }, /healthCheck\.intervalSec: interval must be in 1\.\.60 seconds/],
+      [
+        { protocol: 'http', intervalSec: 61 },
+        /healthCheck\.intervalSec: interval must be in 1\.\.60 seconds/,
+      ],
+      [{ protocol: 'http', intervalSec: 1.5 }, /healthCheck\.intervalSec: must be whole seconds/],
+      [
+        { protocol: 'http', intervalSec: 2, timeoutSec: 5 },
+        /healthCheck\.timeoutSec: timeout \(5 s\) must not exceed the interval \(2 s\)/,
+      ],
+      [
+        { protocol: 'http', unhealthyAfter: 0 },
+        /healthCheck\.unhealthyAfter: must be in 1\.\.10 consecutive failures/,
+      ],
+      [{ protocol: 'http', retries: 3 }, /components\[0\]\.healthCheck: .*retries/],
+    ];
+    for (const [healthCheck, rule] of cases) {
+      const bad = structuredClone(GOOD) as unknown as { components: Array<Record<string, unknown>> };
+      bad.components[0].healthCheck = healthCheck;
+      assert.match(issues(bad).join('\n'), rule, JSON.stringify(healthCheck));
+    }
+    const noPorts = structuredClone(GOOD) as unknown as { components: Array<Record<string, unknown>> };
+    noPorts.components[0].ports = [];
+    noPorts.components[0].healthCheck = { protocol: 'tcp' };
+    assert.match(
+      issues(noPorts).join(),
+      /components\[0\]\.healthCheck: the component publishes no TCP port to check/,
+    );
+  });
+
   it('refuses what is not an image reference', () => {
     for (const image of ['Ubuntu', 'nginx:', 'a b', '', 'http://x/y', 'x@sha256:abc']) {
       const bad = structuredClone(GOOD);

@@ -8,7 +8,13 @@ import { applyBody, type BlockEffects, genesisEffects, ZERO_HASH } from '../../.
 import type { Tier } from '../../../src/core/ledger/emission.ts';
 import { StateOverlay, type StateReader } from '../../../src/core/ledger/state.ts';
 import { applyTx, signTx } from '../../../src/core/ledger/tx.ts';
-import { encodeNodeConfirm, encodeNodeStart, encodeNodeStop } from '../../../src/core/nodes/payloads.ts';
+import { genesisNodeId } from '../../../src/core/nodes/lifecycle.ts';
+import {
+  encodeNodeConfirm,
+  encodeNodeDown,
+  encodeNodeStart,
+  encodeNodeStop,
+} from '../../../src/core/nodes/payloads.ts';
 import { type ChainParams, COIN, createParams, devnet } from '../../../src/core/params/index.ts';
 
 export class MemoryState implements StateReader {
@@ -42,6 +48,39 @@ export function nodeParams(owners: KeyPair[], overrides: Partial<ChainParams> = 
     ...overrides,
   });
 }
+
+/**
+ * `owners` funded as by nodeParams, plus one confirmed cumulus FluxNode at genesis per operator
+ * key (node i owned by owners[i mod owners], operator account funded for fees); ids are
+ * `genesisNodeId(i)`.
+ * Confirmations are due only every `confirmPeriod` blocks (default 1000), so tests choose when.
+ */
+export function paramsWithNodes(
+  owners: KeyPair[],
+  operators: KeyPair[],
+  opts: { confirmPeriod?: number; payoutInterval?: number } = {},
+): ChainParams {
+  const base = nodeParams(owners);
+  return createParams(base, {
+    genesis: {
+      ...base.genesis,
+      allocations: [
+        ...base.genesis.allocations,
+        ...operators.map((k) => ({ address: idOf(k), amount: 100n * COIN })),
+      ],
+      nodes: operators.map((k, i) => ({
+        owner: idOf(owners[i % owners.length]),
+        operator: toHex(k.publicKey),
+        tier: 'cumulus' as const,
+        endpoint: '127.0.0.1:16127',
+      })),
+    },
+    nodes: { ...base.nodes, confirmPeriod: opts.confirmPeriod ?? 1000 },
+    apps: { ...base.apps, payoutInterval: opts.payoutInterval ?? base.apps.payoutInterval },
+  });
+}
+
+export const genesisIds = (n: number): string[] => Array.from({ length: n }, (_, i) => genesisNodeId(i));
 
 export const GOOD_REPORT: BenchReport = {
   cores: 4,
@@ -86,6 +125,11 @@ export class TestChain {
 
   confirm(operator: KeyPair, nodeId: string, report = GOOD_REPORT): Tx {
     return this.tx(operator, TxKind.nodeConfirm, encodeNodeConfirm(nodeId, report));
+  }
+
+  /** A down report against `target` by node `reporter`, signed by `operator`. */
+  down(operator: KeyPair, target: string, reporter: string): Tx {
+    return this.tx(operator, TxKind.nodeDown, encodeNodeDown(target, reporter));
   }
 
   stop(owner: KeyPair, nodeId: string): Tx {

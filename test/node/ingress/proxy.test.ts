@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer as createTcpServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   type Ingress,
@@ -168,6 +168,21 @@ describe('ingress', () => {
     assert.ok(ingress.unhealthy().has(`${dead.host}:${dead.port}`));
   });
 
+  it('sends a streamed body to the next instance when the first refuses, losing none of it', async () => {
+    const refusing = await deadPort();
+    apps.set('upload', [refusing, backends[0].instance]);
+    const r = await call(ingress, {
+      path: '/apps/upload/in',
+      method: 'PUT',
+      body: 'x'.repeat(100_000),
+      headers: { 'transfer-encoding': 'chunked' },
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.json().name, 'a');
+    assert.equal(r.json().method, 'PUT');
+    assert.equal((r.json().body as string).length, 100_000);
+  });
+
   it('answers 404, 503 and 502 with a message', async () => {
     const unknown = await call(ingress, { path: '/apps/nope/' });
     assert.equal(unknown.status, 404);
@@ -211,5 +226,85 @@ describe('ingress', () => {
     });
     ws.close();
     assert.equal(got, 'hello from a');
+  });
+});
+
+describe('ingress retries on an instance that dies mid-request', () => {
+  /** Accepts connections and, once a request arrives, resets them (or closes them) unanswered. */
+  async function dying(
+    how: 'reset' | 'close',
+  ): Promise<{ instance: Instance; requests: () => number; close: () => Promise<void> }> {
+    let requests = 0;
+    const server = createTcpServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => {
+        requests++;
+        if (how === 'reset') s.resetAndDestroy();
+        else s.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const a = server.address();
+    return {
+      instance: { host: '127.0.0.1', port: typeof a === 'object' && a ? a.port : 0 },
+      requests: () => requests,
+      close: () => new Promise<void>((r) => server.close(() => r())),
+    };
+  }
+
+  for (const how of ['reset', 'close'] as const) {
+    it(`sends a GET or HEAD again to the next instance when the first ${how}s the connection unanswered`, async () => {
+      const bad = await dying(how);
+      const good = await backend('good');
+      // Each app name starts its round robin at the first instance: the dying one.
+      const ingress = await startIngress({
+        resolve: () => ({ found: true, instances: [bad.instance, good.instance] }),
+        host: '127.0.0.1',
+        port: 0,
+        health: false,
+      });
+      try {
+        const r = await call(ingress, { path: '/apps/one/x' });
+        assert.equal(r.status, 200);
+        assert.equal(r.json().name, 'good');
+        assert.equal(r.json().path, '/x');
+        const head = await call(ingress, { path: '/apps/two/', method: 'HEAD' });
+        assert.equal(head.status, 200);
+        assert.equal(bad.requests(), 2, 'both reached the dying instance first');
+        assert.equal(ingress.unhealthy().size, 0, 'it accepted: not held down as refusing');
+      } finally {
+        await ingress.close();
+        await bad.close();
+        await new Promise<void>((r) => good.server.close(() => r()));
+      }
+    });
+  }
+
+  it('never sends a POST twice once it was sent, with or without a body', async () => {
+    const bad = await dying('reset');
+    let posts = 0;
+    const good = await backend('good');
+    good.server.prependListener('request', (req) => {
+      if (req.method === 'POST') posts++;
+    });
+    const ingress = await startIngress({
+      resolve: () => ({ found: true, instances: [bad.instance, good.instance] }),
+      host: '127.0.0.1',
+      port: 0,
+      health: false,
+    });
+    try {
+      const bodiless = await call(ingress, { path: '/apps/one/', method: 'POST' });
+      assert.equal(bodiless.status, 502);
+      assert.match(bodiless.body, /INSTANCE_FAILED/);
+      const withBody = await call(ingress, { path: '/apps/two/', method: 'POST', body: 'once' });
+      assert.equal(withBody.status, 502);
+      assert.equal(bad.requests(), 2);
+      assert.equal(posts, 0, 'the instance that answers never saw the POSTs');
+    } finally {
+      await ingress.close();
+      await bad.close();
+      await new Promise<void>((r) => good.server.close(() => r()));
+    }
   });
 });

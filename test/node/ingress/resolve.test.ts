@@ -50,6 +50,37 @@ describe('ingress resolver', () => {
     assert.equal(hostOfEndpoint('example.org:80'), 'example.org');
   });
 
+  it('passes the health check of the component whose port it routes to', () => {
+    const parsed = parseAppSpec(
+      `${EXAMPLE}\n  - name: side\n    image: busybox\n    cpu: 0.1\n    ram: 32\n    hdd: 1\n    ports: [{ container: 81, host: 31081 }]\n    healthCheck: { protocol: tcp }\n`,
+      params,
+    );
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.error.message);
+    const spec = parsed.spec;
+    spec.components[0].healthCheck = { protocol: 'http', path: '/healthz' };
+    const app = {
+      name: spec.name,
+      spec,
+      revision: 1,
+      registeredAt: 1,
+      expiresAt: 1000,
+      owner: new Uint8Array(20),
+    };
+    const view: PlacementView = {
+      height: 5,
+      apps: new Map([[spec.name, app]]),
+      placement: new Map([[spec.name, { name: spec.name, wanted: 1, nodes: ['n1'] }]]),
+    };
+    const resolve = placementResolver(
+      () => view,
+      () => '127.0.0.2:16127',
+    );
+    assert.deepEqual(resolve('hello-web'), {
+      found: true,
+      instances: [{ host: '127.0.0.2', port: 31080, check: { protocol: 'http', path: '/healthz' } }],
+    });
+  });
+
   it('runs in a node when asked and answers for the chain’s apps', async () => {
     const datadir = mkdtempSync(join(tmpdir(), 'openflux-ingress-'));
     const node = await createNode({

@@ -1,0 +1,27 @@
+// Transactions a node's own services send (FluxNode confirmations and down reports, PoUW
+// results): the next nonce counts the key's transactions still in the mempool, and the fee is
+// the minimum for the signed size.
+import { Tx, type TxKind } from '../../core/codec/types.ts';
+import { bytesEqual } from '../../core/crypto/hash.ts';
+import { addressBytes, type KeyPair } from '../../core/crypto/keys.ts';
+import { minimumFee, signTx } from '../../core/ledger/tx.ts';
+import type { Chain, SubmitResult } from './types.ts';
+
+/** The nonce of `key`'s next transaction: its account's nonce plus its pending transactions. */
+export function nextNonce(chain: Pick<Chain, 'mempool' | 'account'>, publicKey: Uint8Array): number {
+  const pending = chain.mempool(100_000).filter((e) => bytesEqual(e.tx.body.sender, publicKey)).length;
+  return chain.account(addressBytes(publicKey)).nonce + pending;
+}
+
+/** Signs a transaction of `kind` with the minimum fee and the next nonce, and submits it. */
+export function submitOwn(
+  chain: Pick<Chain, 'mempool' | 'account' | 'submitTx' | 'params'>,
+  key: KeyPair,
+  kind: TxKind,
+  payload: Uint8Array,
+): { tx: Tx; result: SubmitResult } {
+  const unsigned = { nonce: nextNonce(chain, key.publicKey), fee: 0n, kind, payload };
+  unsigned.fee = minimumFee(Tx.value_serializedSize(signTx(unsigned, key, chain.params)), chain.params);
+  const tx = signTx(unsigned, key, chain.params);
+  return { tx, result: chain.submitTx(tx) };
+}

@@ -1,0 +1,82 @@
+// The heartbeat a running FluxNode gossips every few seconds: which node, when (the sender's
+// clock), its chain height and the apps it runs, signed by the node's operator key. It is not a
+// consensus object (nothing on chain depends on it), so it lives here rather than in core/codec.
+import { ByteListType, ContainerType, ListCompositeType, type ValueOf } from '@chainsafe/ssz';
+import { Bytes32, Bytes64, Uint32, Uint64Num } from '../../core/codec/types.ts';
+import { concatBytes, fromHex, sha256, toHex } from '../../core/crypto/hash.ts';
+import { type KeyPair, signMessage, verifySignature } from '../../core/crypto/keys.ts';
+
+/** An app name is at most 32 bytes (see core/apps/spec.ts); a node reports at most this many apps. */
+export const MAX_HEARTBEAT_APPS = 1_024;
+
+export const HeartbeatBody = new ContainerType(
+  {
+    chainId: Uint32,
+    /** The FluxNode's id. */
+    node: Bytes32,
+    /** ms since the Unix epoch on the sender's clock; strictly increasing per node. */
+    time: Uint64Num,
+    height: Uint64Num,
+    /** Apps whose every component runs on the node now. */
+    running: new ListCompositeType(new ByteListType(64), MAX_HEARTBEAT_APPS),
+  },
+  { typeName: 'HeartbeatBody' },
+);
+export type HeartbeatBody = ValueOf<typeof HeartbeatBody>;
+
+export const Heartbeat = new ContainerType(
+  { body: HeartbeatBody, signature: Bytes64 },
+  { typeName: 'Heartbeat' },
+);
+export type Heartbeat = ValueOf<typeof Heartbeat>;
+
+const DOMAIN = new TextEncoder().encode('openflux/heartbeat/v1');
+
+function signingMessage(body: HeartbeatBody): Uint8Array {
+  return sha256(concatBytes(DOMAIN, HeartbeatBody.serialize(body)));
+}
+
+export interface HeartbeatInfo {
+  chainId: number;
+  node: string;
+  time: number;
+  height: number;
+  running: string[];
+}
+
+export function encodeHeartbeat(info: HeartbeatInfo, operator: KeyPair): Uint8Array {
+  const enc = new TextEncoder();
+  const body: HeartbeatBody = {
+    chainId: info.chainId,
+    node: fromHex(info.node),
+    time: info.time,
+    height: info.height,
+    running: info.running.slice(0, MAX_HEARTBEAT_APPS).map((name) => enc.encode(name)),
+  };
+  return Heartbeat.serialize({ body, signature: signMessage(signingMessage(body), operator.secretKey) });
+}
+
+/** Decodes a heartbeat; throws on bytes that are not one. */
+export function decodeHeartbeat(bytes: Uint8Array): {
+  info: HeartbeatInfo;
+  body: HeartbeatBody;
+  signature: Uint8Array;
+} {
+  const { body, signature } = Heartbeat.deserialize(bytes);
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  return {
+    info: {
+      chainId: body.chainId,
+      node: toHex(body.node),
+      time: body.time,
+      height: body.height,
+      running: body.running.map((b) => dec.decode(b)),
+    },
+    body,
+    signature,
+  };
+}
+
+export function heartbeatSignedBy(body: HeartbeatBody, signature: Uint8Array, operator: Uint8Array): boolean {
+  return verifySignature(signingMessage(body), operator, signature);
+}

@@ -1,0 +1,168 @@
+// Liveness on a node: it gossips its own heartbeat (when it is a confirmed FluxNode), judges the
+// heartbeats peers relay (known confirmed node, its operator's signature, a fresh time stamp),
+// keeps the LivenessView, and says when a node goes down or comes back. Placement on this node
+// (the app agent and the ingress) skips nodes its view has down; the chain hears about a dead
+// node through down reports (see reporter.ts), so payments follow consensus, not gossip.
+import { EventEmitter } from 'node:events';
+import type { KeyPair } from '../../core/crypto/keys.ts';
+import { NodeStatus } from '../../core/nodes/types.ts';
+import type { Chain } from '../chain/types.ts';
+import type { HeartbeatJudge } from '../p2p/index.ts';
+import { decodeHeartbeat, encodeHeartbeat, heartbeatSignedBy } from './heartbeat.ts';
+import { LivenessView, type NodeLiveness, type Transition } from './view.ts';
+
+export interface LivenessOptions {
+  chain: Chain;
+  /** This machine's operator key; without it the node only listens. */
+  operator?: KeyPair;
+  /** This machine's confirmed FluxNode id, if any (it is always alive in its own view). */
+  nodeId: () => string | undefined;
+  /** Apps whose every component runs here now (reported in the heartbeat). */
+  running?: () => string[];
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+export interface LivenessEvents {
+  /** A node changed state in this view. */
+  change: (t: Transition) => void;
+}
+
+export interface Liveness {
+  /** Give this to createP2P as `heartbeats`. */
+  readonly judge: HeartbeatJudge;
+  readonly view: LivenessView;
+  /** Starts heartbeats and the clock; `publish` gossips one (p2p.publishHeartbeat). */
+  start(publish: (data: Uint8Array) => void): void;
+  /** Alive in this view (this machine's own node always is). */
+  isAlive(id: string): boolean;
+  /** What this view knows of a node (this machine's own node: alive since start). */
+  get(id: string): NodeLiveness | undefined;
+  /** Sends a heartbeat now (also runs on the interval). */
+  beat(): void;
+  on<E extends keyof LivenessEvents>(event: E, listener: LivenessEvents[E]): void;
+  off<E extends keyof LivenessEvents>(event: E, listener: LivenessEvents[E]): void;
+  close(): void;
+}
+
+export function createLiveness(o: LivenessOptions): Liveness {
+  const { chain } = o;
+  const params = chain.params.nodes.liveness;
+  const now = o.now ?? Date.now;
+  const log = o.log ?? (() => {});
+  // Three timeouts of grace for nodes never heard: peers started together come up one by one.
+  const view = new LivenessView({
+    timeoutMs: params.timeoutMs,
+    holdDownMs: params.holdDownMs,
+    graceMs: 3 * params.timeoutMs,
+    now,
+  });
+  const emitter = new EventEmitter();
+  const startedAt = now();
+  let publish: ((data: Uint8Array) => void) | undefined;
+  let timers: NodeJS.Timeout[] = [];
+  let lastStamp = 0;
+
+  const trackConfirmed = (): void => {
+    view.track(chain.fluxNodes((n) => n.status === NodeStatus.confirmed).map((n) => n.id));
+  };
+  trackConfirmed();
+
+  const judge: HeartbeatJudge = {
+    judge(data, _from) {
+      let hb: ReturnType<typeof decodeHeartbeat>;
+      try {
+        hb = decodeHeartbeat(data);
+      } catch (e) {
+        return { reject: `malformed heartbeat: ${(e as Error).message}` };
+      }
+      const { info } = hb;
+      if (info.chainId !== chain.params.chainId)
+        return { reject: `heartbeat for chain ${info.chainId}, not ${chain.params.chainId}` };
+      const record = chain.fluxNode(info.node);
+      if (!record) return { reject: `heartbeat from unknown node ${info.node.slice(0, 16)}` };
+      // A node our tip shows as just started may be confirmed at the sender's tip: not an offence.
+      if (record.status === NodeStatus.started) return 'ignore';
+      if (record.status !== NodeStatus.confirmed)
+        return { reject: `heartbeat from node ${info.node.slice(0, 16)}, which is not confirmed` };
+      if (!heartbeatSignedBy(hb.body, hb.signature, record.operator))
+        return { reject: `heartbeat for node ${info.node.slice(0, 16)} not signed by its operator key` };
+      const skew = Math.abs(info.time - now());
+      if (skew > params.maxSkewMs)
+        return { reject: `heartbeat of node ${info.node.slice(0, 16)} stamped ${skew} ms off our clock` };
+      // Repeats, and more than one heartbeat per half interval, are dropped without relaying.
+      if (info.time < view.lastStamp(info.node) + params.heartbeatMs / 2) return 'ignore';
+      if (info.node === o.nodeId()) return 'ignore';
+      if (!view.heard(info.node, info.time, info.height, info.running)) {
+        trackConfirmed(); // confirmed since our last block: track it, then take the heartbeat
+        if (!view.heard(info.node, info.time, info.height, info.running)) return 'ignore';
+      }
+      return 'accept';
+    },
+  };
+
+  const beat = (): void => {
+    const me = o.nodeId();
+    if (!me || !o.operator || !publish) return;
+    // Strictly increasing even if the clock steps back.
+    lastStamp = Math.max(now(), lastStamp + 1);
+    publish(
+      encodeHeartbeat(
+        {
+          chainId: chain.params.chainId,
+          node: me,
+          time: lastStamp,
+          height: chain.tip().height,
+          running: o.running?.() ?? [],
+        },
+        o.operator,
+      ),
+    );
+  };
+
+  const tick = (): void => {
+    for (const t of view.refresh()) {
+      if (t.node === o.nodeId()) continue;
+      log(
+        t.to === 'down'
+          ? `liveness: node ${t.node.slice(0, 16)} is down (silent ${(t.silentMs / 1000).toFixed(1)} s)`
+          : t.to === 'returning'
+            ? `liveness: node ${t.node.slice(0, 16)} is heard again; taken back after ${params.holdDownMs / 1000} s`
+            : `liveness: node ${t.node.slice(0, 16)} is alive again`,
+      );
+      emitter.emit('change', t);
+    }
+  };
+
+  const onBlock = (): void => trackConfirmed();
+
+  return {
+    judge,
+    view,
+    start(p) {
+      publish = p;
+      chain.on('block', onBlock);
+      beat();
+      timers = [
+        setInterval(beat, params.heartbeatMs),
+        // The view is refreshed 8 times per timeout, so a silent node is down within 1/8 of it.
+        setInterval(tick, Math.max(50, Math.floor(params.timeoutMs / 8))),
+      ];
+      for (const t of timers) t.unref();
+    },
+    isAlive: (id) => id === o.nodeId() || view.isAlive(id),
+    get(id) {
+      if (id === o.nodeId())
+        return { state: 'alive', since: startedAt, lastHeard: now(), running: new Set(o.running?.() ?? []) };
+      return view.get(id);
+    },
+    beat,
+    on: (event, listener) => void emitter.on(event, listener),
+    off: (event, listener) => void emitter.off(event, listener),
+    close() {
+      for (const t of timers) clearInterval(t);
+      timers = [];
+      chain.off('block', onBlock);
+    },
+  };
+}

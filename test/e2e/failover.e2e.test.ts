@@ -1,0 +1,197 @@
+// End to end with real Docker: a 4-node devnet runs the example app with 2 instances; one hosting
+// node dies as a machine would (its process and its containers killed). Requests through a
+// surviving node's ingress keep being answered; the other nodes notice within seconds and start
+// the lost instance on the next-ranked node; the chain marks the dead node down by reports and
+// its app payments stop while the replacement's begin.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type Docker from 'dockerode';
+import { nodeAlive } from '../../src/cli/devnet.ts';
+import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
+import { LABELS } from '../../src/node/fluxos/options.ts';
+import { exampleImage, httpText, testDocker } from '../node/fluxos/docker.ts';
+import { flux as runFlux, until } from './helpers.ts';
+
+const flux = (args: string[], env: Record<string, string>, stdin = '') => runFlux(args, env, stdin, 120_000);
+const EXAMPLE = join(import.meta.dirname, '../../examples/hello-web/app.yaml');
+const env = await testDocker();
+
+interface Instance {
+  node: string;
+  api: string;
+  state: string;
+  endpoints: string[];
+  nodeState?: string;
+  extra?: boolean;
+}
+
+describe('failover on a 4-node devnet with real Docker', { skip: env.skip, timeout: 240_000 }, () => {
+  const docker = env.docker as Docker;
+  const dir = mkdtempSync(join(tmpdir(), 'openflux-failover-'));
+  const devnetDir = join(dir, 'devnet');
+  const fluxEnv = { FLUX_WALLET_DIR: join(dir, 'wallet'), FLUX_PASSWORD: 'pw', HOME: dir };
+  const name = `fo-${process.pid}`;
+  const port = 32_000 + (process.pid % 800);
+  let nodes: Array<{ index: number; api: string; pid: number; ingress: string }> = [];
+
+  const json = async (args: string[], api: string, stdin?: string) => {
+    const r = await flux([...args, '--json', '--api', api], fluxEnv, stdin);
+    assert.equal(r.code, 0, `flux ${args.join(' ')}:\n${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  /** What each node's log says about liveness, its apps and the chain's down marks. */
+  const logs = (): string =>
+    nodes
+      .map((n) => {
+        let text = '';
+        try {
+          text = readFileSync(join(devnetDir, `node-${n.index}`, 'node.log'), 'utf8');
+        } catch {}
+        const lines = text.split('\n').filter((l) => /liveness|fluxos|fluxnode .*down|ingress/.test(l));
+        return `node ${n.index}:\n${lines.slice(-15).join('\n')}`;
+      })
+      .join('\n');
+  const containers = () =>
+    docker.listContainers({ all: true, filters: { label: [`${LABELS.app}=${name}`] } });
+
+  after(async () => {
+    await flux(['devnet', 'down', '--dir', devnetDir, '--timeout', '5'], fluxEnv);
+    for (const n of nodes)
+      if (nodeAlive(n.pid, join(devnetDir, `node-${n.index}`))) process.kill(n.pid, 'SIGKILL');
+    if (docker)
+      for (const c of await containers())
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps the app answering through a surviving ingress, replaces the lost instance, and stops paying the dead node', async () => {
+    await exampleImage(docker);
+    const started = await flux(
+      [
+        'devnet',
+        'up',
+        '--nodes',
+        '4',
+        '--miners',
+        '1',
+        '--detach',
+        '--free-ports',
+        '--dir',
+        devnetDir,
+        '--json',
+      ],
+      fluxEnv,
+    );
+    assert.equal(started.code, 0, `flux devnet up:\n${started.stderr}`);
+    nodes = JSON.parse(started.stdout).nodes;
+    const api0 = nodes[0].api;
+    await json(['wallet', 'import', '--accounts', '4'], api0, `${DEVNET_MNEMONIC}\n`);
+    const spec = join(dir, 'app.yaml');
+    writeFileSync(
+      spec,
+      readFileSync(EXAMPLE, 'utf8')
+        .replace('name: hello-web', `name: ${name}`)
+        .replace('host: 31080', `host: ${port}`),
+    );
+    const deployed = await json(['app', 'deploy', spec, '--from', '3', '--timeout', '90'], api0);
+    assert.equal(deployed.running, 2);
+    const hosts = (deployed.instances as Instance[]).map((i) => i.node);
+
+    // The victim: a hosting node that is not node 0 (the miner, and the API this test asks).
+    const apiOf = (i: Instance) => nodes.find((n) => n.api.endsWith(`//${i.api}`) || n.api.endsWith(i.api));
+    const victimInstance = (deployed.instances as Instance[]).find((i) => apiOf(i)?.index !== 0)!;
+    const victim = apiOf(victimInstance)!;
+    const victimId = victimInstance.node;
+    const survivor = nodes.find((n) => n.index !== victim.index && n.index !== 0) ?? nodes[0];
+    const url = `${survivor.ingress}/apps/${name}/`;
+    assert.equal(await httpText(url), `hello from ${name}`);
+
+    // Requests through the surviving node's ingress, all through the failover.
+    let ok = 0;
+    let failed = 0;
+    let stop = false;
+    const load = (async () => {
+      while (!stop) {
+        const text = await httpText(url, 5_000);
+        if (text === `hello from ${name}`) ok++;
+        else failed++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+
+    const earnedBefore = BigInt((await json(['node', 'payouts', victimId], api0)).appEarned ?? '0');
+    const killedAt = Date.now();
+    process.kill(victim.pid, 'SIGKILL');
+    for (const c of await docker.listContainers({ filters: { label: [`${LABELS.node}=${victimId}`] } }))
+      await docker
+        .getContainer(c.Id)
+        .kill()
+        .catch(() => {});
+
+    // The lost instance starts on another node and answers there.
+    let last: unknown;
+    const replaced = await until(
+      () =>
+        `the lost instance to run and answer on another node; last status:\n${JSON.stringify(last, null, 1)}\n${logs()}`,
+      async () => {
+        const s = await json(['app', 'status', name], api0);
+        last = s;
+        const running = (s.instances as Instance[]).filter(
+          (i) => i.state === 'running' && i.node !== victimId && !i.extra,
+        );
+        if (running.length < 2) return undefined;
+        const fresh = running.find((i) => !hosts.includes(i.node));
+        if (!fresh) return undefined;
+        return (await httpText(`http://${fresh.endpoints[0]}/`)) === `hello from ${name}`
+          ? { s, fresh }
+          : undefined;
+      },
+      60_000,
+      200,
+    ).finally(() => {
+      stop = true;
+    });
+    const failoverMs = Date.now() - killedAt;
+    // Until the chain marks it down, status lists the dead node, as down in this node's view.
+    const dead = (replaced.s.instances as Instance[]).find((i) => i.node === victimId);
+    if (dead) assert.equal(dead.nodeState, 'down', 'status shows the dead node down');
+    stop = true;
+    await load;
+    console.log(
+      `failover: replacement answered ${failoverMs} ms after the kill; through the ingress ${ok} requests answered, ${failed} failed`,
+    );
+    assert.ok(failoverMs < 30_000, `failover took ${failoverMs} ms`);
+    assert.ok(ok > 0);
+    assert.ok(failed <= 2, `${failed} requests failed during the failover`);
+
+    // The chain marks the dead node down; it earns nothing more, the replacement earns.
+    const marked = await until(
+      'the chain to mark the dead node down',
+      async () => {
+        const st = await json(['node', 'status', victimId], api0);
+        return st.down ? st : undefined;
+      },
+      30_000,
+    );
+    assert.ok(marked.downSince > 0);
+    const earnedAtDown = BigInt((await json(['node', 'payouts', victimId], api0)).appEarned);
+    assert.ok(earnedAtDown >= earnedBefore);
+    const replacementBefore = BigInt((await json(['node', 'payouts', replaced.fresh.node], api0)).appEarned);
+    const height = (await json(['chain', 'info'], api0)).height as number;
+    await until(
+      'three more blocks',
+      async () => ((await json(['chain', 'info'], api0)).height >= height + 3 ? true : undefined),
+      30_000,
+    );
+    assert.equal(BigInt((await json(['node', 'payouts', victimId], api0)).appEarned), earnedAtDown);
+    assert.ok(
+      BigInt((await json(['node', 'payouts', replaced.fresh.node], api0)).appEarned) > replacementBefore,
+    );
+  });
+});
