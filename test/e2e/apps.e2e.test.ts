@@ -2,19 +2,18 @@
 // 2 instances through the CLI; both answer HTTP on their nodes' own addresses; an update shows the
 // new environment value; a cancel removes the containers and refunds the unused blocks.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type Docker from 'dockerode';
-import { nodeAlive } from '../../src/cli/devnet.ts';
 import { createClient } from '../../src/client/client.ts';
 import { deriveKeyPair } from '../../src/core/crypto/hd.ts';
 import { addressBytes, encodeAddress } from '../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
 import { LABELS } from '../../src/node/fluxos/options.ts';
 import { exampleImage, httpText, testDocker } from '../node/fluxos/docker.ts';
-import { flux as runFlux } from './helpers.ts';
+import { flux as runFlux, tearDownDevnet } from './helpers.ts';
 
 /** The CLI with this file's longer limit: deploys wait for containers. */
 const flux = (args: string[], env: Record<string, string>, stdin = '') => runFlux(args, env, stdin, 120_000);
@@ -49,18 +48,7 @@ describe('apps on a 3-node devnet with real Docker', { skip: env.skip, timeout: 
   const containers = () =>
     docker.listContainers({ all: true, filters: { label: [`${LABELS.app}=${name}`] } });
 
-  after(async () => {
-    await flux(['devnet', 'down', '--dir', devnetDir, '--timeout', '5'], fluxEnv);
-    for (const n of nodes)
-      if (nodeAlive(n.pid, join(devnetDir, `node-${n.index}`))) process.kill(n.pid, 'SIGKILL');
-    if (docker)
-      for (const c of await containers())
-        await docker
-          .getContainer(c.Id)
-          .remove({ force: true })
-          .catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => tearDownDevnet({ dir, devnetDir, env: fluxEnv, nodes, docker, app: name }));
 
   it('deploys 2 instances that answer HTTP, updates them, and cancels with a refund', async () => {
     await exampleImage(docker);

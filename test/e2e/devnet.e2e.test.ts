@@ -3,7 +3,7 @@
 // node started late with `--bootstrap` syncs to the tip, and `flux devnet down` leaves nothing.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { nodeAlive } from '../../src/cli/devnet.ts';
 import { encodeAddress } from '../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
-import { FLUX, flux, until } from './helpers.ts';
+import { devnetLogLines, FLUX, flux, until } from './helpers.ts';
 
 interface NodeStatus {
   index: number;
@@ -23,7 +23,7 @@ interface NodeStatus {
   peers?: number;
 }
 
-describe('flux devnet: three node processes', { timeout: 90_000 }, () => {
+describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'openflux-devnet-'));
   const devnetDir = join(dir, 'devnet');
   const env = {
@@ -41,16 +41,7 @@ describe('flux devnet: three node processes', { timeout: 90_000 }, () => {
   };
   /** What each node's log says about its FluxNode and the transactions it relayed. */
   const fluxnodeLog = (): string =>
-    nodes
-      .map((n) => {
-        let text = '';
-        try {
-          text = readFileSync(join(devnetDir, `node-${n.index}`, 'node.log'), 'utf8');
-        } catch {}
-        const lines = text.split('\n').filter((l) => /fluxnode|rebroadcast|reorg|banned|txs=[1-9]/.test(l));
-        return `node ${n.index}:\n${lines.slice(-20).join('\n')}`;
-      })
-      .join('\n');
+    devnetLogLines(devnetDir, nodes, /fluxnode|rebroadcast|reorg|banned|txs=[1-9]/);
   const status = async (): Promise<NodeStatus[]> =>
     (await json(['devnet', 'status', '--dir', devnetDir])).nodes;
 

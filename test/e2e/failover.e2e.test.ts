@@ -4,16 +4,15 @@
 // the lost instance on the next-ranked node; the chain marks the dead node down by reports and
 // its app payments stop while the replacement's begin.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type Docker from 'dockerode';
-import { nodeAlive } from '../../src/cli/devnet.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
 import { LABELS } from '../../src/node/fluxos/options.ts';
 import { exampleImage, httpText, testDocker } from '../node/fluxos/docker.ts';
-import { flux as runFlux, until } from './helpers.ts';
+import { devnetLogLines, flux as runFlux, tearDownDevnet, until } from './helpers.ts';
 
 const flux = (args: string[], env: Record<string, string>, stdin = '') => runFlux(args, env, stdin, 120_000);
 const EXAMPLE = join(import.meta.dirname, '../../examples/hello-web/app.yaml');
@@ -42,33 +41,9 @@ describe('failover on a 4-node devnet with real Docker', { skip: env.skip, timeo
     assert.equal(r.code, 0, `flux ${args.join(' ')}:\n${r.stderr}`);
     return JSON.parse(r.stdout);
   };
-  /** What each node's log says about liveness, its apps and the chain's down marks. */
-  const logs = (): string =>
-    nodes
-      .map((n) => {
-        let text = '';
-        try {
-          text = readFileSync(join(devnetDir, `node-${n.index}`, 'node.log'), 'utf8');
-        } catch {}
-        const lines = text.split('\n').filter((l) => /liveness|fluxos|fluxnode .*down|ingress/.test(l));
-        return `node ${n.index}:\n${lines.slice(-15).join('\n')}`;
-      })
-      .join('\n');
-  const containers = () =>
-    docker.listContainers({ all: true, filters: { label: [`${LABELS.app}=${name}`] } });
+  const logs = () => devnetLogLines(devnetDir, nodes, /liveness|fluxos|fluxnode .*down|ingress/, 15);
 
-  after(async () => {
-    await flux(['devnet', 'down', '--dir', devnetDir, '--timeout', '5'], fluxEnv);
-    for (const n of nodes)
-      if (nodeAlive(n.pid, join(devnetDir, `node-${n.index}`))) process.kill(n.pid, 'SIGKILL');
-    if (docker)
-      for (const c of await containers())
-        await docker
-          .getContainer(c.Id)
-          .remove({ force: true })
-          .catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => tearDownDevnet({ dir, devnetDir, env: fluxEnv, nodes, docker, app: name }));
 
   it('keeps the app answering through a surviving ingress, replaces the lost instance, and stops paying the dead node', async () => {
     await exampleImage(docker);
@@ -171,15 +146,21 @@ describe('failover on a 4-node devnet with real Docker', { skip: env.skip, timeo
     assert.ok(failed <= 2, `${failed} requests failed during the failover`);
 
     // The chain marks the dead node down; it earns nothing more, the replacement earns.
+    // Down reports usually mark it first; if its confirmation period ends before they are mined,
+    // it expires instead (devnet periods are 8 blocks). Either way it is placed nowhere.
     const marked = await until(
-      'the chain to mark the dead node down',
+      () => `the chain to mark the dead node down; the nodes' logs:\n${logs()}`,
       async () => {
         const st = await json(['node', 'status', victimId], api0);
-        return st.down ? st : undefined;
+        return st.down || st.status !== 'confirmed' ? st : undefined;
       },
       30_000,
     );
-    assert.ok(marked.downSince > 0);
+    console.log(
+      marked.down
+        ? `dead node marked down at height ${marked.downSince}`
+        : `dead node ${marked.status} before a quorum of reports`,
+    );
     const earnedAtDown = BigInt((await json(['node', 'payouts', victimId], api0)).appEarned);
     assert.ok(earnedAtDown >= earnedBefore);
     const replacementBefore = BigInt((await json(['node', 'payouts', replaced.fresh.node], api0)).appEarned);

@@ -1,6 +1,10 @@
 // What the end-to-end tests share: running the real `flux` command, and waiting for a condition.
 import { execFile } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { nodeAlive } from '../../src/cli/devnet.ts';
+import { LABELS } from '../../src/node/fluxos/options.ts';
 
 export const FLUX = join(import.meta.dirname, '../../src/cli/flux.ts');
 
@@ -43,4 +47,52 @@ export async function until<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
+}
+
+/** The last `count` lines of each devnet node's log that match `pattern` (for failure messages). */
+export function devnetLogLines(
+  devnetDir: string,
+  nodes: Array<{ index: number }>,
+  pattern: RegExp,
+  count = 20,
+): string {
+  return nodes
+    .map((n) => {
+      let text = '';
+      try {
+        text = readFileSync(join(devnetDir, `node-${n.index}`, 'node.log'), 'utf8');
+      } catch {}
+      const lines = text.split('\n').filter((l) => pattern.test(l));
+      return `node ${n.index}:\n${lines.slice(-count).join('\n')}`;
+    })
+    .join('\n');
+}
+
+/**
+ * Stops a devnet started by a test (`flux devnet down`, then SIGKILL for any node left), removes
+ * the containers of `app` when a Docker client is given, and deletes the test's directory.
+ */
+export async function tearDownDevnet(o: {
+  dir: string;
+  devnetDir: string;
+  env: Record<string, string>;
+  nodes: Array<{ index: number; pid: number }>;
+  docker?: Docker;
+  app?: string;
+}): Promise<void> {
+  await flux(['devnet', 'down', '--dir', o.devnetDir, '--timeout', '5'], o.env);
+  for (const n of o.nodes)
+    if (nodeAlive(n.pid, join(o.devnetDir, `node-${n.index}`))) process.kill(n.pid, 'SIGKILL');
+  if (o.docker && o.app) {
+    const docker = o.docker;
+    for (const c of await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.app}=${o.app}`] },
+    }))
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => {});
+  }
+  rmSync(o.dir, { recursive: true, force: true });
 }
