@@ -64,14 +64,14 @@ export async function appPriceCommand(ctx: CommandContext): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function instanceLine(i: AppStatusJson['instances'][number]): string {
+export function instanceLine(i: AppStatusJson['instances'][number]): string {
   const where = i.endpoints.length ? i.endpoints.map((e) => `http://${e}`).join(' ') : '-';
   const node = i.nodeState && i.nodeState !== 'alive' ? ` [node ${i.nodeState}]` : '';
-  return `  #${i.index} node ${i.node.slice(0, 12)}…${node}  ${i.state.padEnd(10)} for ${ago(i.since).padEnd(7)} ${where}${i.extra ? '  (extra, until views agree)' : ''}${i.reason ? `  (${i.reason})` : ''}`;
+  return `  #${i.index} node ${i.node.slice(0, 12)}…${node}  ${i.state.padEnd(10)} for ${ago(i.since).padEnd(7)} (since ${new Date(i.since).toISOString().slice(11, 19)})  ${where}${i.extra ? '  (extra, until views agree)' : ''}${i.reason ? `  (${i.reason})` : ''}`;
 }
 
 /** Follows the app until every instance of `revision` runs; prints progress on stderr. */
-async function follow(
+export async function follow(
   ctx: CommandContext,
   name: string,
   revision: number,
@@ -220,7 +220,7 @@ export async function appStatus(ctx: CommandContext): Promise<void> {
       ...(s.reason ? [`  ${s.reason}`] : []),
       ...s.instances.map(
         (i) =>
-          `${instanceLine(i)}  since ${new Date(i.since).toISOString()}${i.restarts ? `, ${i.restarts} restart(s)` : ''}`,
+          `${instanceLine(i)}${i.restarts ? `  ${i.restarts} restart(s)` : ''}${i.lastHeard !== undefined && i.nodeState !== 'alive' ? `  node last heard ${new Date(i.lastHeard).toISOString()}` : ''}`,
       ),
     ].join('\n'),
   );

@@ -14,6 +14,7 @@ import { DEFAULT_API_PORT } from '../node/api/server.ts';
 import { DEFAULT_P2P_PORT, PEER_KEY_FILE, readDevnetGenesis, writeDevnetGenesis } from '../node/node.ts';
 import { loadOrCreatePeerKey, peerIdOf } from '../node/p2p/index.ts';
 import type { CommandContext } from './context.ts';
+import { checkAppFile, deployOnDevnet } from './devnet-app.ts';
 import { devnetGenesisWithNodes } from './devnet-nodes.ts';
 import { CliError } from './io.ts';
 
@@ -237,6 +238,10 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
   const miners = intOption(ctx, 'miners', Math.min(2, count), 0, count);
   const dir = devnetDir(ctx);
 
+  // A bad spec is refused before any node starts.
+  const appFile = ctx.values.app as string | undefined;
+  if (appFile !== undefined) await checkAppFile(appFile);
+
   const previous = await readDevnetState(dir);
   if (previous?.nodes.some((n) => nodeAlive(n.pid, n.datadir))) {
     throw new CliError(
@@ -390,9 +395,25 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
     return 1;
   }
 
+  let app: { file: string; running: boolean; error?: string } | undefined;
+  if (appFile !== undefined) {
+    const node0 = state.nodes[0];
+    try {
+      if (node0.api === undefined) throw new Error('node 0 serves no API');
+      app = {
+        file: appFile,
+        running: await deployOnDevnet(ctx, appFile, { api: node0.api, ingress: node0.ingress }),
+      };
+    } catch (e) {
+      app = { file: appFile, running: false, error: (e as Error).message };
+      ctx.note(`flux devnet up: the app did not start: ${(e as Error).message}`);
+    }
+  }
+
   const summary = {
     dir,
     genesis,
+    ...(app ? { app } : {}),
     nodes: state.nodes.map((n) => ({
       index: n.index,
       api: n.api,

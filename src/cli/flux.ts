@@ -382,10 +382,11 @@ const commands: Record<string, Command> = {
   },
   'devnet up': {
     usage:
-      'flux devnet up [--nodes N] [--miners M] [--dir DIR] [--detach] [--reset] [--free-ports]  (DIR defaults to ./.data/devnet)',
+      'flux devnet up [--nodes N] [--miners M] [--dir DIR] [--app FILE] [--detach] [--reset] [--free-ports]  (DIR defaults to ./.data/devnet)',
     summary:
-      'a local devnet of N node processes (default 3; the first M, default 2, mine); --detach returns at once',
+      'a local devnet of N node processes (default 3; the first M, default 2, mine) that deploys the app spec FILE when given; --detach returns at once',
     options: {
+      app: { type: 'string' },
       nodes: { type: 'string' },
       miners: { type: 'string' },
       dir: { type: 'string' },

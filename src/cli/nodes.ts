@@ -7,7 +7,7 @@ import type { ChainInfoJson, NodeJson } from '../client/client.ts';
 import { encodeTx, txId } from '../core/codec/ids.ts';
 import { Tx, TxKind } from '../core/codec/types.ts';
 import { fromHex, toHex } from '../core/crypto/hash.ts';
-import { encodeAddress, keyPairFromSecret } from '../core/crypto/keys.ts';
+import { addressBytes, encodeAddress, type KeyPair, keyPairFromSecret } from '../core/crypto/keys.ts';
 import { TIERS, type Tier } from '../core/ledger/emission.ts';
 import { minimumFee, signTx } from '../core/ledger/tx.ts';
 import { endpointError } from '../core/nodes/handlers.ts';
@@ -64,15 +64,29 @@ export async function submitFromWallet(
   spend: bigint,
   what: string,
 ): Promise<{ id: string; sender: Uint8Array; nonce: number; fee: bigint }> {
-  const { info, params } = await networkParams(ctx);
+  const { info } = await networkParams(ctx);
   const store = await loadKeystore(ctx.walletDir());
   const sender = senderAccount(store, ctx.values.from as string | undefined, info);
-  const address = encodeAddress(info.addressPrefix, fromHex(sender.address));
-  const account = await ctx.client().account({ params: { address } });
-  const unsigned = { nonce: account.pendingNonce, fee: 0n, kind, payload };
   const key = await unlockAccount(store, await readPassword(ctx.io), sender.index).catch((e: Error) => {
     throw new CliError(e.message);
   });
+  return submitSigned(ctx, key, kind, payload, spend, what);
+}
+
+/** Signs a transaction with `key` (the next nonce, the node's minimum fee) and submits it. */
+export async function submitSigned(
+  ctx: CommandContext,
+  key: KeyPair,
+  kind: number,
+  payload: Uint8Array,
+  spend: bigint,
+  what: string,
+): Promise<{ id: string; sender: Uint8Array; nonce: number; fee: bigint }> {
+  const { info, params } = await networkParams(ctx);
+  const sender = addressBytes(key.publicKey);
+  const address = encodeAddress(info.addressPrefix, sender);
+  const account = await ctx.client().account({ params: { address } });
+  const unsigned = { nonce: account.pendingNonce, fee: 0n, kind, payload };
   const feeParams = { ...params, limits: { ...params.limits, minFeePerByte: BigInt(info.minFeePerByte) } };
   unsigned.fee = minimumFee(Tx.value_serializedSize(signTx(unsigned, key, params)), feeParams);
   if (spend + unsigned.fee > BigInt(account.balance)) {
@@ -83,7 +97,7 @@ export async function submitFromWallet(
   const tx = signTx(unsigned, key, params);
   const { id } = await ctx.client().submitTx({ body: { tx: toHex(encodeTx(tx)) } });
   if (id !== toHex(txId(tx))) ctx.note(`warning: the node reported id ${id}, expected ${toHex(txId(tx))}`);
-  return { id, sender: fromHex(sender.address), nonce: unsigned.nonce, fee: unsigned.fee };
+  return { id, sender, nonce: unsigned.nonce, fee: unsigned.fee };
 }
 
 function operatorPublicKey(ctx: CommandContext): Uint8Array {

@@ -3,7 +3,7 @@
 // node started late with `--bootstrap` syncs to the tip, and `flux devnet down` leaves nothing.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -200,5 +200,20 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
     for (const n of nodes) assert.equal(nodeAlive(n.pid, join(devnetDir, `node-${n.index}`)), false);
     const rows = await status();
     assert.ok(rows.every((r) => !r.alive));
+  });
+
+  it('refuses an --app spec it cannot use before starting any node', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'version: 1\nname: x\n');
+    const missing = await flux(
+      ['devnet', 'up', '--app', join(dir, 'none.yaml'), '--dir', join(dir, 'd2')],
+      env,
+    );
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--app: cannot read .*none\.yaml/);
+    const invalid = await flux(['devnet', 'up', '--app', bad, '--dir', join(dir, 'd3')], env);
+    assert.equal(invalid.code, 2);
+    assert.match(invalid.stderr, /--app .*bad\.yaml: .*name/);
+    assert.equal(existsSync(join(dir, 'd3', 'devnet.json')), false, 'no devnet was started');
   });
 });

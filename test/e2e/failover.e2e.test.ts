@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type Docker from 'dockerode';
-import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
 import { LABELS } from '../../src/node/fluxos/options.ts';
 import { exampleImage, httpText, testDocker } from '../node/fluxos/docker.ts';
 import { devnetLogLines, flux as runFlux, tearDownDevnet, until } from './helpers.ts';
@@ -47,6 +46,14 @@ describe('failover on a 4-node devnet with real Docker', { skip: env.skip, timeo
 
   it('keeps the app answering through a surviving ingress, replaces the lost instance, and stops paying the dead node', async () => {
     await exampleImage(docker);
+    const spec = join(dir, 'app.yaml');
+    writeFileSync(
+      spec,
+      readFileSync(EXAMPLE, 'utf8')
+        .replace('name: hello-web', `name: ${name}`)
+        .replace('host: 31080', `host: ${port}`),
+    );
+    // The README's main job: a devnet that deploys an app (here with its own name and port).
     const started = await flux(
       [
         'devnet',
@@ -55,6 +62,8 @@ describe('failover on a 4-node devnet with real Docker', { skip: env.skip, timeo
         '4',
         '--miners',
         '1',
+        '--app',
+        spec,
         '--detach',
         '--free-ports',
         '--dir',
@@ -64,17 +73,11 @@ describe('failover on a 4-node devnet with real Docker', { skip: env.skip, timeo
       fluxEnv,
     );
     assert.equal(started.code, 0, `flux devnet up:\n${started.stderr}`);
-    nodes = JSON.parse(started.stdout).nodes;
+    const up = JSON.parse(started.stdout);
+    nodes = up.nodes;
+    assert.deepEqual(up.app, { file: spec, running: true }, started.stderr);
     const api0 = nodes[0].api;
-    await json(['wallet', 'import', '--accounts', '4'], api0, `${DEVNET_MNEMONIC}\n`);
-    const spec = join(dir, 'app.yaml');
-    writeFileSync(
-      spec,
-      readFileSync(EXAMPLE, 'utf8')
-        .replace('name: hello-web', `name: ${name}`)
-        .replace('host: 31080', `host: ${port}`),
-    );
-    const deployed = await json(['app', 'deploy', spec, '--from', '3', '--timeout', '90'], api0);
+    const deployed = await json(['app', 'status', name], api0);
     assert.equal(deployed.running, 2);
     const hosts = (deployed.instances as Instance[]).map((i) => i.node);
 
