@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type ApiError, createClient, type FluxClient } from '../../../src/client/client.ts';
+import { type ApiError, createClient } from '../../../src/client/client.ts';
 import { encodeTx, txId } from '../../../src/core/codec/ids.ts';
 import { Tx, TxKind } from '../../../src/core/codec/types.ts';
 import { toHex } from '../../../src/core/crypto/hash.ts';
@@ -12,11 +9,9 @@ import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
 import { addressBytes, encodeAddress, type KeyPair } from '../../../src/core/crypto/keys.ts';
 import { encodeTransfer, minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
 import { COIN, DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
-import { type ApiServer, startApiServer } from '../../../src/node/api/server.ts';
-import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
-import type { Chain } from '../../../src/node/chain/types.ts';
 import { createMiner } from '../../../src/node/miner/miner.ts';
 import { DEVNET_ALLOCATION, devnetParams } from '../../../src/node/node.ts';
+import { apiFixture } from './fixture.ts';
 
 const params = devnetParams(Date.now());
 const prefix = params.addressPrefix;
@@ -36,32 +31,17 @@ function transfer(nonce: number, amount: bigint, fee?: bigint): Tx {
 }
 
 describe('REST API', () => {
-  let dir: string;
-  let chain: Chain;
-  let server: ApiServer;
-  let client: FluxClient;
+  const api = apiFixture(params, 'api');
 
   const raw = async (path: string, init?: RequestInit) => {
-    const res = await fetch(`${server.url}${path}`, init);
+    const res = await fetch(`${api.server.url}${path}`, init);
     return { status: res.status, body: (await res.json()) as { error: { code: string; message: string } } };
   };
   const post = (body: string, type = 'application/json') =>
     raw('/txs', { method: 'POST', headers: { 'content-type': type }, body });
 
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openflux-api-'));
-    chain = openChain({ params, dbPath: join(dir, 'chain.db') });
-    server = await startApiServer({ chain, port: 0 });
-    client = createClient({ baseUrl: server.url });
-  });
-  after(async () => {
-    await server.close();
-    chain.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
   it('reports chain info at genesis', async () => {
-    const info = await client.chainInfo();
+    const info = await api.client.chainInfo();
     assert.equal(info.network, 'devnet');
     assert.equal(info.height, 0);
     assert.match(info.tipHash, /^[0-9a-f]{64}$/);
@@ -72,15 +52,15 @@ describe('REST API', () => {
   });
 
   it('serves the genesis block by height and by hash', async () => {
-    const byHeight = await client.block({ params: { id: '0' } });
-    const byHash = await client.block({ params: { id: byHeight.hash } });
+    const byHeight = await api.client.block({ params: { id: '0' } });
+    const byHash = await api.client.block({ params: { id: byHeight.hash } });
     assert.deepEqual(byHash, byHeight);
     assert.equal(byHeight.height, 0);
     assert.equal(byHeight.txs.length, 0);
   });
 
   it('shows a funded account and an empty one', async () => {
-    const a = await client.account({ params: { address: fundedAddr } });
+    const a = await api.client.account({ params: { address: fundedAddr } });
     assert.deepEqual(a, {
       address: fundedAddr,
       balance: DEVNET_ALLOCATION.toString(),
@@ -88,52 +68,54 @@ describe('REST API', () => {
       nonce: 0,
       pendingNonce: 0,
     });
-    const b = await client.account({ params: { address: stranger } });
+    const b = await api.client.account({ params: { address: stranger } });
     assert.equal(b.balance, '0');
   });
 
   it('accepts a signed transfer, then shows it pending everywhere', async () => {
     const tx = transfer(0, 5n * COIN);
-    const { id } = await client.submitTx({ body: { tx: toHex(encodeTx(tx)) } });
+    const { id } = await api.client.submitTx({ body: { tx: toHex(encodeTx(tx)) } });
     assert.equal(id, toHex(txId(tx)));
-    const got = await client.tx({ params: { id } });
+    const got = await api.client.tx({ params: { id } });
     assert.equal(got.status, 'pending');
     assert.equal(got.from, fundedAddr);
     assert.deepEqual(got.transfer, { to: stranger, amount: (5n * COIN).toString(), memo: '' });
-    const account = await client.account({ params: { address: fundedAddr } });
+    const account = await api.client.account({ params: { address: fundedAddr } });
     assert.equal(account.nonce, 0);
     assert.equal(account.pendingNonce, 1);
-    const pool = await client.mempool();
+    const pool = await api.client.mempool();
     assert.equal(pool.count, 1);
     assert.equal(pool.txs[0].id, id);
-    const txs = await client.accountTxs({ params: { address: stranger } });
+    const txs = await api.client.accountTxs({ params: { address: stranger } });
     assert.deepEqual(
       txs.txs.map((t) => t.id),
       [id],
     );
-    assert.equal((await client.chainInfo()).mempoolSize, 1);
+    assert.equal((await api.client.chainInfo()).mempoolSize, 1);
   });
 
   it('refuses a duplicate and a wrong nonce with the chain reason', async () => {
     const tx = transfer(0, 5n * COIN);
-    await assert.rejects(client.submitTx({ body: { tx: toHex(encodeTx(tx)) } }), (e: ApiError) => {
+    await assert.rejects(api.client.submitTx({ body: { tx: toHex(encodeTx(tx)) } }), (e: ApiError) => {
       assert.equal(e.status, 409);
       assert.equal(e.code, 'DUPLICATE');
       return true;
     });
-    await assert.rejects(client.submitTx({ body: { tx: toHex(encodeTx(transfer(7, COIN))) } }), /nonce/);
+    await assert.rejects(api.client.submitTx({ body: { tx: toHex(encodeTx(transfer(7, COIN))) } }), /nonce/);
   });
 
   it('refuses an overspend, a low fee and a bad signature', async () => {
     const over = transfer(1, 2n * DEVNET_ALLOCATION);
-    await assert.rejects(client.submitTx({ body: { tx: toHex(encodeTx(over)) } }), {
+    await assert.rejects(api.client.submitTx({ body: { tx: toHex(encodeTx(over)) } }), {
       code: 'INSUFFICIENT_FUNDS',
     });
     const cheap = transfer(1, COIN, 1n);
-    await assert.rejects(client.submitTx({ body: { tx: toHex(encodeTx(cheap)) } }), { code: 'FEE_TOO_LOW' });
+    await assert.rejects(api.client.submitTx({ body: { tx: toHex(encodeTx(cheap)) } }), {
+      code: 'FEE_TOO_LOW',
+    });
     const forged = transfer(1, COIN);
     forged.signature = new Uint8Array(64).fill(1);
-    await assert.rejects(client.submitTx({ body: { tx: toHex(encodeTx(forged)) } }), {
+    await assert.rejects(api.client.submitTx({ body: { tx: toHex(encodeTx(forged)) } }), {
       code: 'BAD_SIGNATURE',
     });
   });
@@ -213,7 +195,7 @@ describe('REST API', () => {
           segment.map((s) => `/mempool?limit=${s}`),
         ),
         async (path) => {
-          const r = await fetch(`${server.url}${path}`);
+          const r = await fetch(`${api.server.url}${path}`);
           await r.arrayBuffer();
           assert.ok(r.status < 500, `${path} -> ${r.status}`);
         },
@@ -248,52 +230,54 @@ describe('REST API', () => {
       funded,
       params,
     );
-    await assert.rejects(client.submitTx({ body: { tx: toHex(encodeTx(zero)) } }), { code: 'BAD_AMOUNT' });
+    await assert.rejects(api.client.submitTx({ body: { tx: toHex(encodeTx(zero)) } }), {
+      code: 'BAD_AMOUNT',
+    });
     const unknown = signTx(
       { nonce: 1, fee: 10_000n, kind: 99 as never, payload: new Uint8Array(4) },
       funded,
       params,
     );
-    await assert.rejects(client.submitTx({ body: { tx: toHex(encodeTx(unknown)) } }), {
+    await assert.rejects(api.client.submitTx({ body: { tx: toHex(encodeTx(unknown)) } }), {
       code: 'UNKNOWN_KIND',
     });
   });
 
   it('shows a mined transfer in its block, the accounts and the supply', async () => {
-    const [pending] = (await client.mempool()).txs;
-    const miner = createMiner({ chain: chain as LocalChain, minerAddress: new Uint8Array(20).fill(9) });
+    const [pending] = (await api.client.mempool()).txs;
+    const miner = createMiner({ chain: api.chain, minerAddress: new Uint8Array(20).fill(9) });
     const block = await miner.mineBlock();
     assert.equal(block.txs.length, 1);
-    const mined = await client.tx({ params: { id: pending.id } });
+    const mined = await api.client.tx({ params: { id: pending.id } });
     assert.equal(mined.status, 'mined');
     assert.equal(mined.height, 1);
-    const b = await client.block({ params: { id: '1' } });
+    const b = await api.client.block({ params: { id: '1' } });
     assert.deepEqual(
       b.txs.map((t) => t.id),
       [pending.id],
     );
     assert.equal(b.header.miner, encodeAddress(prefix, new Uint8Array(20).fill(9)));
-    const to = await client.account({ params: { address: stranger } });
+    const to = await api.client.account({ params: { address: stranger } });
     assert.equal(to.balance, (5n * COIN).toString());
-    const from = await client.account({ params: { address: fundedAddr } });
+    const from = await api.client.account({ params: { address: fundedAddr } });
     assert.equal(BigInt(from.balance), DEVNET_ALLOCATION - 5n * COIN - BigInt(mined.fee));
     assert.equal(from.nonce, 1);
     assert.equal(from.pendingNonce, 1);
-    assert.equal((await client.mempool()).count, 0);
-    const history = await client.accountTxs({ params: { address: fundedAddr }, query: { limit: 10 } });
+    assert.equal((await api.client.mempool()).count, 0);
+    const history = await api.client.accountTxs({ params: { address: fundedAddr }, query: { limit: 10 } });
     assert.deepEqual(
       history.txs.map((t) => [t.id, t.status]),
       [[pending.id, 'mined']],
     );
-    const s0 = await client.supply({ query: { at: 0 } });
-    const s1 = await client.supply();
+    const s0 = await api.client.supply({ query: { at: 0 } });
+    const s1 = await api.client.supply();
     assert.equal(s1.height, 1);
     assert.ok(BigInt(s1.minted) > BigInt(s0.minted));
     assert.equal(s0.minted, (4n * DEVNET_ALLOCATION).toString());
   });
 
   it('serves an OpenAPI document with every declared route', async () => {
-    const res = await fetch(`${server.url}/openapi.json`);
+    const res = await fetch(`${api.server.url}/openapi.json`);
     assert.equal(res.status, 200);
     const doc = (await res.json()) as {
       openapi: string;
