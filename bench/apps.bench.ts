@@ -12,7 +12,7 @@ import { TIERS } from '../src/core/ledger/emission.ts';
 import { DEVNET_MNEMONIC } from '../src/core/params/index.ts';
 import { buildExampleImage } from '../src/node/fluxos/example-image.ts';
 import { LABELS } from '../src/node/fluxos/options.ts';
-import { EXAMPLE, flux, httpText, median } from './cli.ts';
+import { devnetUp, EXAMPLE, flux, httpText, median } from './cli.ts';
 import { type BenchRow, formatRate } from './table.ts';
 
 const NODES = 10_000;
@@ -88,24 +88,8 @@ async function deployLatency(): Promise<BenchRow[]> {
   const devnet = join(dir, 'devnet');
   const names: string[] = [];
   try {
-    const up = await flux(
-      [
-        'devnet',
-        'up',
-        '--nodes',
-        '3',
-        '--miners',
-        '1',
-        '--detach',
-        '--free-ports',
-        '--dir',
-        devnet,
-        '--json',
-      ],
-      env,
-    );
-    if (up.code !== 0) throw new Error(`devnet up: ${up.stderr}`);
-    const api = JSON.parse(up.stdout).nodes[0].api as string;
+    const nodes = await devnetUp(devnet, env, 3);
+    const api = nodes[0].api;
     await flux(['wallet', 'import', '--accounts', '4', '--api', api], env, `${DEVNET_MNEMONIC}\n`);
     const client = createClient({ baseUrl: api });
     const seconds: number[] = [];

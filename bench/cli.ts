@@ -33,3 +33,36 @@ export async function httpText(url: string, timeoutMs = 1_000): Promise<string |
 }
 
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export interface BenchDevnetNode {
+  index: number;
+  api: string;
+  ingress: string;
+  pid: number;
+}
+
+/** A detached devnet of `nodes` nodes (node 0 mines) on kernel-picked ports; throws when it fails. */
+export async function devnetUp(
+  dir: string,
+  env: Record<string, string>,
+  nodes: number,
+): Promise<BenchDevnetNode[]> {
+  const up = await flux(
+    [
+      'devnet',
+      'up',
+      '--nodes',
+      String(nodes),
+      '--miners',
+      '1',
+      '--detach',
+      '--free-ports',
+      '--dir',
+      dir,
+      '--json',
+    ],
+    env,
+  );
+  if (up.code !== 0) throw new Error(`devnet up: ${up.stderr}`);
+  return JSON.parse(up.stdout).nodes;
+}

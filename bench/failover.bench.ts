@@ -9,7 +9,7 @@ import Docker from 'dockerode';
 import { DEVNET_MNEMONIC } from '../src/core/params/index.ts';
 import { buildExampleImage } from '../src/node/fluxos/example-image.ts';
 import { LABELS } from '../src/node/fluxos/options.ts';
-import { EXAMPLE, flux, httpText, median } from './cli.ts';
+import { devnetUp, EXAMPLE, flux, httpText, median } from './cli.ts';
 import type { BenchRow } from './table.ts';
 
 const NODES = 6;
@@ -41,29 +41,7 @@ export async function run(): Promise<BenchRow[]> {
     return JSON.parse(r.stdout);
   };
   try {
-    const up = await flux(
-      [
-        'devnet',
-        'up',
-        '--nodes',
-        String(NODES),
-        '--miners',
-        '1',
-        '--detach',
-        '--free-ports',
-        '--dir',
-        devnet,
-        '--json',
-      ],
-      env,
-    );
-    if (up.code !== 0) throw new Error(`devnet up: ${up.stderr}`);
-    const nodes = JSON.parse(up.stdout).nodes as Array<{
-      index: number;
-      api: string;
-      pid: number;
-      ingress: string;
-    }>;
+    const nodes = await devnetUp(devnet, env, NODES);
     const api = nodes[0].api;
     await flux(['wallet', 'import', '--accounts', '4', '--api', api], env, `${DEVNET_MNEMONIC}\n`);
     const file = join(dir, 'app.yaml');

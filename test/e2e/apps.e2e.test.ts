@@ -13,7 +13,7 @@ import { addressBytes, encodeAddress } from '../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
 import { LABELS } from '../../src/node/fluxos/options.ts';
 import { exampleImage, httpText, testDocker } from '../node/fluxos/docker.ts';
-import { flux as runFlux, tearDownDevnet } from './helpers.ts';
+import { devnetUp, flux as runFlux, tearDownDevnet } from './helpers.ts';
 
 /** The CLI with this file's longer limit: deploys wait for containers. */
 const flux = (args: string[], env: Record<string, string>, stdin = '') => runFlux(args, env, stdin, 120_000);
@@ -52,24 +52,7 @@ describe('apps on a 3-node devnet with real Docker', { skip: env.skip, timeout: 
 
   it('deploys 2 instances that answer HTTP, updates them, and cancels with a refund', async () => {
     await exampleImage(docker);
-    const started = await flux(
-      [
-        'devnet',
-        'up',
-        '--nodes',
-        '3',
-        '--miners',
-        '1',
-        '--detach',
-        '--free-ports',
-        '--dir',
-        devnetDir,
-        '--json',
-      ],
-      fluxEnv,
-    );
-    assert.equal(started.code, 0, `flux devnet up:\n${started.stderr}`);
-    const up = JSON.parse(started.stdout);
+    const up = await devnetUp(devnetDir, fluxEnv, 3);
     nodes = up.nodes;
     api = nodes[0].api;
     await json(['wallet', 'import', '--accounts', '4'], `${DEVNET_MNEMONIC}\n`);

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { LABELS } from '../../src/node/fluxos/options.ts';
 import { exampleImage, httpText, testDocker } from '../node/fluxos/docker.ts';
-import { devnetLogLines, flux as runFlux, tearDownDevnet, until } from './helpers.ts';
+import { devnetLogLines, devnetUp, flux as runFlux, tearDownDevnet, until } from './helpers.ts';
 
 const flux = (args: string[], env: Record<string, string>, stdin = '') => runFlux(args, env, stdin, 120_000);
 const EXAMPLE = join(import.meta.dirname, '../../examples/hello-web/app.yaml');
@@ -54,28 +54,9 @@ describe('failover on a 4-node devnet with real Docker', { skip: env.skip, timeo
         .replace('host: 31080', `host: ${port}`),
     );
     // The README's main job: a devnet that deploys an app (here with its own name and port).
-    const started = await flux(
-      [
-        'devnet',
-        'up',
-        '--nodes',
-        '4',
-        '--miners',
-        '1',
-        '--app',
-        spec,
-        '--detach',
-        '--free-ports',
-        '--dir',
-        devnetDir,
-        '--json',
-      ],
-      fluxEnv,
-    );
-    assert.equal(started.code, 0, `flux devnet up:\n${started.stderr}`);
-    const up = JSON.parse(started.stdout);
+    const up = await devnetUp(devnetDir, fluxEnv, 4, ['--app', spec]);
     nodes = up.nodes;
-    assert.deepEqual(up.app, { file: spec, running: true }, started.stderr);
+    assert.deepEqual(up.app, { file: spec, running: true }, up.stderr);
     const api0 = nodes[0].api;
     const deployed = await json(['app', 'status', name], api0);
     assert.equal(deployed.running, 2);

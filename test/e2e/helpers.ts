@@ -1,4 +1,5 @@
 // What the end-to-end tests share: running the real `flux` command, and waiting for a condition.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -95,4 +96,41 @@ export async function tearDownDevnet(o: {
         .catch(() => {});
   }
   rmSync(o.dir, { recursive: true, force: true });
+}
+
+export interface DevnetUp {
+  nodes: Array<{ index: number; api: string; ingress: string; pid: number; peerId: string; p2p: string[] }>;
+  app?: { file: string; running: boolean; error?: string };
+  /** What `flux devnet up` said on stderr (progress of the app's deploy). */
+  stderr: string;
+}
+
+/** `flux devnet up --detach --free-ports --json` with `nodes` nodes of which node 0 mines. */
+export async function devnetUp(
+  devnetDir: string,
+  env: Record<string, string>,
+  nodes: number,
+  extra: string[] = [],
+): Promise<DevnetUp> {
+  const r = await flux(
+    [
+      'devnet',
+      'up',
+      '--nodes',
+      String(nodes),
+      '--miners',
+      '1',
+      ...extra,
+      '--detach',
+      '--free-ports',
+      '--dir',
+      devnetDir,
+      '--json',
+    ],
+    env,
+    '',
+    120_000,
+  );
+  assert.equal(r.code, 0, `flux devnet up:\n${r.stderr}`);
+  return { ...JSON.parse(r.stdout), stderr: r.stderr };
 }
