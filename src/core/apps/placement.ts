@@ -281,19 +281,19 @@ export function placementNodesFromState(state: StateReader, params: ChainParams)
   });
 }
 
-/** The apps that run at `height` (registered, not expired), with their specs. */
-export function runningAppsFromState(
-  state: StateReader,
-  height: number,
-): Array<{
+/** An app registered and not expired, with its parsed spec. */
+export interface RunningApp {
   name: string;
   spec: AppSpec;
   revision: number;
   registeredAt: number;
   expiresAt: number;
   owner: Uint8Array;
-}> {
-  const out = [];
+}
+
+/** The apps that run at `height` (registered, not expired), with their specs. */
+export function runningAppsFromState(state: StateReader, height: number): RunningApp[] {
+  const out: RunningApp[] = [];
   for (const { name, app } of listApps(state)) {
     if (app.expiresAt <= height) continue;
     out.push({

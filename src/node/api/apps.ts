@@ -7,7 +7,7 @@ import { getApp } from '../../core/apps/types.ts';
 import { encodeAddress } from '../../core/crypto/keys.ts';
 import type { StateReader } from '../../core/ledger/state.ts';
 import type { Chain } from '../chain/types.ts';
-import { computeView, type FluxOs, type PlacementView } from '../fluxos/service.ts';
+import { cachedView, type FluxOs, type PlacementView } from '../fluxos/service.ts';
 import type { Liveness } from '../liveness/service.ts';
 import type { AppJson, AppStatusJson, LocalInstanceJson } from './app-routes.ts';
 import { ApiError, type RouteOutput, type RouteRequest, type Routes } from './routes.ts';
@@ -34,7 +34,13 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
     if (!deps) throw new ApiError(503, 'NOT_AVAILABLE', 'this node serves no app state');
     return deps;
   };
-  const view = (): PlacementView => deps?.fluxos?.view() ?? computeView(chain, need().state, deps?.liveness);
+  // Placement is computed once per tip (and liveness change), not per request: status is polled.
+  const ownView = deps ? cachedView(chain, deps.state, deps.liveness) : undefined;
+  const consensusView = deps ? cachedView(chain, deps.state) : undefined;
+  const view = (): PlacementView => {
+    need();
+    return deps?.fluxos?.view() ?? ownView!();
+  };
   const endpointOf = (id: string) =>
     new TextDecoder().decode(chain.fluxNode(id)?.endpoint ?? new Uint8Array());
   const placementJson = (p: AppPlacement | undefined, wanted: number) => ({
@@ -108,7 +114,7 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
           extra.add(id);
         }
       if (liveness)
-        for (const id of computeView(chain, need().state).placement.get(p.name)?.nodes ?? [])
+        for (const id of consensusView!().placement.get(p.name)?.nodes ?? [])
           if (!nodes.includes(id)) nodes.push(id);
       const instances = await Promise.all(
         nodes.map(async (node, index) => {

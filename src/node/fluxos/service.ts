@@ -5,9 +5,9 @@ import {
   appFromSpec,
   placeApps,
   placementNodesFromState,
+  type RunningApp,
   runningAppsFromState,
 } from '../../core/apps/placement.ts';
-import type { AppSpec } from '../../core/apps/spec.ts';
 import { blockHash } from '../../core/codec/ids.ts';
 import { toHex } from '../../core/crypto/hash.ts';
 import type { StateReader } from '../../core/ledger/state.ts';
@@ -17,15 +17,6 @@ import type { Liveness } from '../liveness/service.ts';
 import { containerName, LABELS } from './options.ts';
 import { createReconciler, type LocalAppStatus, type Reconciler } from './reconciler.ts';
 import type { Runtime } from './runtime.ts';
-
-export interface RunningApp {
-  name: string;
-  spec: AppSpec;
-  revision: number;
-  registeredAt: number;
-  expiresAt: number;
-  owner: Uint8Array;
-}
 
 export interface PlacementView {
   height: number;
@@ -65,7 +56,7 @@ export interface FluxOsOptions {
  * Placement of every running app at the chain's current state, over the nodes consensus
  * counts (confirmed, not reported down) that `liveness`, when given, also has alive.
  */
-export function computeView(chain: Chain, state: StateReader, liveness?: Liveness): PlacementView {
+function computeView(chain: Chain, state: StateReader, liveness?: Liveness): PlacementView {
   const height = chain.tip().height;
   const running = runningAppsFromState(state, height);
   const nodes = placementNodesFromState(state, chain.params);
