@@ -205,9 +205,24 @@ export function stopNode(
   params: ChainParams,
 ): void {
   state.write(dueAt, dueKey(node.expiresAt, id), undefined);
+  beginUnlock(state, id, node, height, params, NodeStatus.unlocking);
+}
+
+/**
+ * A running node stops (owner's stop, or a missed period): it leaves the payout queue, its
+ * pending down reports go, and its collateral returns `unlockDelay` blocks later.
+ */
+function beginUnlock(
+  state: StateOverlay,
+  id: string,
+  node: FluxNodeRecord,
+  height: number,
+  params: ChainParams,
+  status: typeof NodeStatus.unlocking | typeof NodeStatus.expired,
+): void {
   if (node.status === NodeStatus.confirmed && !isNodeDown(node)) dequeue(state, id, node);
   const unlockAt = height + params.nodes.unlockDelay;
-  state.write(nodes, id, { ...node, status: NodeStatus.unlocking, unlockAt, downSince: 0 });
+  state.write(nodes, id, { ...node, status, unlockAt, downSince: 0 });
   state.write(dueAt, dueKey(unlockAt, id), true);
   clearDownReports(state, id);
 }
@@ -251,11 +266,7 @@ function settleDue(
     state.write(nodes, id, { ...node, status: NodeStatus.lapsed });
     state.write(cooldowns, ownerId, height + params.nodes.cooldown);
   } else if (node.status === NodeStatus.confirmed && node.expiresAt === height) {
-    if (!isNodeDown(node)) dequeue(state, id, node);
-    const unlockAt = height + params.nodes.unlockDelay;
-    state.write(nodes, id, { ...node, status: NodeStatus.expired, unlockAt, downSince: 0 });
-    state.write(dueAt, dueKey(unlockAt, id), true);
-    clearDownReports(state, id);
+    beginUnlock(state, id, node, height, params, NodeStatus.expired);
   } else if (
     (node.status === NodeStatus.unlocking || node.status === NodeStatus.expired) &&
     node.unlockAt === height
