@@ -8,7 +8,7 @@ import { minimumFee, signTx } from '../../core/ledger/tx.ts';
 import type { Chain, SubmitResult } from './types.ts';
 
 /** The nonce of `key`'s next transaction: its account's nonce plus its pending transactions. */
-export function nextNonce(chain: Pick<Chain, 'mempool' | 'account'>, publicKey: Uint8Array): number {
+function nextNonce(chain: Pick<Chain, 'mempool' | 'account'>, publicKey: Uint8Array): number {
   const pending = chain.mempool(100_000).filter((e) => bytesEqual(e.tx.body.sender, publicKey)).length;
   return chain.account(addressBytes(publicKey)).nonce + pending;
 }

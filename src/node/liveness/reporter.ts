@@ -6,7 +6,7 @@
 import { TxKind } from '../../core/codec/types.ts';
 import { toHex } from '../../core/crypto/hash.ts';
 import type { KeyPair } from '../../core/crypto/keys.ts';
-import { encodeNodeDown, isNodeDown, NodeStatus } from '../../core/nodes/index.ts';
+import { canReport, encodeNodeDown, isNodeDown } from '../../core/nodes/index.ts';
 import { submitOwn } from '../chain/submit.ts';
 import type { Chain } from '../chain/types.ts';
 import type { Liveness } from './service.ts';
@@ -39,9 +39,10 @@ export function startDownReporter(o: DownReporterOptions): DownReporter {
   const check = (): void => {
     const me = o.nodeId();
     if (!me) return;
-    const mine = chain.fluxNode(me);
-    if (!mine || isNodeDown(mine)) return;
     const height = chain.tip().height;
+    // The next block judges the report: reporter and target must both be up on chain then
+    // (confirmed, not down, not expired), the rule `canReport` states.
+    if (!canReport(chain.fluxNode(me), height + 1)) return;
     for (const target of [...reported.keys()]) {
       const record = chain.fluxNode(target);
       if (liveness.isAlive(target) || !record || isNodeDown(record)) reported.delete(target);
@@ -50,8 +51,7 @@ export function startDownReporter(o: DownReporterOptions): DownReporter {
       // Down for a whole timeout more (silent twice the timeout) before the chain hears of it:
       // failover needs no report, and a report costs the target its payments.
       if (id === me || now() - (liveness.get(id)?.since ?? now()) < timeoutMs) continue;
-      const record = chain.fluxNode(id);
-      if (!record || record.status !== NodeStatus.confirmed || isNodeDown(record)) continue;
+      if (!canReport(chain.fluxNode(id), height + 1)) continue;
       const last = reported.get(id);
       if (last !== undefined && height - last < Math.max(1, Math.floor(window / 2))) continue;
       const { result } = submitOwn(chain, o.operator, TxKind.nodeDown, encodeNodeDown(id, me));
