@@ -1,9 +1,8 @@
 // The node's network identity: an ed25519 seed kept in the datadir so the peer id is stable.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { loadOrCreateSeed } from '../seed-file.ts';
 
 export const PEER_KEY_BYTES = 32;
 
@@ -13,20 +12,7 @@ export function generatePeerKey(): Uint8Array {
 
 /** Reads the hex seed at `file`, or creates one there (mode 0600) when the file does not exist. */
 export function loadOrCreatePeerKey(file: string): Uint8Array {
-  let text: string | undefined;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  if (text !== undefined) {
-    if (!/^[0-9a-f]{64}$/i.test(text)) throw new Error(`peer key file ${file} does not hold 32 bytes of hex`);
-    return new Uint8Array(Buffer.from(text, 'hex'));
-  }
-  const key = generatePeerKey();
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${Buffer.from(key).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-  return key;
+  return loadOrCreateSeed(file, 'peer key');
 }
 
 /** The peer id (`12D3Koo...`) a seed gives, without starting anything. */
