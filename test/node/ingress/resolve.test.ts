@@ -3,32 +3,38 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseAppSpec } from '../../../src/core/apps/spec.ts';
+import { type AppSpec, parseAppSpec } from '../../../src/core/apps/spec.ts';
 import type { PlacementView } from '../../../src/node/fluxos/service.ts';
 import { hostOfEndpoint, placementResolver } from '../../../src/node/ingress/resolve.ts';
+import { LivenessView } from '../../../src/node/liveness/view.ts';
 import { createNode, devnetParams } from '../../../src/node/node.ts';
 
 const params = devnetParams(Date.now());
 const EXAMPLE = readFileSync(join(import.meta.dirname, '../../../examples/hello-web/app.yaml'), 'utf8');
+
+/** A view in which `spec` is placed on `nodes`. */
+function viewOf(spec: AppSpec, nodes: string[], wanted = nodes.length): PlacementView {
+  const app = {
+    name: spec.name,
+    spec,
+    revision: 1,
+    registeredAt: 1,
+    expiresAt: 1000,
+    owner: new Uint8Array(20),
+  };
+  return {
+    height: 5,
+    apps: new Map([[spec.name, app]]),
+    placement: new Map([[spec.name, { name: spec.name, wanted, nodes }]]),
+  };
+}
 
 describe('ingress resolver', () => {
   it('takes the hosting nodes’ addresses and the published TCP port from placement', () => {
     const parsed = parseAppSpec(EXAMPLE, params);
     assert.ok(parsed.ok);
     const spec = parsed.spec;
-    const app = {
-      name: spec.name,
-      spec,
-      revision: 1,
-      registeredAt: 1,
-      expiresAt: 1000,
-      owner: new Uint8Array(20),
-    };
-    const view: PlacementView = {
-      height: 5,
-      apps: new Map([[spec.name, app]]),
-      placement: new Map([[spec.name, { name: spec.name, wanted: 2, nodes: ['n1', 'n2', 'n3'] }]]),
-    };
+    const view = viewOf(spec, ['n1', 'n2', 'n3'], 2);
     const endpoints: Record<string, string> = { n1: '127.0.0.2:16127', n2: '[::1]:16127' };
     const resolve = placementResolver(
       () => view,
@@ -58,19 +64,7 @@ describe('ingress resolver', () => {
     assert.ok(parsed.ok, parsed.ok ? '' : parsed.error.message);
     const spec = parsed.spec;
     spec.components[0].healthCheck = { protocol: 'http', path: '/healthz' };
-    const app = {
-      name: spec.name,
-      spec,
-      revision: 1,
-      registeredAt: 1,
-      expiresAt: 1000,
-      owner: new Uint8Array(20),
-    };
-    const view: PlacementView = {
-      height: 5,
-      apps: new Map([[spec.name, app]]),
-      placement: new Map([[spec.name, { name: spec.name, wanted: 1, nodes: ['n1'] }]]),
-    };
+    const view = viewOf(spec, ['n1']);
     const resolve = placementResolver(
       () => view,
       () => '127.0.0.2:16127',
@@ -79,6 +73,30 @@ describe('ingress resolver', () => {
       found: true,
       instances: [{ host: '127.0.0.2', port: 31080, check: { protocol: 'http', path: '/healthz' } }],
     });
+  });
+
+  it('also routes to nodes whose heartbeats say they run the app, not to those it has down', () => {
+    const parsed = parseAppSpec(EXAMPLE, params);
+    assert.ok(parsed.ok);
+    let t = 0;
+    const liveness = new LivenessView({ timeoutMs: 1_000, holdDownMs: 5_000, now: () => t });
+    liveness.track(['n1', 'n2', 'n3']);
+    liveness.heard('n2', 1, 5, ['hello-web']); // a stand-in that still runs it
+    liveness.heard('n3', 1, 5, ['other']);
+    const endpoints: Record<string, string> = { n1: '127.0.0.2:1', n2: '127.0.0.3:1', n3: '127.0.0.4:1' };
+    const resolve = placementResolver(
+      () => viewOf(parsed.spec, ['n1']),
+      (id) => endpoints[id],
+      { view: liveness },
+    );
+    const hosts = () => {
+      const r = resolve('hello-web');
+      return r.found ? r.instances.map((i) => i.host) : [];
+    };
+    assert.deepEqual(hosts(), ['127.0.0.2', '127.0.0.3']);
+    t = 1_001; // n2 falls silent
+    liveness.refresh();
+    assert.deepEqual(hosts(), ['127.0.0.2']);
   });
 
   it('runs in a node when asked and answers for the chain’s apps', async () => {
