@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Launcher: Node runs the TypeScript source directly (type stripping).
-import { main } from '../src/cli/flux.ts';
+// `flux`: runs the TypeScript CLI with Node 24 (see launch.js).
+import { launch } from './launch.js';
 
-process.exitCode = await main(process.argv.slice(2));
+await launch([]);

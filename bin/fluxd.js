@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // `fluxd [options]` is `flux node run [options]`.
-import { main } from '../src/cli/flux.ts';
+import { launch } from './launch.js';
 
-process.exitCode = await main(['node', 'run', ...process.argv.slice(2)]);
+await launch(['node', 'run']);

@@ -31,11 +31,12 @@ async function readSpec(ctx: CommandContext, params: ChainParams): Promise<{ tex
     throw new CliError(`cannot read ${file}: ${(e as Error).message}`, 2);
   }
   const parsed = parseAppSpec(text, params);
-  if (!parsed.ok)
-    throw new CliError(
-      `${file} is not a valid app spec:\n${parsed.error.issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}`,
-      2,
-    );
+  if (!parsed.ok) {
+    const { issues, message } = parsed.error;
+    const why =
+      issues.length === 0 ? `  ${message}` : issues.map((i) => `  ${i.field}: ${i.message}`).join('\n');
+    throw new CliError(`${file} is not a valid app spec:\n${why}`, 2);
+  }
   return { text, spec: parsed.spec };
 }
 
@@ -286,6 +287,9 @@ export async function appConvert(ctx: CommandContext): Promise<number> {
   const params = presets[network];
   if (!params) throw new CliError(`--network must be mainnet, testnet or devnet, not ${network}`, 2);
   const c = convertCompose(text, params, { name: ctx.values.name as string | undefined });
+  // Nothing to convert (the file is not YAML, or not a compose file): say why, print no spec.
+  if (!c.result.ok && c.result.error.issues.length === 0)
+    throw new CliError(`${file}: ${c.result.error.message}`, 1);
   const yaml = `# converted from ${file} by flux app convert\n${toYaml(c.result.ok ? c.result.spec : c.spec)}`;
   for (const d of c.dropped) ctx.note(`not carried over: ${d}`);
   for (const d of c.defaults) ctx.note(`default: ${d}`);

@@ -442,13 +442,18 @@ function consensusLines(i: ChainInfoJson): string[] {
   ];
 }
 
-function usage(): string {
-  const width = Math.max(...Object.keys(commands).map((k) => k.length));
+/** The commands of a group (`flux job`), or every command. */
+function usage(group?: string): string {
+  const listed = Object.entries(commands).filter(
+    ([name]) => group === undefined || name.startsWith(`${group} `),
+  );
+  const width = Math.max(...listed.map(([name]) => name.length));
   return [
-    'usage: flux COMMAND [options]',
+    group === undefined ? 'usage: flux COMMAND [options]' : `usage: flux ${group} COMMAND [options]`,
     '',
-    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    ...listed.map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
+    ...(group === undefined ? [] : [`\`flux ${group} COMMAND --help\` shows one command's options.`]),
     'Every command takes --api URL (default http://127.0.0.1:16127, or FLUX_API) and --json.',
     'Wallet commands read --wallet-dir (or FLUX_WALLET_DIR, default ~/.openflux/wallet) and',
     'the password from a prompt or FLUX_PASSWORD.',
@@ -460,7 +465,23 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   const key2 = argv.slice(0, 2).join(' ');
   const name = commands[key2] ? key2 : commands[argv[0] ?? ''] ? argv[0] : undefined;
   if (name === undefined) {
-    if (argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
+    const isHelp = (a: string | undefined) => a === 'help' || a === '--help' || a === '-h';
+    // `flux help job` is `flux job --help`.
+    const words = isHelp(argv[0]) && argv[1] !== undefined ? [argv[1], '--help'] : argv;
+    const group = Object.keys(commands).some((c) => c.startsWith(`${words[0]} `)) ? words[0] : undefined;
+    if (group !== undefined) {
+      if (isHelp(words[1])) {
+        io.stdout.write(`${usage(group)}\n`);
+        return 0;
+      }
+      const what =
+        words[1] === undefined
+          ? `flux ${group}: which command?`
+          : `flux: unknown command '${group} ${words[1]}'`;
+      io.stderr.write(`${what}\n\n${usage(group)}\n`);
+      return 2;
+    }
+    if (isHelp(argv[0])) {
       io.stdout.write(`${usage()}\n`);
       return 0;
     }

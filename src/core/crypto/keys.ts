@@ -114,7 +114,13 @@ export function decodeAddress(prefix: string, text: string): DecodedAddress {
       error: `address ${text} is for prefix '${decoded.prefix}', this network uses '${prefix}'`,
     };
   }
-  const address = bech32m.fromWords(decoded.words);
+  let address: Uint8Array;
+  try {
+    address = bech32m.fromWords(decoded.words);
+  } catch (e) {
+    // A valid checksum over words whose last bits are not zero padding: no address encodes so.
+    return { ok: false, error: `not a valid address (${(e as Error).message}): ${text}` };
+  }
   if (address.length !== ADDRESS_BYTES)
     return { ok: false, error: `address ${text} is not ${ADDRESS_BYTES} bytes` };
   return { ok: true, address };

@@ -1,0 +1,83 @@
+// What a new user meets first: `node bin/flux.js` under whatever Node is on the PATH, help for
+// every group and command, and errors that say what was wrong.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+
+const root = join(import.meta.dirname, '..', '..');
+const flux = join(root, 'bin', 'flux.js');
+const dir = mkdtempSync(join(tmpdir(), 'openflux-first-'));
+
+/** Runs `flux ARGS` as a user would, with the Node given (default: this one, Node 24). */
+function run(args: string[], node = process.execPath) {
+  const r = spawnSync(node, [flux, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, FLUX_API: 'http://127.0.0.1:9' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A Node older than 24 on this machine (Debian's), if there is one. */
+function olderNode(): string | undefined {
+  for (const candidate of ['/usr/bin/node', '/usr/local/bin/node']) {
+    try {
+      const version = execFileSync(candidate, ['--version'], { encoding: 'utf8' }).trim();
+      if (Number(version.slice(1).split('.')[0]) < 24) return candidate;
+    } catch {}
+  }
+  return undefined;
+}
+
+describe('first contact', () => {
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('bin/flux.js runs under an older Node by handing over to the Node 24 that npm installed', (t) => {
+    const old = olderNode();
+    if (old === undefined) {
+      t.skip('no Node older than 24 on this machine');
+      console.log('# skipped: no Node older than 24 on this machine');
+      return;
+    }
+    const r = run(['--help'], old);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /usage: flux COMMAND/);
+    const failed = run(['chain', 'info'], old);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /cannot reach the node API/);
+  });
+
+  it('every group answers --help with its own commands', () => {
+    for (const group of ['wallet', 'node', 'job', 'app', 'devnet', 'chain']) {
+      const r = run([group, '--help']);
+      assert.equal(r.code, 0, `${group}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`usage: flux ${group} COMMAND`));
+      for (const line of r.stdout.split('\n').filter((l) => l.startsWith('  ')))
+        assert.ok(line.trim().startsWith(`${group} `), line);
+    }
+    const none = run(['job']);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /flux job: which command\?/);
+    const unknown = run(['job', 'frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command 'job frobnicate'/);
+  });
+
+  it('every command answers --help with its own usage only', () => {
+    const r = run(['devnet', 'up', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^usage: flux devnet up/);
+    assert.doesNotMatch(r.stdout, /wallet create/);
+  });
+
+  it('app convert on a file that is not YAML says why and prints no spec', () => {
+    const bad = join(dir, 'bad.yml');
+    writeFileSync(bad, 'services:\n  web: [\n   image: x\n');
+    const r = run(['app', 'convert', bad]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /bad\.yml: compose file is not YAML/);
+  });
+});
