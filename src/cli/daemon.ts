@@ -83,6 +83,7 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
       mine: v.mine === true,
       minerAddress,
       signatureThreads: Number(threadsText),
+      fluxos: { removeOnClose: v['remove-apps-on-stop'] === true },
       ingress:
         ingressText === undefined
           ? false
@@ -113,6 +114,12 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
+    // The devnet's foreground `up` holds our stdin: when it dies, even by SIGKILL, we stop too.
+    if (v['stop-on-stdin-close'] === true) {
+      process.stdin.on('close', () => resolve('stdin closed'));
+      process.stdin.on('end', () => resolve('stdin closed'));
+      process.stdin.resume();
+    }
   });
   log(`${signal}: shutting down`);
   stopDisplay?.();

@@ -8,9 +8,15 @@ import { createClient } from '../client/client.ts';
 import { encodeAppRegister } from '../core/apps/handlers.ts';
 import { appPrice } from '../core/apps/price.ts';
 import { type AppSpec, parseAppSpec } from '../core/apps/spec.ts';
+import { blockHash } from '../core/codec/ids.ts';
 import { TxKind } from '../core/codec/types.ts';
+import { toHex } from '../core/crypto/hash.ts';
 import { deriveKeyPair } from '../core/crypto/hd.ts';
+import { genesisBlock } from '../core/ledger/block.ts';
 import { DEVNET_MNEMONIC, devnet } from '../core/params/index.ts';
+import { LABELS } from '../node/fluxos/options.ts';
+import { createDockerRuntime, engineMessage } from '../node/fluxos/runtime.ts';
+import { readDevnetGenesis } from '../node/node.ts';
 import { follow, instanceLine } from './apps.ts';
 import type { CommandContext } from './context.ts';
 import { CliError } from './io.ts';
@@ -93,4 +99,25 @@ export async function deployOnDevnet(
     ].join('\n'),
   );
   return true;
+}
+
+/**
+ * Removes every app container of the devnet whose genesis is in `genesisFile` (they carry the
+ * chain's short id as a label); answers how many, or why none could be looked for.
+ */
+export async function removeDevnetApps(
+  genesisFile: string,
+): Promise<{ removed: number } | { error: string }> {
+  const params = await readDevnetGenesis(genesisFile);
+  if (params === undefined) return { error: `no devnet genesis in ${genesisFile}` };
+  const network = toHex(blockHash(genesisBlock(params).header)).slice(0, 12);
+  const { default: Docker } = await import('dockerode');
+  const runtime = createDockerRuntime(new Docker());
+  try {
+    const found = await runtime.list({ [LABELS.network]: network });
+    for (const c of found) await runtime.remove(c.id);
+    return { removed: found.length };
+  } catch (e) {
+    return { error: engineMessage(e) };
+  }
 }

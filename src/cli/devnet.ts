@@ -14,13 +14,15 @@ import { DEFAULT_API_PORT } from '../node/api/server.ts';
 import { DEFAULT_P2P_PORT, PEER_KEY_FILE, readDevnetGenesis, writeDevnetGenesis } from '../node/node.ts';
 import { loadOrCreatePeerKey, peerIdOf } from '../node/p2p/index.ts';
 import type { CommandContext } from './context.ts';
-import { checkAppFile, deployOnDevnet } from './devnet-app.ts';
+import { checkAppFile, deployOnDevnet, removeDevnetApps } from './devnet-app.ts';
 import { devnetGenesisWithNodes } from './devnet-nodes.ts';
 import { CliError } from './io.ts';
 
 export const DEVNET_STATE_FILE = 'devnet.json';
 export const DEFAULT_DEVNET_DIR = join('.data', 'devnet');
 const FLUX = join(import.meta.dirname, 'flux.ts');
+/** Pipes to the nodes a foreground `up` started: held open until this process ends. */
+const lifelines: unknown[] = [];
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -236,6 +238,7 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
   // Two miners by default, so blocks really compete; the miner's jitter keeps them from
   // publishing at the same instant.
   const miners = intOption(ctx, 'miners', Math.min(2, count), 0, count);
+  const foreground = ctx.values.detach !== true;
   const dir = devnetDir(ctx);
 
   // A bad spec is refused before any node starts.
@@ -325,14 +328,24 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
       '--json',
       ...(i < miners ? ['--mine'] : []),
       ...bootstrap.flatMap((b) => ['--bootstrap', b]),
+      // In the foreground the nodes hold a pipe from this command: if it dies (even by
+      // SIGKILL) they stop and remove their app containers, leaving no orphans.
+      ...(foreground ? ['--stop-on-stdin-close', '--remove-apps-on-stop'] : []),
     ];
     await rm(out, { force: true });
     const outFd = openSync(out, 'w');
     const errFd = openSync(log, 'a');
     try {
       // Detached: the nodes outlive this command (and a Ctrl-C in its terminal) until `down`.
-      const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', outFd, errFd] });
+      const child = spawn(process.execPath, args, {
+        detached: true,
+        stdio: [foreground ? 'pipe' : 'ignore', outFd, errFd],
+      });
       child.unref();
+      if (child.stdin !== null) {
+        (child.stdin as unknown as { unref(): void }).unref();
+        lifelines.push(child.stdin);
+      }
       if (child.pid === undefined) throw new CliError(`could not start node ${i}: ${process.execPath}`);
       const node: DevnetNodeState = {
         index: i,
@@ -464,7 +477,19 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
   }
   ctx.note(`${stop}: stopping the devnet`);
   await stopNodes(state, ctx, STOP_TIMEOUT_MS);
+  const removed = await sweepApps(ctx, state);
+  if (removed > 0) ctx.note(`removed ${removed} app container(s) of the devnet`);
   return 0;
+}
+
+/** Removes the devnet's app containers (those its nodes did not remove as they stopped). */
+async function sweepApps(ctx: CommandContext, state: DevnetState): Promise<number> {
+  const swept = await removeDevnetApps(state.genesis);
+  if ('error' in swept) {
+    ctx.note(`flux devnet: could not look for app containers to remove: ${swept.error}`);
+    return 0;
+  }
+  return swept.removed;
 }
 
 export async function devnetStatus(ctx: CommandContext): Promise<number> {
@@ -511,11 +536,14 @@ export async function devnetDown(ctx: CommandContext): Promise<number> {
   const timeoutMs = intOption(ctx, 'timeout', STOP_TIMEOUT_MS / 1000, 1, 3600) * 1000;
   const results = await stopNodes(state, ctx, timeoutMs);
   const stopped = results.filter((r) => r.outcome !== 'not running').length;
+  const keep = ctx.values['keep-apps'] === true;
+  const removed = keep ? 0 : await sweepApps(ctx, state);
+  const apps = keep ? 'app containers kept (--keep-apps)' : `${removed} app container(s) removed`;
   ctx.emit(
-    { dir, nodes: results },
+    { dir, nodes: results, appContainersRemoved: removed },
     stopped === 0
-      ? `no node of the devnet in ${dir} was running`
-      : `devnet in ${dir} is down (${stopped} node(s) stopped)`,
+      ? `no node of the devnet in ${dir} was running; ${apps}`
+      : `devnet in ${dir} is down (${stopped} node(s) stopped); ${apps}`,
   );
   return 0;
 }

@@ -56,6 +56,8 @@ const NODE_RUN: ParseArgsOptionsConfig = {
   'no-p2p': { type: 'boolean' },
   'ingress-port': { type: 'string' },
   'ingress-domain': { type: 'string' },
+  'remove-apps-on-stop': { type: 'boolean' },
+  'stop-on-stdin-close': { type: 'boolean' },
 };
 
 const commands: Record<string, Command> = {
@@ -197,7 +199,7 @@ const commands: Record<string, Command> = {
   },
   'node run': {
     usage:
-      'flux node run [--network devnet|testnet|mainnet] [--datadir DIR] [--mine [--miner-address ADDR]] [--host IP] [--api-port P] [--api-host H] [--p2p-port P] [--bootstrap MULTIADDR]... [--genesis FILE] [--no-p2p] [--sig-threads N] [--ingress-port P [--ingress-domain D]]',
+      'flux node run [--network devnet|testnet|mainnet] [--datadir DIR] [--mine [--miner-address ADDR]] [--host IP] [--api-port P] [--api-host H] [--p2p-port P] [--bootstrap MULTIADDR]... [--genesis FILE] [--no-p2p] [--sig-threads N] [--ingress-port P [--ingress-domain D]] [--remove-apps-on-stop] [--stop-on-stdin-close]',
     summary: 'run the node (same as fluxd)',
     options: NODE_RUN,
     args: [0, 0],
@@ -411,9 +413,10 @@ const commands: Record<string, Command> = {
     },
   },
   'devnet down': {
-    usage: 'flux devnet down [--dir DIR] [--timeout SECONDS]',
-    summary: 'stop the devnet nodes (SIGTERM, then SIGKILL after the timeout, default 15 s)',
-    options: { dir: { type: 'string' }, timeout: { type: 'string' } },
+    usage: 'flux devnet down [--dir DIR] [--timeout SECONDS] [--keep-apps]',
+    summary:
+      'stop the devnet nodes (SIGTERM, then SIGKILL after the timeout, default 15 s) and remove their app containers (not with --keep-apps)',
+    options: { dir: { type: 'string' }, timeout: { type: 'string' }, 'keep-apps': { type: 'boolean' } },
     args: [0, 0],
     async run(ctx) {
       const { devnetDown } = await import('./devnet.ts');

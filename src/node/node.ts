@@ -107,7 +107,15 @@ export interface NodeOptions {
    * engine (default: the local Docker engine through dockerode); published ports bind to
    * `hostAddress` (default: the API host). `false` turns it off (needs the fluxnode service).
    */
-  fluxos?: { runtime?: Runtime; hostAddress?: string; intervalMs?: number } | false;
+  fluxos?:
+    | {
+        runtime?: Runtime;
+        hostAddress?: string;
+        intervalMs?: number;
+        /** Remove this node's app containers when it stops (devnet nodes). */
+        removeOnClose?: boolean;
+      }
+    | false;
   /**
    * The ingress (node/ingress/): `<app>.<domain>` or `/apps/<app>/...` on this port reaches an
    * instance of the app anywhere in the network. Off unless given; host defaults to the API host,
@@ -415,6 +423,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         hostAddress:
           fo.hostAddress ?? (apiHost && apiHost !== '0.0.0.0' && apiHost !== '::' ? apiHost : '0.0.0.0'),
         intervalMs: fo.intervalMs,
+        removeOnClose: fo.removeOnClose,
         liveness,
         log,
       });

@@ -49,6 +49,8 @@ export interface FluxOsOptions {
   /** This node's view of which FluxNodes are alive: placement skips the others. */
   liveness?: Liveness;
   intervalMs?: number;
+  /** Remove this node's containers when the agent closes (a devnet's nodes; a real node keeps them). */
+  removeOnClose?: boolean;
   log?: (line: string) => void;
 }
 
@@ -147,6 +149,12 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
       chain.off('block', onBlock);
       o.liveness?.off('change', onLiveness);
       await reconciler.close();
+      if (o.removeOnClose !== true) return;
+      const me = nodeId();
+      const mine =
+        me === undefined ? [] : await o.runtime.list({ [LABELS.network]: network, [LABELS.node]: me });
+      for (const c of mine) await o.runtime.remove(c.id).catch(() => undefined);
+      if (mine.length > 0) o.log?.(`fluxos: removed ${mine.length} container(s) of this node`);
     },
   };
 }
