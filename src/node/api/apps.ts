@@ -66,6 +66,106 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
     };
   };
   const local = (name: string): LocalInstanceJson[] => deps?.fluxos?.status(name) ?? [];
+  // Placement views are cached per tip and liveness change; so is what the app routes make of one.
+  const appsOfView = new WeakMap<PlacementView, Map<string, AppJson>>();
+  const cachedAppJson = (name: string, v: PlacementView): AppJson => {
+    let made = appsOfView.get(v);
+    if (!made) appsOfView.set(v, (made = new Map()));
+    let json = made.get(name);
+    if (!json) made.set(name, (json = appJson(name, v)));
+    return json;
+  };
+  // Status asks the hosting nodes: requests for one app that arrive while it asks share its answer.
+  const statusInFlight = new Map<string, Promise<AppStatusJson>>();
+
+  async function appStatus(name: string): Promise<AppStatusJson> {
+    const v = view();
+    const app = v.apps.get(name);
+    if (!app) throw new ApiError(404, 'APP_NOT_FOUND', `no running app named ${name}`);
+    const placed = v.placement.get(name);
+    const me = deps?.fluxos?.nodeId();
+    const liveness = deps?.liveness;
+    // The nodes placement assigns (over the nodes alive in this node's view), then nodes whose
+    // heartbeats say they still run it (a hand-over), then nodes consensus assigns that this
+    // view has down (what failed over).
+    const nodes = [...(placed?.nodes ?? [])];
+    const extra = new Set<string>();
+    for (const id of liveness?.view.runningApp(name) ?? [])
+      if (!nodes.includes(id)) {
+        nodes.push(id);
+        extra.add(id);
+      }
+    if (liveness)
+      for (const id of consensusView!().placement.get(name)?.nodes ?? [])
+        if (!nodes.includes(id)) nodes.push(id);
+    const instances = await Promise.all(
+      nodes.map(async (node, index) => {
+        const api = endpointOf(node);
+        const seen = liveness?.get(node);
+        const nodeFields = seen
+          ? {
+              nodeState: seen.state,
+              nodeSince: seen.since,
+              ...(seen.lastHeard !== undefined ? { lastHeard: seen.lastHeard } : {}),
+            }
+          : {};
+        const base = {
+          index,
+          node,
+          api,
+          revision: app.revision,
+          endpoints: [],
+          components: [],
+          restarts: 0,
+          ...nodeFields,
+          ...(extra.has(node) ? { extra: true } : {}),
+        };
+        if (seen && seen.state !== 'alive')
+          return {
+            ...base,
+            state: 'unknown' as const,
+            since: seen.since,
+            reason: `node ${seen.state} since ${new Date(seen.since).toISOString()}${seen.lastHeard ? `, last heard ${new Date(seen.lastHeard).toISOString()}` : ''}`,
+          };
+        let found: LocalInstanceJson | undefined;
+        try {
+          if (node === me) found = local(name)[0];
+          else {
+            const client = createClient({ baseUrl: `http://${api}`, timeoutMs: PEER_TIMEOUT_MS });
+            found = (await client.appLocal({ params: { name } })).instances.find((i) => i.node === node);
+          }
+        } catch (e) {
+          return {
+            ...base,
+            state: 'unknown' as const,
+            since: Date.now(),
+            reason: `node API ${api}: ${(e as Error).message}`,
+          };
+        }
+        if (!found)
+          return {
+            ...base,
+            state: 'starting' as const,
+            since: Date.now(),
+            reason: 'the node has not picked it up yet',
+          };
+        const { app: _, ...rest } = found;
+        return { ...rest, index, api, ...nodeFields, ...(extra.has(node) ? { extra: true } : {}) };
+      }),
+    );
+    return {
+      name: name,
+      height: v.height,
+      revision: app.revision,
+      wanted: app.spec.instances,
+      placed: placed?.nodes.length ?? 0,
+      running: instances.filter(
+        (i) => i.state === 'running' && i.revision === app.revision && placed?.nodes.includes(i.node),
+      ).length,
+      ...(placed?.reason ? { reason: placed.reason } : {}),
+      instances,
+    };
+  }
 
   return {
     appPrice({ body }) {
@@ -91,100 +191,17 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
     },
     apps() {
       const v = view();
-      return { height: v.height, apps: [...v.apps.keys()].sort().map((name) => appJson(name, v)) };
+      return { height: v.height, apps: [...v.apps.keys()].sort().map((name) => cachedAppJson(name, v)) };
     },
     app({ params: p }) {
-      return appJson(p.name, view());
+      return cachedAppJson(p.name, view());
     },
-    async appStatus({ params: p }): Promise<AppStatusJson> {
-      const v = view();
-      const app = v.apps.get(p.name);
-      if (!app) throw new ApiError(404, 'APP_NOT_FOUND', `no running app named ${p.name}`);
-      const placed = v.placement.get(p.name);
-      const me = deps?.fluxos?.nodeId();
-      const liveness = deps?.liveness;
-      // The nodes placement assigns (over the nodes alive in this node's view), then nodes whose
-      // heartbeats say they still run it (a hand-over), then nodes consensus assigns that this
-      // view has down (what failed over).
-      const nodes = [...(placed?.nodes ?? [])];
-      const extra = new Set<string>();
-      for (const id of liveness?.view.runningApp(p.name) ?? [])
-        if (!nodes.includes(id)) {
-          nodes.push(id);
-          extra.add(id);
-        }
-      if (liveness)
-        for (const id of consensusView!().placement.get(p.name)?.nodes ?? [])
-          if (!nodes.includes(id)) nodes.push(id);
-      const instances = await Promise.all(
-        nodes.map(async (node, index) => {
-          const api = endpointOf(node);
-          const seen = liveness?.get(node);
-          const nodeFields = seen
-            ? {
-                nodeState: seen.state,
-                nodeSince: seen.since,
-                ...(seen.lastHeard !== undefined ? { lastHeard: seen.lastHeard } : {}),
-              }
-            : {};
-          const base = {
-            index,
-            node,
-            api,
-            revision: app.revision,
-            endpoints: [],
-            components: [],
-            restarts: 0,
-            ...nodeFields,
-            ...(extra.has(node) ? { extra: true } : {}),
-          };
-          if (seen && seen.state !== 'alive')
-            return {
-              ...base,
-              state: 'unknown' as const,
-              since: seen.since,
-              reason: `node ${seen.state} since ${new Date(seen.since).toISOString()}${seen.lastHeard ? `, last heard ${new Date(seen.lastHeard).toISOString()}` : ''}`,
-            };
-          let found: LocalInstanceJson | undefined;
-          try {
-            if (node === me) found = local(p.name)[0];
-            else {
-              const client = createClient({ baseUrl: `http://${api}`, timeoutMs: PEER_TIMEOUT_MS });
-              found = (await client.appLocal({ params: { name: p.name } })).instances.find(
-                (i) => i.node === node,
-              );
-            }
-          } catch (e) {
-            return {
-              ...base,
-              state: 'unknown' as const,
-              since: Date.now(),
-              reason: `node API ${api}: ${(e as Error).message}`,
-            };
-          }
-          if (!found)
-            return {
-              ...base,
-              state: 'starting' as const,
-              since: Date.now(),
-              reason: 'the node has not picked it up yet',
-            };
-          const { app: _, ...rest } = found;
-          return { ...rest, index, api, ...nodeFields, ...(extra.has(node) ? { extra: true } : {}) };
-        }),
-      );
-      return {
-        name: p.name,
-        height: v.height,
-        revision: app.revision,
-        wanted: app.spec.instances,
-        placed: placed?.nodes.length ?? 0,
-        running: instances.filter(
-          (i) => i.state === 'running' && i.revision === app.revision && placed?.nodes.includes(i.node),
-        ).length,
-        ...(placed?.reason ? { reason: placed.reason } : {}),
-        instances,
-      };
+    appStatus({ params: p }): Promise<AppStatusJson> {
+      const running = statusInFlight.get(p.name);
+      if (running) return running;
+      const asked = appStatus(p.name).finally(() => statusInFlight.delete(p.name));
+      statusInFlight.set(p.name, asked);
+      return asked;
     },
     appLocal({ params: p }) {
       return { ...(deps?.fluxos?.nodeId() ? { node: deps.fluxos.nodeId() } : {}), instances: local(p.name) };

@@ -47,6 +47,14 @@ export const JobDataJson = z.object({
   m: z.number(),
   n: z.number(),
   k: z.number(),
+  quota: z
+    .object({
+      used: z
+        .number()
+        .describe('bytes of A and B this node now holds for the submitter, this upload included'),
+      limit: z.number().describe('the most it holds for one submitter'),
+    })
+    .describe("the submitter's quota on this node (owner, or all uploads that name none)"),
 });
 
 export const PouwInfoJson = z.object({
@@ -77,8 +85,19 @@ export const jobRoutes = {
     method: 'POST',
     path: '/jobs/data',
     summary:
-      "Stores a job's matrices A and B on this node (its miner can then take the job); returns the commitments",
-    body: z.object({ a: z.string(), b: z.string() }).describe('base64 of .npy or .fxm files'),
+      "Stores a job's matrices A and B on this node (its miner can then take the job); returns the commitments. " +
+      'What a node holds per submitter is limited (429 QUOTA_EXCEEDED); the data is deleted some blocks after ' +
+      'its jobs end, or when no job names it in time',
+    body: z
+      .object({
+        a: z.string(),
+        b: z.string(),
+        owner: z
+          .string()
+          .optional()
+          .describe('the address that will submit the job: the upload counts against its quota'),
+      })
+      .describe('base64 of .npy or .fxm files'),
     bodyLimit: 64 * 1024 * 1024,
     status: 201,
     response: JobDataJson,

@@ -2,26 +2,34 @@
 import type { JobRecord } from '../../core/codec/types.ts';
 import { decodePouwProof, isZeroJobId } from '../../core/consensus/pouw.ts';
 import { toHex } from '../../core/crypto/hash.ts';
-import { encodeAddress } from '../../core/crypto/keys.ts';
+import { decodeAddress, encodeAddress } from '../../core/crypto/keys.ts';
 import { getJob, JOB_STATUS_NAMES, JobStatus, listOpenJobs } from '../../core/jobs/index.ts';
 import type { StateReader } from '../../core/ledger/state.ts';
 import { isActive } from '../../core/params/index.ts';
 import type { Chain } from '../chain/types.ts';
 import { asInt8, decodeMatrix, encodeFxm } from '../jobs/matrix-file.ts';
-import type { JobDataStore } from '../jobs/store.ts';
+import { type JobDataStore, NO_SUBMITTER, type Submitter } from '../jobs/store.ts';
 import type { JobJson } from './job-routes.ts';
 import { ApiError, type RouteOutput, type RouteRequest, type Routes } from './routes.ts';
+import { perTip } from './tip-cache.ts';
 
 export interface JobApiDeps {
   /** Committed state at the tip. */
   state: StateReader;
   /** This node's job matrices and products; without it the data routes answer 404. */
   data?: JobDataStore;
+  /**
+   * Blocks an ended job's data (and a miner's product) stays, and blocks an upload stays while
+   * no job names it; default about 10 minutes of blocks each (jobs/keeper.ts).
+   */
+  retention?: { keepBlocks?: number; pendingBlocks?: number };
 }
 
 /** Blocks looked at for the share of recent blocks that carried paid jobs. */
 export const RECENT_BLOCKS = 50;
 const ZERO_20 = new Uint8Array(20);
+const OPEN_LISTED = 200;
+const OPEN_COUNTED = 1000;
 
 type JobHandlers = {
   [K in 'job' | 'jobs' | 'putJobData' | 'jobData' | 'jobResult']: (
@@ -53,7 +61,7 @@ export function createJobHandlers(chain: Chain, deps?: JobApiDeps): JobHandlers 
         : {}),
       ...(job.status >= JobStatus.delivered ? { productRoot: toHex(job.productRoot) } : {}),
       dataHere: deps?.data?.has(job) ?? false,
-      resultHere: deps?.data?.product(id) !== undefined,
+      resultHere: deps?.data?.hasProduct(id) ?? false,
     };
   };
   const jobOf = (id: string): JobRecord => {
@@ -73,15 +81,42 @@ export function createJobHandlers(chain: Chain, deps?: JobApiDeps): JobHandlers 
       throw new ApiError(400, 'BAD_MATRIX', `${name}: ${(e as Error).message}`);
     }
   };
+  const submitterOf = (owner: string | undefined): Submitter => {
+    if (owner === undefined) return NO_SUBMITTER;
+    const decoded = decodeAddress(prefix, owner);
+    if (!decoded.ok) throw new ApiError(400, 'BAD_ADDRESS', `owner: ${decoded.error}`);
+    return { id: toHex(decoded.address), name: `owner ${encodeAddress(prefix, decoded.address)}` };
+  };
+  // The open-job list is polled: built once per tip and change of the store (its dataHere flags).
+  let openCache: { key: string; value: { jobs: JobJson[] } } | undefined;
+  const openAtTip = perTip(chain, () => listOpenJobs(need().state, OPEN_LISTED));
 
   return {
     job: ({ params: { id } }) => json(id, jobOf(id)),
-    jobs: () => ({ jobs: listOpenJobs(need().state, 200).map(({ id, job }) => json(id, job)) }),
+    jobs: () => {
+      const key = `${toHex(chain.tip().hash)}/${deps?.data?.version ?? 0}`;
+      if (openCache?.key !== key)
+        openCache = { key, value: { jobs: openAtTip().map(({ id, job }) => json(id, job)) } };
+      return openCache.value;
+    },
     putJobData({ body }) {
-      const put = dataStore().put(decodeFile(body.a, 'a'), decodeFile(body.b, 'b'));
-      if (!put.ok) throw new ApiError(400, 'BAD_JOB', `${put.error.code}: ${put.error.message}`);
+      const store = dataStore();
+      const submitter = submitterOf(body.owner);
+      const put = store.put(decodeFile(body.a, 'a'), decodeFile(body.b, 'b'), submitter);
+      if (!put.ok) {
+        if (put.error.code === 'QUOTA_EXCEEDED') throw new ApiError(429, put.error.code, put.error.message);
+        if (put.error.code === 'STORE_FULL') throw new ApiError(507, put.error.code, put.error.message);
+        throw new ApiError(400, 'BAD_JOB', `${put.error.code}: ${put.error.message}`);
+      }
       const h = put.value.header;
-      return { rootA: toHex(h.rootA), rootB: toHex(h.rootB), m: h.m, n: h.n, k: h.k };
+      return {
+        rootA: toHex(h.rootA),
+        rootB: toHex(h.rootB),
+        m: h.m,
+        n: h.n,
+        k: h.k,
+        quota: { used: store.usage(submitter.id), limit: store.quotaBytes },
+      };
     },
     jobData({ params: { id } }) {
       const matrices = dataStore().matrices(jobOf(id));
@@ -98,29 +133,50 @@ export function createJobHandlers(chain: Chain, deps?: JobApiDeps): JobHandlers 
   };
 }
 
-/** Which consensus the next block is under, the work of the tip, and PoUW figures. */
-export function consensusInfo(chain: Chain, deps?: JobApiDeps) {
+export type ConsensusInfo = ReturnType<ReturnType<typeof createConsensusInfo>>;
+
+/**
+ * Which consensus the next block is under and PoUW figures, computed once per tip. The paid-job
+ * share of the last RECENT_BLOCKS blocks reads each block's proof once (by hash, without its
+ * transactions), so a new tip costs one proof and RECENT_BLOCKS index reads.
+ */
+export function createConsensusInfo(chain: Chain, deps?: JobApiDeps) {
   const { params } = chain;
-  const tip = chain.tip();
-  const pouw = isActive(params, 'pouw', tip.height + 1);
   const activation = params.activations.pouw;
-  let recentBlocks = 0;
-  let recentJobBlocks = 0;
-  for (let h = tip.height; h > Math.max(0, tip.height - RECENT_BLOCKS) && isActive(params, 'pouw', h); h--) {
-    const block = chain.blockByHeight(h);
-    const proof = block && decodePouwProof(block.proof);
-    if (!proof?.ok) continue;
-    recentBlocks++;
-    if (!isZeroJobId(proof.proof.job)) recentJobBlocks++;
-  }
-  return {
-    consensus: pouw ? ('pouw' as const) : ('pow' as const),
-    pouw: {
-      activationHeight: activation >= Number.MAX_SAFE_INTEGER ? null : activation,
-      recentBlocks,
-      recentJobBlocks,
-      jobShare: recentBlocks === 0 ? 0 : recentJobBlocks / recentBlocks,
-      openJobs: deps ? listOpenJobs(deps.state, 1000).length : 0,
-    },
-  };
+  /** Block hash (hex) -> whether it claimed a paid job; undefined when it has no PoUW proof. */
+  let claimedJob = new Map<string, boolean | undefined>();
+  return perTip(chain, (tip) => {
+    const seen = new Map<string, boolean | undefined>();
+    let recentBlocks = 0;
+    let recentJobBlocks = 0;
+    for (
+      let h = tip.height;
+      h > Math.max(0, tip.height - RECENT_BLOCKS) && isActive(params, 'pouw', h);
+      h--
+    ) {
+      const hash = h === tip.height ? tip.hash : chain.hashAtHeight(h);
+      if (!hash) break;
+      const key = toHex(hash);
+      let paid = claimedJob.get(key);
+      if (!claimedJob.has(key)) {
+        const proof = decodePouwProof(chain.blockProof(hash) ?? new Uint8Array());
+        paid = proof.ok ? !isZeroJobId(proof.proof.job) : undefined;
+      }
+      seen.set(key, paid);
+      if (paid === undefined) continue;
+      recentBlocks++;
+      if (paid) recentJobBlocks++;
+    }
+    claimedJob = seen; // only the blocks of this window are kept
+    return {
+      consensus: isActive(params, 'pouw', tip.height + 1) ? ('pouw' as const) : ('pow' as const),
+      pouw: {
+        activationHeight: activation >= Number.MAX_SAFE_INTEGER ? null : activation,
+        recentBlocks,
+        recentJobBlocks,
+        jobShare: recentBlocks === 0 ? 0 : recentJobBlocks / recentBlocks,
+        openJobs: deps ? listOpenJobs(deps.state, OPEN_COUNTED).length : 0,
+      },
+    };
+  });
 }

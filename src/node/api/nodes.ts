@@ -10,6 +10,7 @@ import type { ChainParams } from '../../core/params/index.ts';
 import type { Chain } from '../chain/types.ts';
 import type { Liveness } from '../liveness/service.ts';
 import { ApiError, type NodeJson, type NodeRewardsJson, type PayoutQueuesJson } from './routes.ts';
+import { perTip, perTipBy } from './tip-cache.ts';
 
 export function nodeJson(
   id: string,
@@ -67,72 +68,85 @@ function livenessJson(liveness: Liveness | undefined, id: string): Pick<NodeJson
 
 export function createNodeHandlers(chain: Chain, liveness?: Liveness) {
   const params = chain.params;
-  const positions = (tier: Tier): Map<string, number> =>
-    new Map(chain.payoutQueue(tier).map((id, i) => [id, i]));
+  // Polled (flux node status, flux devnet status): the queues and lists are read once per tip.
+  const queues = perTip(
+    chain,
+    () =>
+      new Map(
+        TIERS.map((tier) => {
+          const ids = chain.payoutQueue(tier);
+          return [tier, { ids, position: new Map(ids.map((id, i) => [id, i])) }] as const;
+        }),
+      ),
+  );
+  const queueOf = (node: FluxNodeRecord) => queues().get(tierOf(node.tier) ?? 'cumulus')!;
+  const lists = perTipBy(chain, (key) => {
+    const { tier, status, limit } = JSON.parse(key) as { tier?: number; status?: number; limit: number };
+    const list = chain.fluxNodes(
+      (n) => (tier === undefined || n.tier === tier) && (status === undefined || n.status === status),
+      limit,
+    );
+    return list.map(({ id, node }) => nodeJson(id, node, params, queueOf(node).position.get(id)));
+  });
   const load = (id: string): FluxNodeRecord => {
     const node = chain.fluxNode(id);
     if (!node) throw new ApiError(404, 'NOT_FOUND', `no FluxNode ${id}`);
     return node;
   };
+  const payoutQueues = perTipBy(chain, (key, tip): PayoutQueuesJson => {
+    const limit = Number(key);
+    const supply = chain.supply();
+    const split = splitSubsidy(supply?.nextSubsidy ?? 0n, params);
+    return {
+      height: tip.height,
+      tiers: TIERS.map((tier) => {
+        const { ids } = queues().get(tier)!;
+        return {
+          tier,
+          length: ids.length,
+          share: split.tiers[tier].toString(),
+          next: ids.slice(0, limit).map((id) => {
+            const node = chain.fluxNode(id)!;
+            return {
+              id,
+              owner: encodeAddress(params.addressPrefix, node.owner),
+              lastPaidHeight: node.lastPaidHeight,
+            };
+          }),
+        };
+      }),
+    };
+  });
 
   return {
     nodes({ query }: { query: { tier?: Tier; status?: NodeJson['status']; limit?: number } }) {
       const limit = Math.min(query.limit ?? 1000, 10_000);
       const tier = query.tier === undefined ? undefined : tierIndex(query.tier);
       const status = query.status === undefined ? undefined : NodeStatus[query.status];
-      const list = chain.fluxNodes(
-        (n) => (tier === undefined || n.tier === tier) && (status === undefined || n.status === status),
-        limit,
-      );
-      const queues = new Map(TIERS.map((t) => [tierIndex(t), positions(t)]));
+      const list = lists(JSON.stringify({ tier, status, limit }));
       return {
         height: chain.tip().height,
         count: list.length,
-        nodes: list.map(({ id, node }) => ({
-          ...nodeJson(id, node, params, queues.get(node.tier)?.get(id)),
-          ...livenessJson(liveness, id),
-        })),
+        nodes: liveness ? list.map((n) => ({ ...n, ...livenessJson(liveness, n.id) })) : list,
       };
     },
 
     node({ params: { id } }: { params: { id: string } }) {
       const node = load(id);
       return {
-        ...nodeJson(id, node, params, positions(tierOf(node.tier)!).get(id)),
+        ...nodeJson(id, node, params, queueOf(node).position.get(id)),
         ...livenessJson(liveness, id),
       };
     },
 
     payoutQueues({ query }: { query: { limit?: number } }): PayoutQueuesJson {
-      const limit = Math.min(query.limit ?? 20, 1000);
-      const tip = chain.tip();
-      const supply = chain.supply();
-      const split = splitSubsidy(supply?.nextSubsidy ?? 0n, params);
-      return {
-        height: tip.height,
-        tiers: TIERS.map((tier) => {
-          const ids = chain.payoutQueue(tier);
-          return {
-            tier,
-            length: ids.length,
-            share: split.tiers[tier].toString(),
-            next: ids.slice(0, limit).map((id) => {
-              const node = chain.fluxNode(id)!;
-              return {
-                id,
-                owner: encodeAddress(params.addressPrefix, node.owner),
-                lastPaidHeight: node.lastPaidHeight,
-              };
-            }),
-          };
-        }),
-      };
+      return payoutQueues(String(Math.min(query.limit ?? 20, 1000)));
     },
 
     nodeRewards({ params: { id } }: { params: { id: string } }): NodeRewardsJson {
       const node = load(id);
-      const queue = chain.payoutQueue(tierOf(node.tier)!);
-      const at = queue.indexOf(id);
+      const queue = queueOf(node);
+      const at = queue.position.get(id) ?? -1;
       return {
         id,
         owner: encodeAddress(params.addressPrefix, node.owner),
@@ -144,7 +158,7 @@ export function createNodeHandlers(chain: Chain, liveness?: Liveness) {
         down: isNodeDown(node),
         ...(isNodeDown(node) ? { downSince: node.downSince } : {}),
         ...(at >= 0 ? { queuePosition: at, nextPayoutIn: at + 1 } : {}),
-        queueLength: queue.length,
+        queueLength: queue.ids.length,
       };
     },
   };

@@ -11,13 +11,21 @@ import {
 } from 'fastify-type-provider-zod';
 import { TransferPayload, Tx, TxKind } from '../../core/codec/types.ts';
 import { blockWork } from '../../core/consensus/pouw.ts';
-import { bytesEqual, fromHex, toHex } from '../../core/crypto/hash.ts';
+import { fromHex, toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, decodeAddress, encodeAddress } from '../../core/crypto/keys.ts';
 import type { Chain } from '../chain/types.ts';
+import { startJobDataKeeper } from '../jobs/keeper.ts';
 import { type AppApiDeps, createAppHandlers } from './apps.ts';
-import { consensusInfo, createJobHandlers, type JobApiDeps } from './jobs.ts';
+import { createConsensusInfo, createJobHandlers, type JobApiDeps } from './jobs.ts';
 import { blockJson, supplyJson, txJson } from './json.ts';
 import { createNodeHandlers } from './nodes.ts';
+import {
+  answerClientError,
+  answerFrameworkError,
+  MAX_HEAD_BYTES,
+  MAX_PARAM_CHARS,
+  requestRefusal,
+} from './refusals.ts';
 import {
   ApiError,
   ErrorBody,
@@ -29,6 +37,7 @@ import {
   type Routes,
   routes,
 } from './routes.ts';
+import { type MempoolVersion, mempoolVersion, perTip } from './tip-cache.ts';
 
 export type Handlers = {
   [K in RouteName]: (
@@ -71,6 +80,7 @@ export function createHandlers(
   network?: () => NetworkJson,
   jobs?: JobApiDeps,
   apps?: AppApiDeps,
+  mempool?: MempoolVersion,
 ): Handlers {
   const params = chain.params;
   const prefix = params.addressPrefix;
@@ -80,32 +90,47 @@ export function createHandlers(
     if (!decoded.ok) throw new ApiError(400, 'BAD_ADDRESS', `address: ${decoded.error}`);
     return decoded.address;
   };
-  const pendingFrom = (address: Uint8Array) =>
-    chain.mempool(MEMPOOL_SCAN).filter((e) => bytesEqual(addressBytes(e.tx.body.sender), address));
+
+  // What /chain/info says that only changes with the tip (the CLI polls it): built once per tip.
+  const consensus = createConsensusInfo(chain, jobs);
+  const infoAtTip = perTip(chain, (tip) => {
+    const supply = chain.supply();
+    if (!supply) throw new ApiError(503, 'NOT_READY', 'the chain has no supply record at its tip yet');
+    return {
+      network: params.network,
+      chainId: params.chainId,
+      addressPrefix: prefix,
+      height: tip.height,
+      tipHash: toHex(tip.hash),
+      tipTime: tip.header.time,
+      cumulativeWork: tip.cumulativeWork.toString(),
+      difficulty: { target: toHex(tip.header.target), work: blockWork(tip.header, params).toString() },
+      supply: supplyJson(supply),
+      nextSubsidy: supply.nextSubsidy.toString(),
+      minFeePerByte: params.limits.minFeePerByte.toString(),
+    };
+  });
+
+  // The mempool by sender and by recipient, rebuilt only after it changed (not per request).
+  let pool: { version: number; view: MempoolView } | undefined;
+  const pending = (): MempoolView => {
+    const version = mempool?.get();
+    if (version === undefined) return mempoolView(chain.mempool(MEMPOOL_SCAN));
+    if (pool?.version !== version) pool = { version, view: mempoolView(chain.mempool(MEMPOOL_SCAN)) };
+    return pool.view;
+  };
 
   return {
     ...createNodeHandlers(chain, apps?.liveness),
     ...createJobHandlers(chain, jobs),
     ...createAppHandlers(chain, apps),
     chainInfo() {
-      const tip = chain.tip();
-      const supply = chain.supply();
-      if (!supply) throw new ApiError(503, 'NOT_READY', 'the chain has no supply record at its tip yet');
+      const net = network?.();
       return {
-        network: params.network,
-        chainId: params.chainId,
-        addressPrefix: prefix,
-        height: tip.height,
-        tipHash: toHex(tip.hash),
-        tipTime: tip.header.time,
-        cumulativeWork: tip.cumulativeWork.toString(),
-        difficulty: { target: toHex(tip.header.target), work: blockWork(tip.header, params).toString() },
-        supply: supplyJson(supply),
-        nextSubsidy: supply.nextSubsidy.toString(),
-        mempoolSize: chain.mempool(MEMPOOL_SCAN).length,
-        minFeePerByte: params.limits.minFeePerByte.toString(),
-        ...(network ? { peers: network().peers.length, syncing: network().syncing } : {}),
-        ...consensusInfo(chain, jobs),
+        ...infoAtTip(),
+        mempoolSize: chain.mempoolSize(),
+        ...(net ? { peers: net.peers.length, syncing: net.syncing } : {}),
+        ...consensus(),
       };
     },
 
@@ -126,15 +151,15 @@ export function createHandlers(
       const bytes = fromHex(id);
       const stored = chain.tx(bytes);
       if (stored) return txJson(stored.tx, params, { stored });
-      const pending = chain.mempoolTx(bytes);
-      if (pending) return txJson(pending, params, { id: bytes });
+      const pendingTx = chain.mempoolTx(bytes);
+      if (pendingTx) return txJson(pendingTx, params, { id: bytes });
       throw new ApiError(404, 'NOT_FOUND', `no transaction with id ${id} (neither mined nor pending)`);
     },
 
     account({ params: { address } }) {
       const bytes = parseAddress(address);
       const account = chain.account(bytes);
-      const nonces = new Set(pendingFrom(bytes).map((e) => e.tx.body.nonce));
+      const nonces = new Set((pending().from.get(toHex(bytes)) ?? []).map((e) => e.tx.body.nonce));
       let pendingNonce = account.nonce;
       while (nonces.has(pendingNonce)) pendingNonce++;
       return {
@@ -149,15 +174,17 @@ export function createHandlers(
     accountTxs({ params: { address }, query }) {
       const bytes = parseAddress(address);
       const limit = Math.min(query.limit ?? 50, 1000);
-      const pending = chain
-        .mempool(MEMPOOL_SCAN)
-        .filter((e) => bytesEqual(addressBytes(e.tx.body.sender), bytes) || transferTo(e.tx, bytes))
+      const pool = pending();
+      const key = toHex(bytes);
+      const mine = new Set([...(pool.from.get(key) ?? []), ...(pool.to.get(key) ?? [])]);
+      const pendingTxs = pool.all
+        .filter((e) => mine.has(e))
         .slice(0, limit)
         .map((e) => txJson(e.tx, params, { id: e.id }));
       const mined = chain
-        .txsByAddress(bytes, Math.max(0, limit - pending.length))
+        .txsByAddress(bytes, Math.max(0, limit - pendingTxs.length))
         .map((s) => txJson(s.tx, params, { stored: s }));
-      return { address: encodeAddress(prefix, bytes), txs: [...pending, ...mined] };
+      return { address: encodeAddress(prefix, bytes), txs: [...pendingTxs, ...mined] };
     },
 
     supply({ query }) {
@@ -194,7 +221,7 @@ export function createHandlers(
 
     mempool({ query }) {
       const limit = Math.min(query.limit ?? 100, 1000);
-      const all = chain.mempool(MEMPOOL_SCAN);
+      const all = pending().all;
       return {
         count: all.length,
         txs: all.slice(0, limit).map((e) => ({
@@ -206,12 +233,39 @@ export function createHandlers(
   };
 }
 
-function transferTo(tx: Tx, address: Uint8Array): boolean {
-  if (tx.body.kind !== TxKind.transfer) return false;
+type PendingEntry = ReturnType<Chain['mempool']>[number];
+
+interface MempoolView {
+  /** Best fee rate first. */
+  all: PendingEntry[];
+  /** By sender account id (hex), nonce order. */
+  from: Map<string, PendingEntry[]>;
+  /** Transfers by recipient account id (hex). */
+  to: Map<string, PendingEntry[]>;
+}
+
+function mempoolView(all: PendingEntry[]): MempoolView {
+  const from = new Map<string, PendingEntry[]>();
+  const to = new Map<string, PendingEntry[]>();
+  const add = (map: Map<string, PendingEntry[]>, key: string, e: PendingEntry) => {
+    const list = map.get(key);
+    if (list) list.push(e);
+    else map.set(key, [e]);
+  };
+  for (const e of all) {
+    add(from, toHex(addressBytes(e.tx.body.sender)), e);
+    const recipient = transferTo(e.tx);
+    if (recipient) add(to, toHex(recipient), e);
+  }
+  return { all, from, to };
+}
+
+function transferTo(tx: Tx): Uint8Array | undefined {
+  if (tx.body.kind !== TxKind.transfer) return undefined;
   try {
-    return bytesEqual(TransferPayload.deserialize(tx.body.payload).to, address);
+    return TransferPayload.deserialize(tx.body.payload).to;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -235,9 +289,20 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
   const { chain } = opts;
   const log = opts.log ?? (() => {});
   const bodyLimit = Math.max(64 * 1024, 2 * chain.params.limits.maxTxBytes + 1024);
-  const app = Fastify({ logger: false, bodyLimit });
+  const app = Fastify({
+    logger: false,
+    bodyLimit,
+    http: { maxHeaderSize: MAX_HEAD_BYTES },
+    routerOptions: { maxParamLength: MAX_PARAM_CHARS },
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onRequest', async (request) => {
+    const refused = requestRefusal(request.raw.url ?? '', request.raw.rawHeaders);
+    if (refused) throw refused;
+  });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof ApiError) {
@@ -256,8 +321,13 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const code = FASTIFY_CODES[err.code] ?? 'BAD_REQUEST';
+      const limit = request.routeOptions.bodyLimit ?? bodyLimit;
       const message =
-        code === 'TOO_LARGE' ? `request body is larger than the limit of ${bodyLimit} bytes` : err.message;
+        code === 'TOO_LARGE'
+          ? `request body is larger than the limit of ${limit.toLocaleString('en-US')} bytes`
+          : code === 'BAD_JSON'
+            ? `request body is not valid JSON: ${err.message}`
+            : err.message;
       return reply.code(status).send({ error: { code, message } });
     }
     log(`api: ${request.method} ${request.url} failed: ${err.message}`);
@@ -285,7 +355,22 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
     transformObject: jsonSchemaTransformObject,
   });
 
-  const handlers = createHandlers(chain, opts.network, opts.jobs, opts.apps) as Record<
+  const mempool = mempoolVersion(chain);
+  // Job data uploaded here is deleted when its jobs end (and uploads no job names, in time).
+  const keeper =
+    opts.jobs?.data &&
+    startJobDataKeeper({
+      chain,
+      state: opts.jobs.state,
+      store: opts.jobs.data,
+      ...opts.jobs.retention,
+      log,
+    });
+  app.addHook('onClose', async () => {
+    mempool.close();
+    keeper?.close();
+  });
+  const handlers = createHandlers(chain, opts.network, opts.jobs, opts.apps, mempool) as Record<
     RouteName,
     (req: unknown) => unknown
   >;

@@ -1,6 +1,7 @@
 // The node's chain: block import (header checks, state transition, one SQL transaction per
 // block), side branches and reorgs by cumulative work, the mempool, and the queries of `Chain`.
 import {
+  BLOCK_FIXED_BYTES,
   blockHash,
   blockTxBytes,
   decodeBlock,
@@ -88,6 +89,9 @@ interface Loaded {
   block: Block;
   encoded: Uint8Array;
 }
+
+/** SQLite's largest blob: a slice this long reaches the end of any stored block. */
+const MAX_BLOB_BYTES = 1_000_000_000;
 
 type Listeners = { [E in keyof ChainEvents]: Set<ChainEvents[E]> };
 
@@ -191,6 +195,22 @@ class NodeChain implements LocalChain {
     return encoded && decodeBlock(encoded);
   }
 
+  hashAtHeight(height: number): Uint8Array | undefined {
+    if (!Number.isSafeInteger(height) || height < 0) return undefined;
+    return this.store.best.get(height);
+  }
+
+  blockProof(hash: Uint8Array): Uint8Array | undefined {
+    // The proof is the block's last field: its offset sits at the end of the block's fixed part.
+    const fixed = this.store.blocks.slice(hash, 0, BLOCK_FIXED_BYTES);
+    if (!fixed || fixed.length < BLOCK_FIXED_BYTES) return undefined;
+    const at = new DataView(fixed.buffer, fixed.byteOffset, fixed.byteLength).getUint32(
+      BLOCK_FIXED_BYTES - 4,
+      true,
+    );
+    return this.store.blocks.slice(hash, at, MAX_BLOB_BYTES);
+  }
+
   tx(id: Uint8Array): StoredTx | undefined {
     const at = this.store.txIndex.get(id);
     if (!at) return undefined;
@@ -241,6 +261,10 @@ class NodeChain implements LocalChain {
 
   mempoolTx(id: Uint8Array): Tx | undefined {
     return this.pool.get(id);
+  }
+
+  mempoolSize(): number {
+    return this.pool.size;
   }
 
   selectTxs(maxTxs: number, maxBytes: number): Tx[] {

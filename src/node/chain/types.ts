@@ -50,6 +50,10 @@ export interface Chain {
   tip(): ChainTip;
   blockByHeight(height: number): Block | undefined;
   blockByHash(hash: Uint8Array): Block | undefined;
+  /** The hash of the best chain's block at a height (one index read, nothing decoded). */
+  hashAtHeight(height: number): Uint8Array | undefined;
+  /** A stored block's proof bytes, read without decoding its transactions (cheap whatever its size). */
+  blockProof(hash: Uint8Array): Uint8Array | undefined;
   /** A mined transaction by id, or undefined (see also mempool). */
   tx(id: Uint8Array): StoredTx | undefined;
   /** Newest first; `limit` at most 1000. */
@@ -61,6 +65,8 @@ export interface Chain {
   /** Pending transactions, best fee rate first. */
   mempool(limit: number): Array<{ tx: Tx; id: Uint8Array; feePerByte: bigint }>;
   mempoolTx(id: Uint8Array): Tx | undefined;
+  /** How many transactions are pending (without listing them). */
+  mempoolSize(): number;
   /** Validates and imports a block from a peer or the local miner; a bad block changes nothing. */
   importBlock(block: Block, now: number): Promise<ImportResult>;
   /** FluxNodes at the tip in id order (the deterministic node list), filtered while reading. */

@@ -3,6 +3,7 @@
 // at a time, keeps data whose roots match (checked by the p2p layer with commitJob) in the jobs
 // store, and so lets the miner take those jobs. Claimed jobs (out of the pool) and jobs over the
 // byte limit are never fetched; a job no peer could serve is retried with exponential backoff.
+import { toHex } from '../../core/crypto/hash.ts';
 import { getJob, JobStatus, listOpenJobs } from '../../core/jobs/index.ts';
 import type { StateReader } from '../../core/ledger/state.ts';
 import type { JobHeader } from '../../core/pouw/index.ts';
@@ -79,7 +80,7 @@ export function createJobFetcher(opts: JobFetcherOptions): JobFetcher {
 
   const stillOpen = (id: string): boolean => getJob(opts.state, id)?.status === JobStatus.open;
 
-  async function fetchOne(id: string, header: JobHeader): Promise<void> {
+  async function fetchOne(id: string, header: JobHeader, owner: string): Promise<void> {
     const peers = opts.net.peers().map((p) => p.id);
     const start = peers.length === 0 ? 0 : rotation++ % peers.length;
     const order = [...peers.slice(start), ...peers.slice(0, start)].slice(0, peersPerAttempt);
@@ -91,7 +92,11 @@ export function createJobFetcher(opts: JobFetcherOptions): JobFetcher {
       const got = await opts.net.fetchJobData(peer, header);
       if (got.ok) {
         if (closed) return;
-        opts.store.putJob(got.data);
+        const kept = opts.store.putJob(got.data, { jobId: id, owner });
+        if (!kept.ok) {
+          log(`job ${id.slice(0, 16)}… data fetched from ${peer} but not kept: ${kept.error.message}`);
+          break;
+        }
         backoff.delete(id);
         stats.fetched++;
         log(`job ${id.slice(0, 16)}… data fetched from ${peer}`);
@@ -129,7 +134,7 @@ export function createJobFetcher(opts: JobFetcherOptions): JobFetcher {
       }
       if (opts.store.has(header)) continue;
       stats.inFlight++;
-      const task = fetchOne(id, header)
+      const task = fetchOne(id, header, toHex(job.owner))
         .catch((e) => log(`job ${id.slice(0, 16)}… fetch failed: ${(e as Error).message}`))
         .finally(() => {
           stats.inFlight--;
