@@ -3,7 +3,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { formatFlux, parseFlux } from '../client/amount.ts';
-import type { ChainInfoJson, NodeJson } from '../client/client.ts';
+import type { ChainInfoJson, NetworkJson, NodeJson } from '../client/client.ts';
 import { encodeTx, txId } from '../core/codec/ids.ts';
 import { Tx, TxKind } from '../core/codec/types.ts';
 import { fromHex, toHex } from '../core/crypto/hash.ts';
@@ -240,9 +240,23 @@ export async function nodeList(ctx: CommandContext): Promise<void> {
   ctx.emit(list, list.count === 0 ? `no FluxNodes at height ${list.height}` : text.join('\n'));
 }
 
+/** The `isolated` line of `node status`: whether the node answering looks cut off from the network. */
+function isolationLine(isolation: NetworkJson['isolation']): string[] {
+  if (isolation === undefined) return [];
+  return [
+    isolation.isolated
+      ? `  isolated    yes (${isolation.reasons.join('; ')}): the answering node sends no down reports`
+      : '  isolated    no (the answering node hears the network)',
+  ];
+}
+
 export async function nodeStatus(ctx: CommandContext): Promise<void> {
-  const n = await ctx.client().node({ params: { id: nodeIdArg(ctx) } });
-  ctx.emit(n, nodeLines(n).join('\n'));
+  const client = ctx.client();
+  const [n, net] = await Promise.all([client.node({ params: { id: nodeIdArg(ctx) } }), client.network()]);
+  ctx.emit(
+    net.isolation === undefined ? n : { ...n, isolation: net.isolation },
+    [...nodeLines(n), ...isolationLine(net.isolation)].join('\n'),
+  );
 }
 
 export async function nodePayouts(ctx: CommandContext): Promise<void> {

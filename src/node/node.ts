@@ -40,6 +40,7 @@ import { DEFAULT_INGRESS_DOMAIN, type Ingress, startIngress } from './ingress/pr
 import { chainResolver } from './ingress/resolve.ts';
 import { createJobFetcher, type JobFetcher } from './jobs/fetcher.ts';
 import { JobDataStore } from './jobs/store.ts';
+import { createIsolationMonitor, type IsolationMonitor, PeerDeliveries } from './liveness/isolation.ts';
 import { type DownReporter, startDownReporter } from './liveness/reporter.ts';
 import { createLiveness, type Liveness } from './liveness/service.ts';
 import { createMiner, type Miner } from './miner/miner.ts';
@@ -144,6 +145,8 @@ export interface FluxNode {
   readonly ingress?: Ingress;
   /** This node's view of which FluxNodes are alive (heartbeats). */
   readonly liveness: Liveness;
+  /** Whether this node looks cut off from the network (then it sends no down reports). */
+  readonly isolation: IsolationMonitor;
   close(): Promise<void>;
 }
 
@@ -295,11 +298,15 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
   });
   appDeps.liveness = liveness;
 
+  // Peers that deliver blocks, transactions or heartbeats, unlike ones that only hold a slot.
+  const deliveries = new PeerDeliveries();
+  let isolation: IsolationMonitor | undefined;
   let p2p: P2P | undefined;
   let lastSync: SyncProgress | undefined;
   let api: ApiServer | undefined;
   let ingress: Ingress | undefined;
   const closeAll = async () => {
+    isolation?.close();
     liveness.close();
     await ingress?.close();
     await api?.close();
@@ -321,7 +328,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         limits: o.limits,
         now,
         jobData,
-        heartbeats: liveness.judge,
+        heartbeats: deliveries.counting(liveness.judge, now),
       });
       await p2p.start();
       const net = p2p;
@@ -351,6 +358,8 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         );
       });
     }
+    const self = createIsolationMonitor({ chain, liveness, p2p, deliveries, nodeId, now, log });
+    isolation = self;
     if (opts.api !== false) {
       const net = p2p;
       api = await startApiServer({
@@ -358,7 +367,12 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         host: opts.api?.host,
         port: opts.api?.port,
         log,
-        network: net ? () => networkJson(net, lastSync) : undefined,
+        network: net
+          ? () => {
+              const { isolated, since, reasons } = self.status();
+              return { ...networkJson(net, lastSync), isolation: { isolated, since, reasons } };
+            }
+          : undefined,
         jobs: { state: chain.state, data: jobData },
         apps: appDeps,
       });
@@ -392,7 +406,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
     const fn = opts.fluxnode ?? {};
     operatorKey = operator.publicKey;
     log(`fluxnode operator key ${toHex(operator.publicKey)}`);
-    reporter = startDownReporter({ chain, liveness, operator, nodeId, log });
+    reporter = startDownReporter({ chain, liveness, operator, nodeId, log, isolation });
     confirmer = startConfirmService({
       chain,
       operator,
@@ -484,6 +498,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
     fluxos,
     ingress,
     liveness,
+    isolation: isolation!,
     close() {
       closed ??= (async () => {
         confirmer?.close();

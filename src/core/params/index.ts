@@ -58,6 +58,15 @@ export interface NodeParams {
    * confirms again.
    */
   down: { quorum: number; window: number };
+  /**
+   * Isolation (off chain: each node judges itself before it reports others down). A node looks
+   * cut off while fewer than `minPeers` connected peers delivered a valid block, transaction or
+   * heartbeat lately (within a liveness timeout or two block times, whichever is longer), or no
+   * block came for `staleBlocks` block times, or more than `maxSilentBps` (basis points) of the
+   * other confirmed nodes it tracks are silent at once; then it sends no down reports. It counts
+   * as connected again after `recoverMs` without any of these and with no sync running.
+   */
+  isolation: { minPeers: number; staleBlocks: number; maxSilentBps: number; recoverMs: number };
   /** Bounds no honest report passes: per-core CPU rate, and absolute ranges. */
   report: {
     minEventsPerCore: number;
@@ -209,6 +218,8 @@ const mainnetNodes: NodeParams = {
   // 10,000 nodes at one heartbeat per 10 s is 1,000 small gossip messages a second.
   liveness: { heartbeatMs: 10_000, timeoutMs: 35_000, holdDownMs: 120_000, maxSkewMs: 60_000 },
   down: { quorum: 5, window: 20 },
+  // A third of thousands of nodes silent at once is this node's network, not theirs.
+  isolation: { minPeers: 3, staleBlocks: 20, maxSilentBps: 3_400, recoverMs: 70_000 },
   report: REPORT_BOUNDS,
 };
 
@@ -337,6 +348,8 @@ export const devnet: ChainParams = {
     // Seconds, so a devnet fails over well within 10 s.
     liveness: { heartbeatMs: 1_000, timeoutMs: 3_500, holdDownMs: 10_000, maxSkewMs: 30_000 },
     down: { quorum: 2, window: 10 },
+    // More than half: on 3 nodes one dead of the 2 others is reported, both silent is isolation.
+    isolation: { minPeers: 1, staleBlocks: 10, maxSilentBps: 5_000, recoverMs: 7_000 },
     report: REPORT_BOUNDS,
   },
   apps: { ...mainnetApps, payoutInterval: 1 },

@@ -140,6 +140,13 @@ export const NetworkJson = z
     sync: SyncJson.optional().describe('progress of the running sync'),
     peers: z.array(PeerJson),
     banned: z.number().describe('peers refused for now'),
+    isolation: z
+      .object({
+        isolated: z.boolean().describe('this node looks cut off from the network: it sends no down reports'),
+        since: z.number().describe('ms since the Unix epoch it has been (or stopped being) isolated'),
+        reasons: z.array(z.string()).describe('why it looks isolated; empty when it is connected'),
+      })
+      .optional(),
   })
   .meta({ id: 'Network' });
 export type NetworkJson = z.infer<typeof NetworkJson>;

@@ -3,12 +3,15 @@
 // node down in consensus, so it is placed nowhere and paid nothing until it confirms again
 // (core/nodes). A report is sent once per down spell, and again while the spell lasts if half the
 // report window passed without the chain marking the node down (older reports stop counting).
+// A node that looks cut off (isolation.ts) reports nobody: when everyone is silent, the likelier
+// explanation is its own network, and a report it sends then would wrong an honest node.
 import { TxKind } from '../../core/codec/types.ts';
 import { toHex } from '../../core/crypto/hash.ts';
 import type { KeyPair } from '../../core/crypto/keys.ts';
 import { canReport, encodeNodeDown, isNodeDown } from '../../core/nodes/index.ts';
 import { submitOwn } from '../chain/submit.ts';
 import type { Chain } from '../chain/types.ts';
+import type { IsolationMonitor } from './isolation.ts';
 import type { Liveness } from './service.ts';
 
 export interface DownReporterOptions {
@@ -19,6 +22,8 @@ export interface DownReporterOptions {
   nodeId: () => string | undefined;
   log?: (line: string) => void;
   now?: () => number;
+  /** This node's judgement of itself: while it looks isolated (or syncs) it reports nothing. */
+  isolation?: Pick<IsolationMonitor, 'check'>;
 }
 
 export interface DownReporter {
@@ -43,6 +48,10 @@ export function startDownReporter(o: DownReporterOptions): DownReporter {
     // The next block judges the report: reporter and target must both be up on chain then
     // (confirmed, not down, not expired), the rule `canReport` states.
     if (!canReport(chain.fluxNode(me), height + 1)) return;
+    const self = o.isolation?.check();
+    if (self && !self.mayReport) return;
+    // A spell counts from when this node was last connected: silence it heard while cut off is no evidence.
+    const connectedSince = self?.since ?? 0;
     for (const target of [...reported.keys()]) {
       const record = chain.fluxNode(target);
       if (liveness.isAlive(target) || !record || isNodeDown(record)) reported.delete(target);
@@ -50,7 +59,8 @@ export function startDownReporter(o: DownReporterOptions): DownReporter {
     for (const id of liveness.view.down()) {
       // Down for a whole timeout more (silent twice the timeout) before the chain hears of it:
       // failover needs no report, and a report costs the target its payments.
-      if (id === me || now() - (liveness.get(id)?.since ?? now()) < timeoutMs) continue;
+      if (id === me || now() - Math.max(liveness.get(id)?.since ?? now(), connectedSince) < timeoutMs)
+        continue;
       if (!canReport(chain.fluxNode(id), height + 1)) continue;
       const last = reported.get(id);
       if (last !== undefined && height - last < Math.max(1, Math.floor(window / 2))) continue;
@@ -68,9 +78,13 @@ export function startDownReporter(o: DownReporterOptions): DownReporter {
   const onBlock = () => check();
   liveness.on('change', onChange);
   chain.on('block', onBlock);
+  // Also on a clock: a node down for the extra timeout is reported then, not at the next block.
+  const timer = setInterval(check, Math.max(50, Math.floor(timeoutMs / 4)));
+  timer.unref();
   return {
     check,
     close() {
+      clearInterval(timer);
       liveness.off('change', onChange);
       chain.off('block', onBlock);
     },
