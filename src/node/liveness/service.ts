@@ -68,6 +68,15 @@ export function createLiveness(o: LivenessOptions): Liveness {
   };
   trackConfirmed();
 
+  // Heartbeats cost one signature check at most, and only when they could be news: every check
+  // that needs no signature runs first. Gossipsub has already dropped any message it saw before
+  // (its id is the envelope's author and sequence number, and honest relays forward the original
+  // envelope), so a heartbeat that reaches this judge with a stamp no newer than the last one
+  // accepted from its node was wrapped in a new envelope by the peer that sent it: a replay, which
+  // no honest relay sends. It is rejected, and gossipsub's score makes the sender pay (P4) until
+  // it is graylisted and banned. An honest relay can trip it only in a race: it forwards an older
+  // heartbeat of a node that reached us first by a faster path, a stamp a heartbeat interval old;
+  // the penalty of such strays decays within minutes (gossip-score.ts).
   const judge: HeartbeatJudge = {
     judge(data, _from) {
       let hb: ReturnType<typeof decodeHeartbeat>;
@@ -77,22 +86,29 @@ export function createLiveness(o: LivenessOptions): Liveness {
         return { reject: `malformed heartbeat: ${(e as Error).message}` };
       }
       const { info } = hb;
+      const short = info.node.slice(0, 16);
       if (info.chainId !== chain.params.chainId)
         return { reject: `heartbeat for chain ${info.chainId}, not ${chain.params.chainId}` };
       const record = chain.fluxNode(info.node);
-      if (!record) return { reject: `heartbeat from unknown node ${info.node.slice(0, 16)}` };
+      if (!record) return { unknown: `heartbeat from unknown node ${short}` };
       // A node our tip shows as just started may be confirmed at the sender's tip: not an offence.
       if (record.status === NodeStatus.started) return 'ignore';
       if (record.status !== NodeStatus.confirmed)
-        return { reject: `heartbeat from node ${info.node.slice(0, 16)}, which is not confirmed` };
-      if (!heartbeatSignedBy(hb.body, hb.signature, record.operator))
-        return { reject: `heartbeat for node ${info.node.slice(0, 16)} not signed by its operator key` };
+        return { reject: `heartbeat from node ${short}, which is not confirmed` };
+      const own = info.node === o.nodeId();
+      const last = own ? Math.max(lastStamp, view.lastStamp(info.node)) : view.lastStamp(info.node);
+      if (info.time <= last)
+        return { reject: `replayed heartbeat of node ${short} (stamp ${info.time} <= ${last})` };
+      // A node beats once per interval; two stamps closer than half of one are not both honest.
+      if (info.time < last + params.heartbeatMs / 2)
+        return { reject: `heartbeat of node ${short} ${info.time - last} ms after its last one` };
       const skew = Math.abs(info.time - now());
       if (skew > params.maxSkewMs)
-        return { reject: `heartbeat of node ${info.node.slice(0, 16)} stamped ${skew} ms off our clock` };
-      // Repeats, and more than one heartbeat per half interval, are dropped without relaying.
-      if (info.time < view.lastStamp(info.node) + params.heartbeatMs / 2) return 'ignore';
-      if (info.node === o.nodeId()) return 'ignore';
+        return { reject: `heartbeat of node ${short} stamped ${skew} ms off our clock` };
+      if (!heartbeatSignedBy(hb.body, hb.signature, record.operator))
+        return { reject: `heartbeat for node ${short} not signed by its operator key` };
+      // Our own heartbeat, newer than the last we sent: another machine holds our operator key.
+      if (own) return 'ignore';
       if (!view.heard(info.node, info.time, info.height, info.running)) {
         trackConfirmed(); // confirmed since our last block: track it, then take the heartbeat
         if (!view.heard(info.node, info.time, info.height, info.running)) return 'ignore';

@@ -1,5 +1,6 @@
 // The libp2p host: tcp + noise + yamux + identify + gossipsub, the sync protocol, peer scoring
-// and bans, wired to the chain. Gossip is validated by the chain before it is relayed.
+// and bans, wired to the chain. Gossip is validated by the chain before it is relayed, and
+// policed by gossipsub's peer score (gossip-score.ts); the stream protocols by the PeerBook.
 import { EventEmitter } from 'node:events';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
@@ -17,6 +18,14 @@ import { fromHex, toHex } from '../../core/crypto/hash.ts';
 import type { LedgerErrorCode } from '../../core/ledger/errors.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 import type { ChainEvents, ImportResult } from '../chain/types.ts';
+import { BatchQueue } from './batch-queue.ts';
+import {
+  asScoredGossip,
+  DISCONNECT_SCORE,
+  fastMessageId,
+  GOSSIP_THRESHOLDS,
+  gossipScoreParams,
+} from './gossip-score.ts';
 import { fetchJobData, JOBDATA_PROTOCOL, serveJobDataStream } from './jobdata.ts';
 import { generatePeerKey, privateKeyOf } from './peer-key.ts';
 import { type Offence, PeerBook, RateLimiter, RebroadcastSchedule, RecentSet } from './peers.ts';
@@ -78,7 +87,6 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     capacity: 10_000,
   });
   const requestLimiter = new RateLimiter(limits.requestsPerSecond, limits.requestBurst);
-  const gossipLimiter = new RateLimiter(limits.gossipPerSecond, limits.gossipBurst);
   const jobDataLimiter = new RateLimiter(limits.jobDataPerSecond, limits.jobDataBurst);
   let jobDataServing = 0;
   /** Blocks and txs that came from peers: the chain's events for them are not re-published. */
@@ -124,11 +132,24 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
         emitSelf: false,
         allowedTopics: [topics.blocks, topics.txs, topics.heartbeats],
         maxInboundDataLength: params.limits.maxBlockBytes + GOSSIP_OVERHEAD,
-        messageProcessingConcurrency: 16,
+        // Peers are judged by gossipsub's score, not by how much they relay (gossip-score.ts).
+        scoreParams: gossipScoreParams({
+          topics,
+          ipColocationThreshold: limits.ipColocationThreshold,
+          ipColocationWhitelist: limits.ipColocationWhitelist,
+          retainScoreMs: limits.banMs,
+        }),
+        scoreThresholds: GOSSIP_THRESHOLDS,
+        fastMsgIdFn: fastMessageId,
+        // Our own messages go to mesh peers only; blocks are flooded to every peer (see publish).
+        floodPublish: false,
+        // gossipsub 17 validates every message of every RPC at once (its messageProcessingConcurrency
+        // option is declared but unused); the bounded transaction queue below is the backpressure.
       }),
     },
   });
   const pubsub = node.services.pubsub;
+  const scored = asScoredGossip(pubsub);
 
   const penalise = (peer: PeerId, offence: Offence, why: string): void => {
     const id = peer.toString();
@@ -150,6 +171,16 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     return result.finally(() => {
       pendingImports--;
     });
+  };
+  /**
+   * Gossip offences lower gossipsub's score (invalid messages, broken promises, IP colocation);
+   * each gossipsub heartbeat, a peer at or below DISCONNECT_SCORE is banned like any other.
+   */
+  const banLowScorers = (): void => {
+    for (const peer of pubsub.getPeers()) {
+      const score = scored.getScore(peer.toString());
+      if (score <= DISCONNECT_SCORE) penalise(peer, 'lowGossipScore', `gossip score ${Math.round(score)}`);
+    }
   };
 
   const ourStatus = (): Status => {
@@ -185,21 +216,15 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     void syncer.refresh(peer).finally(() => refreshing.delete(id));
   };
 
+  // Gossip validators only say Accept, Ignore or Reject: a Reject counts against the peer in
+  // gossipsub's score (P4), which bans it at DISCONNECT_SCORE; valid messages never cost a peer.
   const validateBlock: TopicValidatorFn = async (peer, message) => {
     const data = message.data;
-    if (!gossipLimiter.take(peer.toString(), now())) {
-      penalise(peer, 'rateLimited', 'too many gossip messages');
-      return TopicValidatorResult.Ignore;
-    }
-    if (data.length > params.limits.maxBlockBytes) {
-      penalise(peer, 'oversized', `gossiped block of ${data.length} bytes`);
-      return TopicValidatorResult.Reject;
-    }
+    if (data.length > params.limits.maxBlockBytes) return TopicValidatorResult.Reject;
     let block: Block;
     try {
       block = decodeBlock(data);
-    } catch (e) {
-      penalise(peer, 'malformed', `gossiped block does not decode: ${(e as Error).message}`);
+    } catch {
       return TopicValidatorResult.Reject;
     }
     const hash = blockHash(block.header);
@@ -209,10 +234,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
       relayed.add(key);
       return TopicValidatorResult.Accept;
     }
-    if (!checkBlockWork(block.header, block.proof, chain.params).ok) {
-      penalise(peer, 'invalidBlock', `gossiped block ${key.slice(0, 16)} fails its proof of work`);
-      return TopicValidatorResult.Reject;
-    }
+    if (!checkBlockWork(block.header, block.proof, chain.params).ok) return TopicValidatorResult.Reject;
     if (chain.blockByHash(block.header.parent) === undefined) {
       refreshPeer(peer);
       return TopicValidatorResult.Ignore;
@@ -224,64 +246,95 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     } catch {
       return TopicValidatorResult.Ignore;
     }
-    if (!result.ok) {
-      penalise(peer, 'invalidBlock', `${result.error.code}: ${result.error.message}`);
-      return TopicValidatorResult.Reject;
-    }
+    if (!result.ok) return TopicValidatorResult.Reject;
     relayed.add(key);
     emit('gossip:block', hash, peer.toString());
     return TopicValidatorResult.Accept;
   };
 
-  /**
-   * Judges a transaction from a peer: the mempool takes it or not, and a transaction no state
-   * could make valid counts against the sender. Gossiped ones are relayed by gossipsub on Accept;
-   * pushed ones are not marked as from the network, so the chain's `tx` event announces them.
-   */
-  const judgeTx = (peer: PeerId, data: Uint8Array, gossiped: boolean): TopicValidatorResult => {
-    if (data.length > params.limits.maxTxBytes) {
-      penalise(peer, 'oversized', `transaction of ${data.length} bytes`);
-      return TopicValidatorResult.Reject;
-    }
-    let tx: Tx;
+  /** A transaction's bytes from a peer, decoded, or the offence they are. */
+  const decodeTxBytes = (
+    data: Uint8Array,
+  ): { tx: Tx; id: Uint8Array } | { offence: 'oversized' | 'malformed'; why: string } => {
+    if (data.length > params.limits.maxTxBytes)
+      return { offence: 'oversized', why: `transaction of ${data.length} bytes` };
     try {
-      tx = decodeTx(data);
+      const tx = decodeTx(data);
+      return { tx, id: txId(tx) };
     } catch (e) {
-      penalise(peer, 'malformed', `transaction does not decode: ${(e as Error).message}`);
-      return TopicValidatorResult.Reject;
+      return { offence: 'malformed', why: `transaction does not decode: ${(e as Error).message}` };
     }
-    const id = txId(tx);
-    if (chain.mempoolTx(id) !== undefined || chain.tx(id) !== undefined) return TopicValidatorResult.Ignore;
+  };
+  const knownTx = (id: Uint8Array): boolean =>
+    chain.mempoolTx(id) !== undefined || chain.tx(id) !== undefined;
+
+  /**
+   * Offers a transaction from a peer to the mempool. Gossiped ones are relayed by gossipsub on
+   * Accept; pushed ones are not marked as from the network, so the chain's `tx` event announces
+   * them. Only a transaction no state could make valid is the sender's fault (Reject).
+   */
+  const admitTx = (
+    peer: PeerId,
+    tx: Tx,
+    id: Uint8Array,
+    gossiped: boolean,
+  ): { verdict: TopicValidatorResult; why?: string } => {
+    if (knownTx(id)) return { verdict: TopicValidatorResult.Ignore };
     if (gossiped) fromNetwork.add(toHex(id));
     received.add(toHex(id));
     const result = chain.submitTx(tx);
     if (result.ok) {
       emit('gossip:tx', id, peer.toString());
-      return TopicValidatorResult.Accept;
-    }
-    if (INVALID_TX_CODES.has(result.error.code)) {
-      penalise(peer, 'invalidTx', `${result.error.code}: ${result.error.message}`);
-      return TopicValidatorResult.Reject;
+      return { verdict: TopicValidatorResult.Accept };
     }
     // Nonce, balance and fee depend on state the sender may see differently: not an offence.
-    return TopicValidatorResult.Ignore;
+    if (!INVALID_TX_CODES.has(result.error.code)) return { verdict: TopicValidatorResult.Ignore };
+    return { verdict: TopicValidatorResult.Reject, why: `${result.error.code}: ${result.error.message}` };
   };
+
+  /** Transactions pushed on the sync protocol: judged at once, offences counted by the PeerBook. */
+  const judgePushedTx = (peer: PeerId, data: Uint8Array): void => {
+    const decoded = decodeTxBytes(data);
+    if ('offence' in decoded) {
+      penalise(peer, decoded.offence, decoded.why);
+      return;
+    }
+    const admitted = admitTx(peer, decoded.tx, decoded.id, false);
+    if (admitted.verdict === TopicValidatorResult.Reject)
+      penalise(peer, 'invalidTx', admitted.why ?? 'invalid');
+  };
+
+  /**
+   * Gossiped transactions wait in a bounded queue and are offered to the mempool in batches, one
+   * batch per turn of the event loop; when the queue is full they are ignored (dropped without
+   * penalty): a burst of valid transactions costs latency or drops, never an honest peer. The
+   * chain checks each signature as it admits the transaction (it has no batch admission yet).
+   */
+  const txQueue = new BatchQueue<{ peer: PeerId; tx: Tx; id: Uint8Array }, TopicValidatorResult>(
+    { maxPending: limits.maxPendingTxs, batchSize: limits.txBatchSize, waitMs: limits.txBatchWaitMs },
+    (items) => items.map((item) => admitTx(item.peer, item.tx, item.id, true).verdict),
+    TopicValidatorResult.Ignore,
+  );
+  const validateTx: TopicValidatorFn = (peer, message) => {
+    const decoded = decodeTxBytes(message.data);
+    if ('offence' in decoded) return TopicValidatorResult.Reject;
+    if (knownTx(decoded.id)) return TopicValidatorResult.Ignore;
+    return txQueue.push({ peer, tx: decoded.tx, id: decoded.id });
+  };
+
+  /** Whether the peer told us of a chain with more work than ours (it may know nodes we do not). */
+  const peerAhead = (peer: PeerId): boolean =>
+    (syncer.statusOf(peer.toString())?.cumulativeWork ?? 0n) > chain.tip().cumulativeWork;
 
   /** Heartbeats are judged by the liveness service; without one they are ignored, not relayed. */
   const validateHeartbeat: TopicValidatorFn = (peer, message) => {
     const verdict = opts.heartbeats?.judge(message.data, peer.toString()) ?? 'ignore';
     if (verdict === 'accept') return TopicValidatorResult.Accept;
     if (verdict === 'ignore') return TopicValidatorResult.Ignore;
-    penalise(peer, 'invalidHeartbeat', verdict.reject);
+    // A node unknown here may be known at a peer whose chain is ahead (we are syncing): that is
+    // no offence, or a node that syncs would ban every peer relaying the heartbeats it cannot place.
+    if ('unknown' in verdict && peerAhead(peer)) return TopicValidatorResult.Ignore;
     return TopicValidatorResult.Reject;
-  };
-
-  const validateTx: TopicValidatorFn = (peer, message) => {
-    if (!gossipLimiter.take(peer.toString(), now())) {
-      penalise(peer, 'rateLimited', 'too many gossip messages');
-      return TopicValidatorResult.Ignore;
-    }
-    return judgeTx(peer, message.data, true);
   };
 
   // A transaction announced before a peer's subscription reached us never got to that peer, so
@@ -298,9 +351,10 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
       .finally(() => pushing.delete(id));
   };
 
+  /** Blocks are flooded to every peer above the publish threshold, the rest go to mesh peers. */
   const publish = (topic: string, data: Uint8Array): void => {
     if (node.status !== 'started') return;
-    pubsub.publish(topic, data).catch(() => undefined);
+    scored.publish(topic, data, { floodPublish: topic === topics.blocks }).catch(() => undefined);
   };
   const onBlock: ChainEvents['block'] = (block, hash) => {
     announceAgain();
@@ -334,6 +388,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     }
   };
 
+  pubsub.addEventListener('gossipsub:heartbeat', banLowScorers);
   pubsub.addEventListener('subscription-change', (event) => {
     const { peerId, subscriptions } = event.detail;
     if (subscriptions.some((sub) => sub.subscribe && sub.topic === topics.txs)) pushMempool(peerId);
@@ -347,7 +402,6 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     const id = event.detail.toString();
     syncer.forget(id);
     requestLimiter.forget(id);
-    gossipLimiter.forget(id);
     jobDataLimiter.forget(id);
     emit('peer:disconnect', id);
   });
@@ -391,6 +445,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
           addrs: [conn.remoteAddr.toString()],
           direction: conn.direction,
           score: book.score(id, now()),
+          gossipScore: scored.getScore(id),
           height: status?.height,
           cumulativeWork: status?.cumulativeWork,
         });
@@ -419,9 +474,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
                 return false;
               },
               penalise,
-              onPushedTx: (peer, bytes) => {
-                judgeTx(peer, bytes, false);
-              },
+              onPushedTx: judgePushedTx,
               timeoutMs: limits.requestTimeoutMs,
               headersPerRequest: limits.headersPerRequest,
               maxResponseBytes: limits.maxResponseBytes,
@@ -469,6 +522,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     async stop() {
       if (timer !== undefined) clearInterval(timer);
       syncer.stop();
+      txQueue.close();
       chain.off('block', onBlock);
       chain.off('tx', onTx);
       chain.off('reorg', onReorg);

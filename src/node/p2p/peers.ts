@@ -1,5 +1,6 @@
-// Peer hygiene: a score per peer that misbehaviour lowers and time slowly restores, bans that
-// the connection gater enforces, and token buckets that bound each peer's request rate.
+// Peer hygiene on the stream protocols (sync, job data): a score per peer that misbehaviour
+// lowers and time slowly restores, bans that the connection gater enforces, and token buckets
+// that bound each peer's request rate. Gossip is scored by gossipsub itself (gossip-score.ts).
 
 /** What a peer did wrong, and how much it costs. */
 export const PENALTIES = {
@@ -16,8 +17,11 @@ export const PENALTIES = {
   badJobData: 100,
   /** Claimed more work than it could deliver. */
   falseStatus: 30,
-  /** A heartbeat from no confirmed FluxNode, badly signed or far off the clock. */
-  invalidHeartbeat: 20,
+  /**
+   * Gossipsub's score of the peer fell to DISCONNECT_SCORE (gossip-score.ts): gossip offences are
+   * counted there, and this bans at once.
+   */
+  lowGossipScore: 1_000,
   wrongNetwork: 1_000,
 } as const;
 export type Offence = keyof typeof PENALTIES;

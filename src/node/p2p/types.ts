@@ -10,9 +10,18 @@ export interface P2PLimits {
   /** Sync requests a peer may make per second (sustained) and at once (burst). */
   requestsPerSecond: number;
   requestBurst: number;
-  /** Gossip messages a peer may deliver per second (sustained) and at once (burst). */
-  gossipPerSecond: number;
-  gossipBurst: number;
+  /**
+   * Gossiped transactions waiting for validation; beyond this they are dropped (ignored, no
+   * penalty) rather than queued. Gossip itself is policed by gossipsub's peer score (gossip-score.ts).
+   */
+  maxPendingTxs: number;
+  /** Gossiped transactions are judged in batches of at most this many, the first waiting at most `txBatchWaitMs`. */
+  txBatchSize: number;
+  txBatchWaitMs: number;
+  /** Gossipsub IP colocation (P6): peers beyond this many from one IP lose score. */
+  ipColocationThreshold: number;
+  /** IPs exempt from P6; loopback by default (peers on this machine are not remote sybils). */
+  ipColocationWhitelist: string[];
   /** Blocks asked for per sync request (at most MAX_BLOCKS_PER_REQUEST). */
   blocksPerRequest: number;
   /** Headers asked for per sync request (at most MAX_HEADERS_PER_REQUEST). */
@@ -40,8 +49,11 @@ export const DEFAULT_LIMITS: P2PLimits = {
   requestTimeoutMs: 5_000,
   requestsPerSecond: 50,
   requestBurst: 100,
-  gossipPerSecond: 50,
-  gossipBurst: 200,
+  maxPendingTxs: 10_000,
+  txBatchSize: 256,
+  txBatchWaitMs: 5,
+  ipColocationThreshold: 5,
+  ipColocationWhitelist: ['127.0.0.1', '::1'],
   blocksPerRequest: 128,
   headersPerRequest: 1_000,
   maxResponseBytes: 8 * 1024 * 1024,
@@ -74,18 +86,24 @@ export interface P2POptions {
 
 /**
  * Decides what to do with a gossiped heartbeat: relay it (`accept`), drop it quietly
- * (`ignore`: a repeat, or a node our chain does not know as confirmed yet), or drop it and
- * penalise the peer that sent it (`{ reject: why }`).
+ * (`ignore`: a node just started at our tip, our own node), drop it and have gossipsub penalise
+ * the peer that sent it (`{ reject: why }`: malformed, a replay, badly signed...), or, for a node
+ * our chain does not know (`{ unknown: why }`), drop it and penalise the peer only when its chain
+ * is not ahead of ours (a peer ahead may know nodes we do not yet).
  */
 export interface HeartbeatJudge {
-  judge(data: Uint8Array, from: string): 'accept' | 'ignore' | { reject: string };
+  judge(data: Uint8Array, from: string): HeartbeatVerdict;
 }
+export type HeartbeatVerdict = 'accept' | 'ignore' | { reject: string } | { unknown: string };
 
 export interface PeerInfo {
   id: string;
   addrs: string[];
   direction: 'inbound' | 'outbound';
+  /** Score on the sync and job-data protocols (0 neutral, negative after offences). */
   score: number;
+  /** Gossipsub's score of the peer (see gossip-score.ts): positive for a useful relay. */
+  gossipScore: number;
   /** The peer's chain as it last told us. */
   height?: number;
   cumulativeWork?: bigint;

@@ -1,11 +1,20 @@
 // Real nodes (SQLite, libp2p on loopback) that are FluxNodes at genesis gossip heartbeats: each
 // sees the others alive, a node that stops is down within the timeout, one that comes back is
-// taken back after the hold-down, and heartbeats nobody should send cost the relaying peer.
+// taken back after the hold-down, heartbeats nobody should send cost the relaying peer, and a
+// peer that floods replayed heartbeats is cut off at little cost.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { gossipsub } from '@libp2p/gossipsub';
+import { identify } from '@libp2p/identify';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
 import { keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
 import { nodeIdOf } from '../../../src/core/nodes/lifecycle.ts';
 import { type ChainParams, createParams } from '../../../src/core/params/index.ts';
@@ -14,7 +23,7 @@ import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile } from '../../../src/node/fluxnode/operator.ts';
 import { encodeHeartbeat } from '../../../src/node/liveness/heartbeat.ts';
 import { createNode, devnetParams, type FluxNode } from '../../../src/node/node.ts';
-import { createP2P, type P2P } from '../../../src/node/p2p/index.ts';
+import { createP2P, gossipTopics, type P2P } from '../../../src/node/p2p/index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'openflux-liveness-'));
 const open: Array<{ close(): Promise<void> }> = [];
@@ -30,6 +39,14 @@ async function until<T>(what: string, fn: () => T | undefined, ms = 10_000): Pro
     await new Promise((r) => setTimeout(r, 25));
   }
   return Date.now() - start;
+}
+
+function bindable(host: string): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen({ host, port: 0 }, () => server.close(() => done(true)));
+  });
 }
 
 const LIVENESS = { heartbeatMs: 200, timeoutMs: 800, holdDownMs: 1_500, maxSkewMs: 30_000 };
@@ -99,11 +116,13 @@ describe('heartbeats between real nodes', () => {
     assert.ok(backMs >= LIVENESS.holdDownMs - 2 * LIVENESS.heartbeatMs, `taken back after ${backMs} ms`);
   });
 
-  it('refuses heartbeats of unknown nodes, of other keys and far off the clock, and penalises the peer', async () => {
-    const { params, dirs, ids } = networkOf(1);
-    const a = await start(params, dirs[0]);
+  it('refuses heartbeats of unknown nodes, of other keys, far off the clock and replayed, and penalises the peer', async () => {
+    const { params, dirs } = networkOf(2);
+    const a = await start(params, dirs[0]); // B's node is confirmed at genesis, but B never runs
     const stranger = keyPairFromSecret(new Uint8Array(32).fill(9));
-    const judge = (bytes: Uint8Array) => a.liveness.judge.judge(bytes, 'test');
+    const operatorB = loadOrCreateOperatorKey(operatorKeyFile(dirs[1]));
+    const nodeB = a.chain.fluxNodesOfOperator(operatorB.publicKey)[0].id;
+    const judge = (bytes: Uint8Array) => JSON.stringify(a.liveness.judge.judge(bytes, 'test'));
     const hb = (node: string, time = Date.now()) => ({
       chainId: params.chainId,
       node,
@@ -112,16 +131,28 @@ describe('heartbeats between real nodes', () => {
       running: [],
     });
     const unknown = nodeIdOf(new Uint8Array(20).fill(1), 0);
-    assert.match(JSON.stringify(judge(encodeHeartbeat(hb(unknown), stranger))), /unknown node/);
-    assert.match(JSON.stringify(judge(encodeHeartbeat(hb(ids[0]), stranger))), /not signed by its operator/);
-    assert.match(JSON.stringify(judge(new Uint8Array([1, 2, 3]))), /malformed/);
-    const operator = loadOrCreateOperatorKey(operatorKeyFile(dirs[0]));
+    assert.match(judge(encodeHeartbeat(hb(unknown), stranger)), /unknown node/);
+    assert.match(judge(encodeHeartbeat(hb(nodeB), stranger)), /not signed by its operator/);
+    assert.match(judge(new Uint8Array([1, 2, 3])), /malformed/);
+    assert.match(judge(encodeHeartbeat(hb(nodeB, Date.now() - 60_000), operatorB)), /ms off our clock/);
+
+    const stamp = Date.now();
+    const genuine = encodeHeartbeat(hb(nodeB, stamp), operatorB);
+    assert.equal(judge(genuine), '"accept"');
+    assert.match(judge(genuine), /replayed/, 'the same heartbeat again is a replay');
     assert.match(
-      JSON.stringify(judge(encodeHeartbeat(hb(ids[0], Date.now() - 60_000), operator))),
-      /ms off our clock/,
+      judge(encodeHeartbeat(hb(nodeB, stamp), stranger)),
+      /replayed/,
+      'a replayed stamp is refused before its signature is checked',
+    );
+    assert.match(judge(encodeHeartbeat(hb(nodeB, stamp + 1), operatorB)), /ms after its last one/);
+    assert.equal(
+      judge(encodeHeartbeat(hb(nodeB, stamp + LIVENESS.heartbeatMs), operatorB)),
+      '"accept"',
+      'the next beat is news',
     );
 
-    // A peer that gossips such heartbeats loses score at A.
+    // A peer that gossips such heartbeats loses gossip score at A.
     const chain = openChain({ params, dbPath: join(root, `rogue-${Date.now()}.db`) });
     const rogue: P2P = await createP2P({
       chain,
@@ -138,7 +169,98 @@ describe('heartbeats between real nodes', () => {
     await until('the rogue to connect', () => (a.p2p!.peers().length > 0 ? true : undefined));
     await until('A to penalise the rogue', () => {
       rogue.publishHeartbeat(encodeHeartbeat(hb(unknown), stranger));
-      return (a.p2p!.peers().find((p) => p.id === rogue.peerId)?.score ?? 0) < 0 ? true : undefined;
+      const penalised = (a.p2p!.peers().find((p) => p.id === rogue.peerId)?.gossipScore ?? 0) < 0;
+      return penalised || a.p2p!.banned().some((b) => b.peer === rogue.peerId) ? true : undefined;
     });
+  });
+
+  it('cuts off a peer that floods replayed heartbeats, cheaply, while honest heartbeats flow', async () => {
+    const { params, dirs } = networkOf(2);
+    const a = await start(params, dirs[0]);
+    const b = await start(params, dirs[1], [a.p2p!.multiaddrs()[0]]);
+    const nodeB = b.chain.fluxNodesOfOperator(b.operatorKey!)[0].id;
+    await until('A to hear B', () => (a.liveness.get(nodeB)?.lastHeard ? true : undefined));
+
+    // The rogue speaks plain gossipsub: it records the heartbeats it hears, then sends them again,
+    // each in a new envelope of its own (so gossipsub's duplicate cache does not stop them).
+    // From a loopback address of its own where there are several (Linux): A bans the address it
+    // floods from, which must not be the honest nodes' 127.0.0.1.
+    const host = (await bindable('127.0.9.1')) ? '127.0.9.1' : '127.0.0.1';
+    const dialOpts = { noDelay: true, localAddress: host };
+    const rogue = await createLibp2p({
+      addresses: { listen: [`/ip4/${host}/tcp/0`] },
+      transports: [tcp({ dialOpts })],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: false }) },
+    });
+    open.push({
+      async close() {
+        await rogue.stop();
+      },
+    });
+    const topic = gossipTopics(params).heartbeats;
+    const recorded: Uint8Array[] = [];
+    rogue.services.pubsub.addEventListener('message', (e) => {
+      if (e.detail.topic === topic) recorded.push(e.detail.data);
+    });
+    rogue.services.pubsub.subscribe(topic);
+    await rogue.dial(multiaddr(a.p2p!.multiaddrs()[0]));
+    await until('the rogue to record heartbeats', () => (recorded.length >= 6 ? true : undefined));
+
+    const verdicts = new Map<string, number>();
+    const inner = a.liveness.judge.judge.bind(a.liveness.judge);
+    a.liveness.judge.judge = (data, from) => {
+      const verdict = inner(data, from);
+      if (from === rogue.peerId.toString()) {
+        const kind = typeof verdict === 'string' ? verdict : Object.values(verdict)[0].split(' ')[0];
+        verdicts.set(kind, (verdicts.get(kind) ?? 0) + 1);
+      }
+      return verdict;
+    };
+    const bans: string[] = [];
+    a.p2p!.on('peer:ban', (peer, why) => {
+      if (peer === rogue.peerId.toString()) bans.push(why);
+    });
+
+    const cpu = process.cpuUsage();
+    let sent = 0;
+    const flood = recorded.slice();
+    // Flood until A hangs up (publishing then fails: no peer left) or 20,000 are sent.
+    while (sent < 20_000) {
+      try {
+        await rogue.services.pubsub.publish(topic, flood[sent % flood.length]);
+      } catch {
+        break; // no one left to send to
+      }
+      sent++;
+      if (sent % 200 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await until('A to ban the rogue', () => (bans.length > 0 ? true : undefined));
+    await until('the rogue to be cut off', () => (rogue.getConnections().length === 0 ? true : undefined));
+    const used = process.cpuUsage(cpu);
+    const judged = [...verdicts.values()].reduce((x, y) => x + y, 0);
+    console.log(
+      `heartbeat replay flood: ${sent} sent, ${judged} judged (${JSON.stringify(Object.fromEntries(verdicts))}), ` +
+        `then banned (${bans[0]}); ${(((used.user + used.system) / 1000) * (1000 / Math.max(1, sent))).toFixed(0)} ms ` +
+        'CPU per 1,000 sent, rogue and target together',
+    );
+    assert.match(bans[0], /gossip score -\d+/);
+    assert.ok((verdicts.get('replayed') ?? 0) > 0, 'replays reached the judge and were refused');
+    assert.deepEqual(
+      [...verdicts.keys()].filter((k) => k !== 'replayed'),
+      [],
+      'every flood message was refused as a replay, before any signature check',
+    );
+    assert.ok(judged < sent, 'once graylisted, the rogue’s messages were dropped before validation');
+
+    // B's heartbeats still reach A, and B is alive there.
+    const heardAt = a.liveness.get(nodeB)?.lastHeard ?? 0;
+    await until('A to hear B again', () =>
+      (a.liveness.get(nodeB)?.lastHeard ?? 0) > heardAt ? true : undefined,
+    );
+    // (rogue and target share this process's one thread, so B may have looked silent meanwhile)
+    await until('B alive at A', () => (a.liveness.isAlive(nodeB) ? true : undefined));
+    assert.ok(a.p2p!.peers().some((p) => p.id === b.p2p!.peerId && p.gossipScore >= 0));
   });
 });

@@ -1,0 +1,86 @@
+// The rogue of the heartbeat flood benchmark, in its own process so the target's CPU time is its
+// own: it joins the target's heartbeat topic, records real heartbeats, then sends them again,
+// each in a new envelope, as fast as it can until the target hangs up; then it comes back with a
+// new peer id from a new loopback address (a sybil with many hosts), until COUNT are sent.
+// Usage: node bench/heartbeat-flood-peer.ts TARGET_MULTIADDR TOPIC COUNT
+// Prints `flooding` when it starts and `{"sent":N,"identities":M}` when it stops.
+import { createServer } from 'node:net';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { gossipsub } from '@libp2p/gossipsub';
+import { identify } from '@libp2p/identify';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
+
+const [target, topic, count] = process.argv.slice(2);
+const MAX_IDENTITIES = 20;
+
+/** Linux answers on all of 127/8; elsewhere there is one address, and one identity gets through. */
+const manyAddresses = await new Promise<boolean>((done) => {
+  const server = createServer();
+  server.once('error', () => done(false));
+  server.listen({ host: '127.0.3.1', port: 0 }, () => server.close(() => done(true)));
+});
+
+async function identity(n: number) {
+  const host = manyAddresses ? `127.0.3.${n + 1}` : '127.0.0.1';
+  const dialOpts = { noDelay: true, localAddress: host }; // dial from this address, not 127.0.0.1
+  return createLibp2p({
+    addresses: { listen: [`/ip4/${host}/tcp/0`] },
+    transports: [tcp({ dialOpts })],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: false }) },
+  });
+}
+
+async function until(check: () => boolean, ms: number): Promise<boolean> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > ms) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
+const recorded: Uint8Array[] = [];
+let sent = 0;
+let identities = 0;
+for (let n = 0; n < MAX_IDENTITIES && sent < Number(count); n++) {
+  const rogue = await identity(n);
+  const pubsub = rogue.services.pubsub;
+  pubsub.addEventListener('message', (e) => {
+    if (e.detail.topic === topic) recorded.push(e.detail.data);
+  });
+  pubsub.subscribe(topic);
+  const joined =
+    (await rogue.dial(multiaddr(target)).then(
+      () => true,
+      () => false,
+    )) && (await until(() => pubsub.getSubscribers(topic).length > 0 && recorded.length >= 4, 15_000));
+  if (!joined) {
+    await rogue.stop();
+    break; // refused (its address is banned): no more identities to try
+  }
+  if (n === 0) console.log('flooding');
+  identities++;
+  let cutOff = false;
+  while (sent < Number(count) && !cutOff) {
+    // 64 at a time: signing the envelopes is the rogue's bottleneck, not waiting for each.
+    const batch = Array.from({ length: 64 }, (_, i) =>
+      pubsub.publish(topic, recorded[(sent + i) % recorded.length]).then(
+        () => 1,
+        () => {
+          cutOff = true; // the target hung up: no subscriber left
+          return 0;
+        },
+      ),
+    );
+    for (const ok of await Promise.all(batch)) sent += ok;
+    await new Promise((r) => setImmediate(r));
+  }
+  await rogue.stop();
+}
+console.log(JSON.stringify({ sent, identities }));
+process.exit(0);
