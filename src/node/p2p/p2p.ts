@@ -158,6 +158,16 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
       void node.hangUp(peer).catch(() => undefined);
     }
   };
+  /**
+   * Gossip offences lower gossipsub's score (invalid messages, broken promises, IP colocation);
+   * each gossipsub heartbeat, a peer at or below DISCONNECT_SCORE is banned like any other.
+   */
+  const banLowScorers = (): void => {
+    for (const peer of pubsub.getPeers()) {
+      const score = scored.getScore(peer.toString());
+      if (score <= DISCONNECT_SCORE) penalise(peer, 'lowGossipScore', `gossip score ${Math.round(score)}`);
+    }
+  };
 
   // One import at a time from the network (gossip and sync share the queue, which is bounded
   // for gossip by maxPendingBlocks and for sync by its own batch size).
@@ -171,16 +181,6 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     return result.finally(() => {
       pendingImports--;
     });
-  };
-  /**
-   * Gossip offences lower gossipsub's score (invalid messages, broken promises, IP colocation);
-   * each gossipsub heartbeat, a peer at or below DISCONNECT_SCORE is banned like any other.
-   */
-  const banLowScorers = (): void => {
-    for (const peer of pubsub.getPeers()) {
-      const score = scored.getScore(peer.toString());
-      if (score <= DISCONNECT_SCORE) penalise(peer, 'lowGossipScore', `gossip score ${Math.round(score)}`);
-    }
   };
 
   const ourStatus = (): Status => {
