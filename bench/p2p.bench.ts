@@ -24,7 +24,7 @@ const BLOCKS = 300;
 const TXS_PER_BLOCK = 20;
 const PROPAGATION_BLOCKS = 20;
 /** Heartbeats the flood benchmark's rogue sends in all (over as many identities as it takes). */
-const FLOOD = 5_000;
+const FLOOD = 20_000;
 const MINER = new Uint8Array(20).fill(7);
 
 const sender = keyPairFromSecret(new Uint8Array(32).fill(3));
