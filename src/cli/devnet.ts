@@ -58,6 +58,9 @@ export interface DevnetNodeStatus {
   height?: number;
   tip?: string;
   peers?: number;
+  /** The devnet nodes it is connected to (by index), and how many of its peers it dialled itself. */
+  linked?: number[];
+  outbound?: number;
   syncing?: boolean;
   mempool?: number;
   error?: string;
@@ -197,6 +200,8 @@ export async function devnetStatusOf(state: DevnetState): Promise<DevnetNodeStat
           height: info.height,
           tip: info.tipHash,
           peers: net.peers.length,
+          linked: state.nodes.filter((o) => net.peers.some((p) => p.id === o.peerId)).map((o) => o.index),
+          outbound: net.peers.filter((p) => p.direction === 'outbound').length,
           syncing: net.syncing,
           mempool: info.mempoolSize,
         };
@@ -208,12 +213,14 @@ export async function devnetStatusOf(state: DevnetState): Promise<DevnetNodeStat
 }
 
 function statusTable(rows: DevnetNodeStatus[]): string {
-  const head = ['node', 'api', 'height', 'peers', 'tip', 'mempool', 'state'];
+  const head = ['node', 'api', 'height', 'peers', 'out', 'linked to', 'tip', 'mempool', 'state'];
   const body = rows.map((r) => [
     String(r.index),
     r.api ?? '-',
     r.height === undefined ? '-' : String(r.height),
     r.peers === undefined ? '-' : String(r.peers),
+    r.outbound === undefined ? '-' : String(r.outbound),
+    r.linked === undefined ? '-' : r.linked.join(',') || 'none',
     r.tip === undefined ? '-' : r.tip.slice(0, 16),
     r.mempool === undefined ? '-' : String(r.mempool),
     !r.alive

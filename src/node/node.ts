@@ -48,6 +48,8 @@ import { createP2P, loadOrCreatePeerKey, type P2P, type P2PLimits, type SyncProg
 
 export const GENESIS_FILE = 'genesis.json';
 export const PEER_KEY_FILE = 'peer.key';
+/** libp2p's peer store: the peers this node met, dialled again after a restart. */
+export const PEER_STORE_FILE = 'peers.db';
 /** The p2p port outside devnet (devnet picks a free port unless told). */
 export const DEFAULT_P2P_PORT = 16126;
 /** With bootstrap peers, the miner waits this long at most for a first peer to say where it is. */
@@ -62,6 +64,8 @@ export interface P2PNodeOptions {
   port?: number;
   /** Peers to join, each `/ip4/.../tcp/.../p2p/<peer id>`. */
   bootstrap?: string[];
+  /** Find peers beyond the bootstrap list and keep the outbound slots filled; default true. */
+  discovery?: boolean;
   limits?: Partial<P2PLimits>;
   /** How long the miner waits for a first peer before mining alone; default INITIAL_SYNC_WAIT_MS. */
   initialSyncWaitMs?: number;
@@ -325,6 +329,8 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         listen: o.listen ?? [`/${host.includes(':') ? 'ip6' : 'ip4'}/${host}/tcp/${port}`],
         bootstrap: o.bootstrap,
         peerKey: loadOrCreatePeerKey(join(opts.datadir, PEER_KEY_FILE)),
+        datastorePath: join(opts.datadir, PEER_STORE_FILE),
+        discovery: o.discovery ?? true,
         limits: o.limits,
         now,
         jobData,

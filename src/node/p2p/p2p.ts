@@ -4,10 +4,12 @@
 import { EventEmitter } from 'node:events';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
+import { bootstrap as bootstrapDiscovery } from '@libp2p/bootstrap';
 import { gossipsub, StrictSign, type TopicValidatorFn, TopicValidatorResult } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
 import type { ConnectionGater, PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
+import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
@@ -19,6 +21,9 @@ import type { LedgerErrorCode } from '../../core/ledger/errors.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 import type { ChainEvents, ImportResult } from '../chain/types.ts';
 import { BatchQueue } from './batch-queue.ts';
+import { PeerDatastore } from './datastore.ts';
+import { dhtService, dialSource, dialsPrivate, OutboundSlots, PEER_STORE_MAX_AGE_MS } from './discovery.ts';
+import { AddressBans, ConnectionGuard } from './gater.ts';
 import {
   asScoredGossip,
   DISCONNECT_SCORE,
@@ -106,23 +111,44 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
   };
 
   const banned = (peer: PeerId): boolean => book.isBanned(peer.toString(), now());
-  const gater: ConnectionGater = {
-    denyDialPeer: banned,
-    denyInboundEncryptedConnection: banned,
-    denyOutboundEncryptedConnection: banned,
-  };
+  const addressBans = new AddressBans();
+  const guard = new ConnectionGuard({
+    limits: {
+      maxInbound: Math.max(0, limits.maxPeers - limits.outboundPeers),
+      maxInboundPerIp: limits.maxInboundPerIp,
+      maxInboundPerSubnet: limits.maxInboundPerSubnet,
+      unlimited: limits.inboundUnlimited,
+    },
+    peerBanned: banned,
+    addressBans,
+    connections: () => node.getConnections(),
+    now,
+  });
+  const gater: ConnectionGater = guard.gater;
+  const listen = opts.listen ?? ['/ip4/127.0.0.1/tcp/0'];
+  const discovery = opts.discovery ?? false;
+  const dialPrivate = dialsPrivate(listen);
+  const bootstrapList = opts.bootstrap ?? [];
+  const datastore = opts.datastorePath === undefined ? undefined : new PeerDatastore(opts.datastorePath);
 
   const node = await createLibp2p({
     start: false,
     privateKey: await privateKeyOf(opts.peerKey ?? generatePeerKey()),
-    addresses: { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
+    addresses: { listen },
+    transports: [tcp({ dialOpts: dialSource(listen) })],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: gater,
     connectionManager: { maxConnections: limits.maxPeers },
+    ...(datastore === undefined ? {} : { datastore }),
+    peerStore: { maxAddressAge: PEER_STORE_MAX_AGE_MS, maxPeerAge: PEER_STORE_MAX_AGE_MS },
+    // Bootstrap peers go into the peer store (kept with the others, dialled again after a restart).
+    peerDiscovery:
+      discovery && bootstrapList.length > 0 ? [bootstrapDiscovery({ list: bootstrapList, timeout: 0 })] : [],
     services: {
       identify: identify(),
+      ping: ping(),
+      ...(discovery ? { dht: dhtService(params, { dialPrivate }) } : {}),
       pubsub: gossipsub({
         // Signed messages carry a sequence number, so a transaction can be re-announced later
         // (after a reorg) without being dropped as a duplicate of its first announcement.
@@ -154,6 +180,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
   const penalise = (peer: PeerId, offence: Offence, why: string): void => {
     const id = peer.toString();
     if (book.penalise(id, offence, now())) {
+      guard.banAddressesOf(peer, now() + limits.banMs, `${offence}: ${why}`);
       emit('peer:ban', id, `${offence}: ${why}`);
       void node.hangUp(peer).catch(() => undefined);
     }
@@ -398,15 +425,38 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     emit('peer:connect', peer.toString());
     refreshPeer(peer);
   });
+  // Connections let in at the same moment are counted once libp2p holds them: the excess goes.
+  node.addEventListener('connection:open', (event) => {
+    const why = guard.excess(event.detail);
+    if (why !== undefined) event.detail.abort(new Error(`inbound connection refused: ${why}`));
+  });
   node.addEventListener('peer:disconnect', (event) => {
     const id = event.detail.toString();
+    outbound?.forget(id);
     syncer.forget(id);
     requestLimiter.forget(id);
     jobDataLimiter.forget(id);
     emit('peer:disconnect', id);
   });
 
-  const bootstrap = (opts.bootstrap ?? []).map((addr) => multiaddr(addr));
+  const bootstrap = bootstrapList.map((addr) => multiaddr(addr));
+  const outbound = discovery
+    ? new OutboundSlots({
+        node,
+        dht: node.services.dht,
+        slots: limits.outboundPeers,
+        bootstrap: bootstrap.flatMap(
+          (addr) => addr.getComponents().find((c) => c.name === 'p2p')?.value ?? [],
+        ),
+        protocol: SYNC_PROTOCOL,
+        dialPrivate,
+        dialTimeoutMs: limits.requestTimeoutMs,
+        lookupIntervalMs: limits.lookupIntervalMs,
+        peerBanned: (id) => book.isBanned(id, now()),
+        addressBanned: (addr) => guard.addressBanned(addr),
+        now,
+      })
+    : undefined;
   const dialBootstrap = (): void => {
     const connected = new Set(node.getPeers().map(String));
     for (const addr of bootstrap) {
@@ -422,7 +472,9 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
   };
   let timer: NodeJS.Timeout | undefined;
   const maintain = (): void => {
-    dialBootstrap();
+    // With discovery the outbound slots keep the node connected; the bootstrap list is the fallback.
+    if (outbound === undefined || node.getPeers().length === 0) dialBootstrap();
+    outbound?.tick();
     for (const peer of node.getPeers()) refreshPeer(peer);
   };
 
@@ -516,32 +568,40 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
       chain.on('tx', onTx);
       chain.on('reorg', onReorg);
       dialBootstrap();
+      await outbound?.start();
       timer = setInterval(maintain, limits.statusIntervalMs);
       timer.unref();
     },
     async stop() {
       if (timer !== undefined) clearInterval(timer);
+      outbound?.stop();
       syncer.stop();
       txQueue.close();
       chain.off('block', onBlock);
       chain.off('tx', onTx);
       chain.off('reorg', onReorg);
       await node.stop();
+      datastore?.close();
       // Let an import already handed to the chain finish before the caller closes the chain.
       await importTail;
     },
     async connect(addr) {
-      await node.dial(multiaddr(addr), { signal: AbortSignal.timeout(limits.requestTimeoutMs) });
+      const conn = await node.dial(multiaddr(addr), { signal: AbortSignal.timeout(limits.requestTimeoutMs) });
+      outbound?.adopt(conn.remotePeer.toString());
     },
     async disconnect(peerId) {
       await node.hangUp(peerIdFromString(peerId));
     },
     async ban(peerId, ms, reason) {
       book.ban(peerId, ms, reason, now());
+      guard.banAddressesOf(peerIdFromString(peerId), now() + ms, reason);
       emit('peer:ban', peerId, reason);
       await node.hangUp(peerIdFromString(peerId)).catch(() => undefined);
     },
-    unban: (peerId) => book.unban(peerId),
+    unban: (peerId) => {
+      book.unban(peerId);
+      addressBans.unbanPeer(peerId);
+    },
     banned: () => book.banned(now()),
     syncing: () => syncer.isRunning(),
     syncNow: maintain,

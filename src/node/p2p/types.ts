@@ -5,6 +5,22 @@ import type { JobDataFetch, JobDataSource } from './jobdata.ts';
 export interface P2PLimits {
   /** Most simultaneous connections (inbound and outbound). */
   maxPeers: number;
+  /**
+   * Outbound slots: peers the node dials itself (diverse addresses, see discovery.ts), never
+   * taken by inbound connections, which get at most `maxPeers - outboundPeers`.
+   */
+  outboundPeers: number;
+  /** Inbound connections from one IP address (IPv6: one /64). */
+  maxInboundPerIp: number;
+  /** Inbound connections from one /24 (IPv6: one /48); on loopback each address is its own. */
+  maxInboundPerSubnet: number;
+  /**
+   * Addresses exempt from the two limits above: by default this machine's own (several local
+   * nodes on 127.0.0.1); devnets and tests give their nodes other loopback addresses.
+   */
+  inboundUnlimited: string[];
+  /** With its outbound slots full, the node still looks up random peers in the DHT this often. */
+  lookupIntervalMs: number;
   /** Every request to a peer is abandoned after this long. */
   requestTimeoutMs: number;
   /** Sync requests a peer may make per second (sustained) and at once (burst). */
@@ -33,7 +49,7 @@ export interface P2PLimits {
   /** Score at or under which a peer is disconnected and banned. */
   banThreshold: number;
   banMs: number;
-  /** How often connected peers are asked for their status, and bootstrap peers redialled. */
+  /** How often connected peers are asked for their status and the outbound slots refilled. */
   statusIntervalMs: number;
   /** Job-data requests a peer may make per second (sustained) and at once (burst). */
   jobDataPerSecond: number;
@@ -46,6 +62,11 @@ export interface P2PLimits {
 
 export const DEFAULT_LIMITS: P2PLimits = {
   maxPeers: 50,
+  outboundPeers: 8,
+  maxInboundPerIp: 4,
+  maxInboundPerSubnet: 16,
+  inboundUnlimited: ['127.0.0.1', '::1'],
+  lookupIntervalMs: 60_000,
   requestTimeoutMs: 5_000,
   requestsPerSecond: 50,
   requestBurst: 100,
@@ -75,6 +96,17 @@ export interface P2POptions {
   bootstrap?: string[];
   /** 32-byte ed25519 seed of the node's identity, so its peer id stays the same across runs. */
   peerKey?: Uint8Array;
+  /**
+   * SQLite file for libp2p's peer store (peers met, their addresses), so a restarted node
+   * reconnects without its bootstrap list; without it the peer store lives in memory.
+   */
+  datastorePath?: string;
+  /**
+   * Find peers beyond the bootstrap list (a DHT private to the network) and keep the outbound
+   * slots filled from them. Default off: the host connects only where it is told (tests of fixed
+   * topologies); the daemon (`createNode`) turns it on.
+   */
+  discovery?: boolean;
   limits?: Partial<P2PLimits>;
   /** Clock in ms (tests may shift it); defaults to Date.now. */
   now?: () => number;

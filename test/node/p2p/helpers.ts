@@ -1,6 +1,8 @@
 // Real nodes for the p2p tests: each a chain in its own sqlite file under a temp dir, a miner,
-// and a libp2p host on loopback TCP (port 0).
+// and a libp2p host on loopback TCP (port 0), each on its own loopback address where the system
+// has them (Linux routes all of 127/8 to lo), so per-address limits and bans see separate hosts.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Tx, TxKind } from '../../../src/core/codec/types.ts';
@@ -54,8 +56,29 @@ export const TEST_LIMITS: Partial<P2PLimits> = {
   banMs: 60_000,
 };
 
+/** Whether this machine answers on loopback addresses other than 127.0.0.1. */
+let manyLoopback: Promise<boolean> | undefined;
+export function canBindLoopback(): Promise<boolean> {
+  manyLoopback ??= new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen({ host: '127.0.0.2', port: 0 }, () => server.close(() => done(true)));
+  });
+  return manyLoopback;
+}
+
+let nextHost = 0;
+/** A loopback address no other node of this test process has had: 127.0.1.1, 127.0.1.2, ... */
+export async function freshHost(): Promise<string> {
+  if (!(await canBindLoopback())) return '127.0.0.1';
+  const n = nextHost++;
+  return `127.0.${1 + Math.floor(n / 250)}.${1 + (n % 250)}`;
+}
+
 export interface TestNode {
   name: string;
+  /** The loopback address it listens and dials from. */
+  host: string;
   chain: LocalChain;
   p2p: P2P;
   miner: Miner;
@@ -74,23 +97,36 @@ export async function startNode(
     jobData?: JobDataSource;
     /** Overrides of the miner's options (its address, job store, result key). */
     miner?: Partial<MinerOptions>;
+    /** Peer discovery (DHT, outbound slots); off by default: a test's topology is what it dials. */
+    discovery?: boolean;
+    /** Where the node keeps its chain and peer store; a dir given here outlives `close()`. */
+    dir?: string;
+    peerKey?: Uint8Array;
+    /** Its loopback address (default: a fresh one) and port (default: any free one). */
+    host?: string;
+    port?: number;
   } = {},
 ): Promise<TestNode> {
-  const dir = mkdtempSync(join(tmpdir(), `openflux-p2p-${name}-`));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `openflux-p2p-${name}-`));
+  const host = opts.host ?? (await freshHost());
   const chain = openChain({ params, dbPath: join(dir, 'chain.db') });
   await opts.prepare?.(chain);
   const p2p = await createP2P({
     chain,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
+    listen: [`/ip4/${host}/tcp/${opts.port ?? 0}`],
     bootstrap: opts.bootstrap,
     limits: { ...TEST_LIMITS, ...opts.limits },
     jobData: opts.jobData,
+    discovery: opts.discovery ?? false,
+    datastorePath: join(dir, 'peers.db'),
+    peerKey: opts.peerKey,
   });
   await p2p.start();
   const miner = createMiner({ chain, minerAddress: MINER_ADDRESS, chunk: 5_000, ...opts.miner });
   let closed = false;
   return {
     name,
+    host,
     chain,
     p2p,
     miner,
@@ -101,7 +137,7 @@ export async function startNode(
       await miner.stop();
       await p2p.stop();
       chain.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (opts.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
