@@ -4,7 +4,7 @@
 // (the app agent and the ingress) skips nodes its view has down; the chain hears about a dead
 // node through down reports (see reporter.ts), so payments follow consensus, not gossip.
 import { EventEmitter } from 'node:events';
-import type { KeyPair } from '../../core/crypto/keys.ts';
+import { type KeyPair, SignatureVerifier } from '../../core/crypto/keys.ts';
 import { NodeStatus } from '../../core/nodes/types.ts';
 import type { Chain } from '../chain/types.ts';
 import type { HeartbeatJudge } from '../p2p/index.ts';
@@ -62,6 +62,8 @@ export function createLiveness(o: LivenessOptions): Liveness {
   let publish: ((data: Uint8Array) => void) | undefined;
   let timers: NodeJS.Timeout[] = [];
   let lastStamp = 0;
+  /** Operators' parsed public keys, one per confirmed node at most. */
+  const verifier = new SignatureVerifier(20_000);
 
   const trackConfirmed = (): void => {
     view.track(chain.fluxNodes((n) => n.status === NodeStatus.confirmed).map((n) => n.id));
@@ -105,7 +107,7 @@ export function createLiveness(o: LivenessOptions): Liveness {
       const skew = Math.abs(info.time - now());
       if (skew > params.maxSkewMs)
         return { reject: `heartbeat of node ${short} stamped ${skew} ms off our clock` };
-      if (!heartbeatSignedBy(hb.body, hb.signature, record.operator))
+      if (!heartbeatSignedBy(hb.body, hb.signature, record.operator, verifier))
         return { reject: `heartbeat for node ${short} not signed by its operator key` };
       // Our own heartbeat, newer than the last we sent: another machine holds our operator key.
       if (own) return 'ignore';
