@@ -606,21 +606,25 @@ function createMiningGate(o: {
   } else {
     log('miner waits until the node has caught up with its peers');
   }
-  const onSyncStart = (): void => apply();
+  const recheck = (): void => apply();
   const onSyncDone = (s: SyncProgress & { ok: boolean }): void => {
     if (s.ok) becomeReady(`synced to height ${s.height}`);
     apply();
   };
-  p2p?.on('sync:start', onSyncStart);
+  p2p?.on('sync:start', recheck);
   p2p?.on('sync:done', onSyncDone);
+  // `sync:done` ends one peer's sync while the round still runs; only `sync:idle` says that
+  // syncing() is false again. Without it a miner stopped for a sync could stay stopped.
+  p2p?.on('sync:idle', recheck);
   apply();
   return {
     async close() {
       closed = true;
       clearInterval(poll);
       clearTimeout(timeout);
-      p2p?.off('sync:start', onSyncStart);
+      p2p?.off('sync:start', recheck);
       p2p?.off('sync:done', onSyncDone);
+      p2p?.off('sync:idle', recheck);
       apply();
       await queue;
     },

@@ -184,6 +184,8 @@ export class Syncer {
       } while (this.again && !this.stopped);
     } finally {
       this.running = false;
+      // After the flag is down: a listener that asks `syncing()` (the mining gate) hears false.
+      this.deps.emit('sync:idle');
     }
   }
 

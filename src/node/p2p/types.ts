@@ -158,6 +158,8 @@ export interface P2PEvents {
   'sync:start': (progress: SyncProgress) => void;
   'sync:progress': (progress: SyncProgress) => void;
   'sync:done': (progress: SyncProgress & { ok: boolean; error?: string }) => void;
+  /** Every sync round has ended: `syncing()` is false now (it is not yet at `sync:done`). */
+  'sync:idle': () => void;
   /** A block or transaction arrived by gossip and the chain took it. */
   'gossip:block': (hash: Uint8Array, from: string) => void;
   'gossip:tx': (id: Uint8Array, from: string) => void;

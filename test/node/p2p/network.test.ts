@@ -114,7 +114,12 @@ describe('p2p network', () => {
     const started = Date.now();
     const b = await node('b', params, { bootstrap: [addrOf(a)] });
     b.p2p.on('sync:progress', (p) => progress.push(p));
+    // What the mining gate relies on: when the round ends, syncing() already says false.
+    const idle: boolean[] = [];
+    b.p2p.on('sync:idle', () => idle.push(b.p2p.syncing()));
     await waitFor('B to reach A’s tip', () => sameTip([a, b]), 15_000);
+    await waitFor('the sync round to end', () => idle.length > 0);
+    assert.deepEqual([...new Set(idle)], [false]);
     const ms = Date.now() - started;
     assert.equal(b.chain.tip().height, 300);
     assert.equal(b.chain.tip().cumulativeWork, a.chain.tip().cumulativeWork);
