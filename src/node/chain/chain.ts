@@ -15,6 +15,7 @@ import {
 import type { Account, Block, FluxNodeRecord, Header, Tx } from '../../core/codec/types.ts';
 import type { AsertAnchor } from '../../core/consensus/asert.ts';
 import { expectedTarget } from '../../core/consensus/pouw.ts';
+import { blockShapeError } from '../../core/consensus/shape.ts';
 import {
   headerWork,
   isBetterChain,
@@ -34,7 +35,6 @@ import type { ChainParams } from '../../core/params/index.ts';
 import { BlockStatus, type HeaderRecord } from '../store/repositories.ts';
 import { ChainStore } from '../store/store.ts';
 import { Mempool } from './mempool.ts';
-import { blockShapeError } from './shape.ts';
 import type {
   Chain,
   ChainEvents,

@@ -2,6 +2,7 @@
 // transactions, ordered by fee per byte, bounded in number.
 import { txId } from '../../core/codec/ids.ts';
 import { type Tx, TxKind } from '../../core/codec/types.ts';
+import { txShapeError } from '../../core/consensus/shape.ts';
 import { toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, type SignatureVerifier } from '../../core/crypto/keys.ts';
 import { fail, type LedgerError } from '../../core/ledger/errors.ts';
@@ -14,7 +15,6 @@ import {
 } from '../../core/ledger/state.ts';
 import { applyTx, checkTxSignature, checkTxStateless, txSize } from '../../core/ledger/tx.ts';
 import type { ChainParams } from '../../core/params/index.ts';
-import { txShapeError } from './shape.ts';
 
 export interface MempoolEntry {
   tx: Tx;

@@ -1,12 +1,6 @@
 // Shape checks for consensus objects handed over as values (not bytes): SSZ serialization does
 // not check lengths or ranges, so a malformed value could hash and store inconsistently.
-import {
-  type Block,
-  type Header,
-  MAX_PAYLOAD_BYTES,
-  MAX_PROOF_BYTES,
-  type Tx,
-} from '../../core/codec/types.ts';
+import { type Block, type Header, MAX_PAYLOAD_BYTES, MAX_PROOF_BYTES, type Tx } from '../codec/types.ts';
 
 const U64_MAX = (1n << 64n) - 1n;
 
