@@ -1,6 +1,7 @@
 // `flux app price|deploy|status|list|logs|url|update|extend|cancel|convert|build-example`.
 import { readFile, writeFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
+import type { AppStatusJson } from '../api/app-routes.ts';
 import { formatFlux } from '../client/amount.ts';
 import { createClient } from '../client/client.ts';
 import { convertCompose } from '../core/apps/compose.ts';
@@ -14,7 +15,6 @@ import { appPrice } from '../core/apps/price.ts';
 import { type AppSpec, parseAppSpec } from '../core/apps/spec.ts';
 import { TxKind } from '../core/codec/types.ts';
 import { type ChainParams, type NetworkName, presets } from '../core/params/index.ts';
-import type { AppStatusJson } from '../node/api/app-routes.ts';
 import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT } from '../node/ingress/proxy.ts';
 import { hostOfEndpoint } from '../node/ingress/resolve.ts';
 import type { CommandContext } from './context.ts';

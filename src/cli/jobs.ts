@@ -1,5 +1,6 @@
 // `flux job submit|status|result|verify|challenge`: matrix-multiplication jobs for PoUW miners.
 import { readFile, writeFile } from 'node:fs/promises';
+import type { JobJson } from '../api/job-routes.ts';
 import { formatFlux, parseFlux } from '../client/amount.ts';
 import { JobChallengePayload, JobSubmitPayload, TxKind } from '../core/codec/types.ts';
 import { bytesEqual, fromHex, toHex } from '../core/crypto/hash.ts';
@@ -14,7 +15,6 @@ import {
   openProductEntry,
   rowOfA,
 } from '../core/pouw/index.ts';
-import type { JobJson } from '../node/api/job-routes.ts';
 import { asInt8, decodeMatrix, encodeMatrixFor, type Int32Matrix } from '../node/jobs/matrix-file.ts';
 import type { CommandContext } from './context.ts';
 import { CliError } from './io.ts';

@@ -2,6 +2,7 @@
 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { NODE_STATUSES } from '../api/routes.ts';
 import { formatFlux, parseFlux } from '../client/amount.ts';
 import type { ChainInfoJson, NetworkJson, NodeJson } from '../client/client.ts';
 import { encodeTx, txId } from '../core/codec/ids.ts';
@@ -15,7 +16,6 @@ import { nodeIdOf } from '../core/nodes/lifecycle.ts';
 import { encodeNodeStart, encodeNodeStop } from '../core/nodes/payloads.ts';
 import { regionError } from '../core/nodes/region.ts';
 import { type ChainParams, COIN, type NetworkName, presets } from '../core/params/index.ts';
-import { NODE_STATUSES } from '../node/api/routes.ts';
 import { progressBar, qualify, runBenchmark } from '../node/fluxnode/benchmark.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile, saveReport } from '../node/fluxnode/operator.ts';
 import { loadKeystore, unlockAccount } from '../node/wallet/keystore.ts';

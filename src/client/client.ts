@@ -10,9 +10,9 @@ import {
   type RouteOutput,
   type Routes,
   routes,
-} from '../node/api/routes.ts';
+} from '../api/routes.ts';
 
-export type * from '../node/api/routes.ts';
+export type * from '../api/routes.ts';
 export { ApiError };
 
 export interface ClientOptions {

@@ -1,6 +1,8 @@
 // Handlers of the /apps routes. Status asks each hosting node's API for its own instance (the
 // endpoints come from the FluxNode records), so any node can answer for the whole network.
 
+import type { AppJson, AppStatusJson, LocalInstanceJson } from '../../api/app-routes.ts';
+import { ApiError, type RouteOutput, type RouteRequest, type Routes } from '../../api/routes.ts';
 import { createClient } from '../../client/client.ts';
 import { type AppPlacement, appPrice, parseAppSpec } from '../../core/apps/index.ts';
 import { getApp } from '../../core/apps/types.ts';
@@ -9,8 +11,6 @@ import type { StateReader } from '../../core/ledger/state.ts';
 import type { Chain } from '../chain/types.ts';
 import { cachedView, type FluxOs, type PlacementView } from '../fluxos/service.ts';
 import type { Liveness } from '../liveness/service.ts';
-import type { AppJson, AppStatusJson, LocalInstanceJson } from './app-routes.ts';
-import { ApiError, type RouteOutput, type RouteRequest, type Routes } from './routes.ts';
 
 export interface AppApiDeps {
   state: StateReader;

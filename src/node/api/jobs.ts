@@ -1,4 +1,7 @@
 // Handlers of the /jobs routes and the PoUW part of /chain/info.
+
+import type { JobJson } from '../../api/job-routes.ts';
+import { ApiError, type RouteOutput, type RouteRequest, type Routes } from '../../api/routes.ts';
 import type { JobRecord } from '../../core/codec/types.ts';
 import { decodePouwProof, isZeroJobId } from '../../core/consensus/pouw.ts';
 import { toHex } from '../../core/crypto/hash.ts';
@@ -9,8 +12,6 @@ import { isActive } from '../../core/params/index.ts';
 import type { Chain } from '../chain/types.ts';
 import { asInt8, decodeMatrix, encodeFxm } from '../jobs/matrix-file.ts';
 import { type JobDataStore, NO_SUBMITTER, type Submitter } from '../jobs/store.ts';
-import type { JobJson } from './job-routes.ts';
-import { ApiError, type RouteOutput, type RouteRequest, type Routes } from './routes.ts';
 import { perTip } from './tip-cache.ts';
 
 export interface JobApiDeps {

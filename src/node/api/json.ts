@@ -1,4 +1,6 @@
 // Domain objects -> the JSON shapes declared in routes.ts.
+
+import type { BlockJson, NetworkJson, SupplyJson, TxJson } from '../../api/routes.ts';
 import { blockHash, txId } from '../../core/codec/ids.ts';
 import { Block, type Header, TransferPayload, TX_KIND_NAMES, Tx, TxKind } from '../../core/codec/types.ts';
 import { workOf } from '../../core/consensus/pow.ts';
@@ -7,7 +9,6 @@ import { addressBytes, encodeAddress } from '../../core/crypto/keys.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 import type { StoredTx, SupplyInfo } from '../chain/types.ts';
 import type { P2P, SyncProgress } from '../p2p/index.ts';
-import type { BlockJson, NetworkJson, SupplyJson, TxJson } from './routes.ts';
 
 export function txJson(
   tx: Tx,

@@ -1,4 +1,6 @@
 // FluxNode routes: the node list, one node, payout queues and a node's rewards and app earnings.
+
+import { ApiError, type NodeJson, type NodeRewardsJson, type PayoutQueuesJson } from '../../api/routes.ts';
 import type { FluxNodeRecord } from '../../core/codec/types.ts';
 import { toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, encodeAddress } from '../../core/crypto/keys.ts';
@@ -9,7 +11,6 @@ import { isNodeDown, NODE_STATUS_NAMES, NodeStatus, tierIndex, tierOf } from '..
 import type { ChainParams } from '../../core/params/index.ts';
 import type { Chain } from '../chain/types.ts';
 import type { Liveness } from '../liveness/service.ts';
-import { ApiError, type NodeJson, type NodeRewardsJson, type PayoutQueuesJson } from './routes.ts';
 import { perTip, perTipBy } from './tip-cache.ts';
 
 export function nodeJson(

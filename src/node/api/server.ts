@@ -9,6 +9,17 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
+import {
+  ApiError,
+  ErrorBody,
+  type NetworkJson,
+  type RouteDef,
+  type RouteName,
+  type RouteOutput,
+  type RouteRequest,
+  type Routes,
+  routes,
+} from '../../api/routes.ts';
 import { TransferPayload, Tx, TxKind } from '../../core/codec/types.ts';
 import { blockWork } from '../../core/consensus/pouw.ts';
 import { fromHex, toHex } from '../../core/crypto/hash.ts';
@@ -26,17 +37,6 @@ import {
   MAX_PARAM_CHARS,
   requestRefusal,
 } from './refusals.ts';
-import {
-  ApiError,
-  ErrorBody,
-  type NetworkJson,
-  type RouteDef,
-  type RouteName,
-  type RouteOutput,
-  type RouteRequest,
-  type Routes,
-  routes,
-} from './routes.ts';
 import { type MempoolVersion, mempoolVersion, perTip } from './tip-cache.ts';
 
 export type Handlers = {
