@@ -14,8 +14,9 @@ import {
   type StateReader,
   supply,
 } from '../../src/core/ledger/state.ts';
-import { applyTx, encodeTransfer, minimumFee, signTx, txSize } from '../../src/core/ledger/tx.ts';
+import { encodeTransfer, minimumFee, signTx, txSize } from '../../src/core/ledger/tx.ts';
 import { type ChainParams, COIN, createParams, devnet, mainnet } from '../../src/core/params/index.ts';
+import { applyTx } from '../../src/core/transition/tx.ts';
 
 const keys: KeyPair[] = [1, 2, 3, 4].map((i) => keyPairFromSecret(new Uint8Array(32).fill(i)));
 const ids = keys.map((k) => toHex(addressBytes(k.publicKey)));

@@ -1,4 +1,4 @@
-// Transaction kinds appRegister, appUpdate, appExtend and appCancel (registered in ledger/kinds.ts),
+// Transaction kinds appRegister, appUpdate, appExtend and appCancel (listed in transition/kinds.ts),
 // and the payment of hosting nodes. The price goes into escrow held by the chain (`appescrow/`);
 // what a running app consumes moves from `held` to `earned` (and onto the app's `owed`) whenever
 // the app is settled (update, extend, cancel, expiry, payout). Every `apps.payoutInterval` blocks
@@ -15,8 +15,8 @@ import {
 } from '../codec/types.ts';
 import { fromHex, toHex } from '../crypto/hash.ts';
 import { fail, type Result } from '../ledger/errors.ts';
-import type { TxKindHandler } from '../ledger/kinds.ts';
 import { accounts, EMPTY_ACCOUNT, type StateOverlay } from '../ledger/state.ts';
+import type { TxKindHandler } from '../ledger/types.ts';
 import { isNodeDown, NodeStatus, nodes } from '../nodes/types.ts';
 import type { ChainParams } from '../params/index.ts';
 import { placementFromState } from './placement.ts';

@@ -1,4 +1,4 @@
-// Transaction kinds jobSubmit, jobResult and jobChallenge (registered in ledger/kinds.ts).
+// Transaction kinds jobSubmit, jobResult and jobChallenge (listed in transition/kinds.ts).
 import {
   type JobChallengePayload as JobChallenge,
   JobChallengePayload,
@@ -10,7 +10,7 @@ import {
 } from '../codec/types.ts';
 import { fromHex, toHex } from '../crypto/hash.ts';
 import { fail } from '../ledger/errors.ts';
-import type { TxKindHandler } from '../ledger/kinds.ts';
+import type { TxKindHandler } from '../ledger/types.ts';
 import { type FraudProof, validateDims, verifyFraudProof } from '../pouw/index.ts';
 import { deliverJob, refuteJob, registerJob } from './lifecycle.ts';
 import { JobStatus, jobIdOf, jobs } from './types.ts';

@@ -6,6 +6,7 @@ import type { SignatureVerifier } from '../crypto/keys.ts';
 import { applyBlockProof, processDueJobs } from '../jobs/lifecycle.ts';
 import { payNodeOfTier, processDueNodes, registerGenesisNodes } from '../nodes/lifecycle.ts';
 import type { ChainParams } from '../params/index.ts';
+import { applyTx } from '../transition/tx.ts';
 import { blockSubsidy, splitSubsidy, TIERS, type Tier } from './emission.ts';
 import { fail, type Result } from './errors.ts';
 import {
@@ -19,7 +20,6 @@ import {
   type StateReader,
   supply,
 } from './state.ts';
-import { applyTx } from './tx.ts';
 
 export const ZERO_HASH = new Uint8Array(32);
 export const ZERO_ADDRESS = new Uint8Array(20);

@@ -1,8 +1,8 @@
 import { TransferPayload, TxKind } from '../codec/types.ts';
 import { toHex } from '../crypto/hash.ts';
 import { fail } from './errors.ts';
-import type { TxKindHandler } from './kinds.ts';
 import { accounts, EMPTY_ACCOUNT } from './state.ts';
+import type { TxKindHandler } from './types.ts';
 
 /** Kind 1: move `amount` from the sender to `to`. */
 export const transferHandler: TxKindHandler<TransferPayload> = {

@@ -1,4 +1,4 @@
-// Transaction kinds nodeStart, nodeConfirm, nodeStop and nodeDown (registered in ledger/kinds.ts).
+// Transaction kinds nodeStart, nodeConfirm, nodeStop and nodeDown (listed in transition/kinds.ts).
 import {
   type NodeConfirmPayload as NodeConfirm,
   NodeConfirmPayload,
@@ -13,8 +13,8 @@ import {
 import { bytesEqual, fromHex, toHex } from '../crypto/hash.ts';
 import { TIERS } from '../ledger/emission.ts';
 import { fail } from '../ledger/errors.ts';
-import type { TxKindHandler } from '../ledger/kinds.ts';
 import { accounts, EMPTY_ACCOUNT } from '../ledger/state.ts';
+import type { TxKindHandler } from '../ledger/types.ts';
 import {
   canReport,
   confirmFrom,

@@ -29,9 +29,9 @@ import { applyBlock, type BlockEffects, genesisBlock, genesisEffects } from '../
 import { blockSubsidy, type Tier } from '../../core/ledger/emission.ts';
 import { fail, type LedgerError } from '../../core/ledger/errors.ts';
 import { accountId, accounts, EMPTY_ACCOUNT, type StateReader } from '../../core/ledger/state.ts';
-import { txParties } from '../../core/ledger/tx.ts';
 import { getNode, listNodes, nodesOfOperator, payoutQueueIds } from '../../core/nodes/queries.ts';
 import type { ChainParams } from '../../core/params/index.ts';
+import { txParties } from '../../core/transition/tx.ts';
 import { BlockStatus, type HeaderRecord } from '../store/repositories.ts';
 import { ChainStore } from '../store/store.ts';
 import { Mempool } from './mempool.ts';

@@ -13,8 +13,9 @@ import {
   StateOverlay,
   type StateReader,
 } from '../../core/ledger/state.ts';
-import { applyTx, checkTxSignature, checkTxStateless, txSize } from '../../core/ledger/tx.ts';
+import { checkTxSignature, txSize } from '../../core/ledger/tx.ts';
 import type { ChainParams } from '../../core/params/index.ts';
+import { applyTx, checkTxStateless } from '../../core/transition/tx.ts';
 
 export interface MempoolEntry {
   tx: Tx;

@@ -8,7 +8,6 @@ import { bigintToBytes32, bytesToBigint } from '../../core/crypto/hash.ts';
 import { applyPouwBlock } from '../../core/jobs/lifecycle.ts';
 import { finishBlock } from '../../core/ledger/block.ts';
 import { StateOverlay } from '../../core/ledger/state.ts';
-import { applyTx } from '../../core/ledger/tx.ts';
 import { type ChainParams, isActive } from '../../core/params/index.ts';
 import {
   type JobData,
@@ -18,6 +17,7 @@ import {
   type PouwKernel,
   winningTiles,
 } from '../../core/pouw/index.ts';
+import { applyTx } from '../../core/transition/tx.ts';
 import type { LocalChain } from '../chain/chain.ts';
 
 /** The job a PoUW block works on: a job from the pool (its id and data) or the zero job. */

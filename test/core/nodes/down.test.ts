@@ -4,11 +4,11 @@ import { placementNodesFromState } from '../../../src/core/apps/placement.ts';
 import { NodeDownPayload, type Tx } from '../../../src/core/codec/types.ts';
 import { addressBytes } from '../../../src/core/crypto/keys.ts';
 import { StateOverlay } from '../../../src/core/ledger/state.ts';
-import { applyTx } from '../../../src/core/ledger/tx.ts';
 import { nodeIdOf } from '../../../src/core/nodes/lifecycle.ts';
 import { encodeNodeDown } from '../../../src/core/nodes/payloads.ts';
 import { downReportsOf, getNode, payoutQueueIds } from '../../../src/core/nodes/queries.ts';
 import { isNodeDown, NodeStatus } from '../../../src/core/nodes/types.ts';
+import { applyTx } from '../../../src/core/transition/tx.ts';
 import { genesisIds, key, paramsWithNodes, TestChain } from './helpers.ts';
 
 const owner = key(1);

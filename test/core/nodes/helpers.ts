@@ -7,7 +7,7 @@ import { addressBytes, type KeyPair, keyPairFromSecret } from '../../../src/core
 import { applyBody, type BlockEffects, genesisEffects, ZERO_HASH } from '../../../src/core/ledger/block.ts';
 import type { Tier } from '../../../src/core/ledger/emission.ts';
 import { StateOverlay, type StateReader } from '../../../src/core/ledger/state.ts';
-import { applyTx, signTx } from '../../../src/core/ledger/tx.ts';
+import { signTx } from '../../../src/core/ledger/tx.ts';
 import { genesisNodeId } from '../../../src/core/nodes/lifecycle.ts';
 import {
   encodeNodeConfirm,
@@ -16,6 +16,7 @@ import {
   encodeNodeStop,
 } from '../../../src/core/nodes/payloads.ts';
 import { type ChainParams, COIN, createParams, devnet } from '../../../src/core/params/index.ts';
+import { applyTx } from '../../../src/core/transition/tx.ts';
 
 export class MemoryState implements StateReader {
   readonly map = new Map<string, Uint8Array>();

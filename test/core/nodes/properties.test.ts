@@ -7,11 +7,12 @@ import { toHex } from '../../../src/core/crypto/hash.ts';
 import { addressBytes } from '../../../src/core/crypto/keys.ts';
 import { TIERS } from '../../../src/core/ledger/emission.ts';
 import { accounts, StateOverlay, supply } from '../../../src/core/ledger/state.ts';
-import { applyTx, encodeTransfer } from '../../../src/core/ledger/tx.ts';
+import { encodeTransfer } from '../../../src/core/ledger/tx.ts';
 import { confirmFrom, genesisNodeId, nodeIdOf } from '../../../src/core/nodes/lifecycle.ts';
 import { getNode, listNodes } from '../../../src/core/nodes/queries.ts';
 import { NodeStatus } from '../../../src/core/nodes/types.ts';
 import { COIN } from '../../../src/core/params/index.ts';
+import { applyTx } from '../../../src/core/transition/tx.ts';
 import { idOf, key, type MemoryState, nodeParams, TestChain } from './helpers.ts';
 
 function checkInvariant(state: MemoryState): void {

@@ -15,7 +15,7 @@ import { fromHex, toHex } from '../../../src/core/crypto/hash.ts';
 import type { KeyPair } from '../../../src/core/crypto/keys.ts';
 import { getJob, JobStatus, jobIdOf } from '../../../src/core/jobs/index.ts';
 import { StateOverlay } from '../../../src/core/ledger/state.ts';
-import { applyTx, minimumFee, signTx, txSize } from '../../../src/core/ledger/tx.ts';
+import { minimumFee, signTx, txSize } from '../../../src/core/ledger/tx.ts';
 import { type ChainParams, COIN, createParams, devnet } from '../../../src/core/params/index.ts';
 import {
   columnOfB,
@@ -27,6 +27,7 @@ import {
   openProductEntry,
   rowOfA,
 } from '../../../src/core/pouw/index.ts';
+import { applyTx } from '../../../src/core/transition/tx.ts';
 import type { LocalChain } from '../../../src/node/chain/chain.ts';
 import { buildBlock, buildTemplate, sealPouw } from '../../../src/node/miner/template.ts';
 import { addressOf, tempChains, testKeys, testParams } from './helpers.ts';
