@@ -1,10 +1,6 @@
 // The routes of FluxOS apps, declared once (spread into `routes` in routes.ts).
 import { z } from 'zod';
-import type { RouteDef } from './routes.ts';
-
-function route<const R extends RouteDef>(r: R): R {
-  return r;
-}
+import { route } from './route.ts';
 
 const appParams = z.object({
   name: z.string().regex(/^[a-z][a-z0-9-]{1,30}[a-z0-9]$/, {

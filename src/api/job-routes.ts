@@ -1,16 +1,12 @@
 // The routes of PoUW jobs, declared once (spread into `routes` in routes.ts). Matrices travel as
 // base64 of the .npy or .fxm file bytes (see src/node/jobs/matrix-file.ts).
 import { z } from 'zod';
-import type { RouteDef } from './routes.ts';
+import { route } from './route.ts';
 
 const JOB_ID = /^[0-9a-f]{64}$/;
 const jobIdParams = z.object({
   id: z.string().regex(JOB_ID, { error: 'id must be a job id (64 lowercase hex characters)' }),
 });
-
-function route<const R extends RouteDef>(r: R): R {
-  return r;
-}
 
 export const JOB_STATUSES = ['open', 'claimed', 'delivered', 'paid', 'refuted', 'lapsed'] as const;
 

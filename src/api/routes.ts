@@ -1,10 +1,12 @@
-// Every REST route is declared once here: method, path, request and response schemas, summary.
-// The server (server.ts), the OpenAPI document and the typed client (src/client) all read these.
+// Every REST route is declared once here (the app and job routes in app-routes.ts and
+// job-routes.ts): method, path, request and response schemas, summary. The server
+// (src/node/api/server.ts), the OpenAPI document and the typed client (client.ts) all read these.
 // JSON conventions: amounts are decimal strings of base units (10^-8 FLUX), hashes and ids are
 // lowercase hex, addresses are bech32m (`flux1...` on mainnet, `tflux1...` elsewhere).
 import { z } from 'zod';
 import { appRoutes } from './app-routes.ts';
 import { jobRoutes, PouwInfoJson } from './job-routes.ts';
+import { route } from './route.ts';
 
 const HEX32 = /^(0x)?[0-9a-fA-F]{64}$/;
 const UINT = /^(0|[1-9][0-9]{0,15})$/;
@@ -20,11 +22,6 @@ const uintParam = (field: string) =>
 export const Hash = z.string().describe('32 bytes, hex');
 export const AmountString = z.string().describe('amount in base units (10^-8 FLUX), decimal');
 export const Address = z.string().describe('bech32m address');
-
-export const ErrorBody = z
-  .object({ error: z.object({ code: z.string(), message: z.string() }) })
-  .meta({ id: 'Error' });
-export type ErrorBody = z.infer<typeof ErrorBody>;
 
 export const TransferJson = z.object({ to: Address, amount: AmountString, memo: z.string() });
 
@@ -242,25 +239,6 @@ export const NodeRewardsJson = z.object({
 });
 export type NodeRewardsJson = z.infer<typeof NodeRewardsJson>;
 
-/** One route: the only place its method, path and schemas are written down. */
-export interface RouteDef {
-  method: 'GET' | 'POST';
-  path: string;
-  summary: string;
-  params?: z.ZodType;
-  query?: z.ZodType;
-  body?: z.ZodType;
-  /** Status of a successful response. */
-  status: 200 | 201;
-  response: z.ZodType;
-  /** Largest request body in bytes, when larger than the server's default. */
-  bodyLimit?: number;
-}
-
-function route<const R extends RouteDef>(r: R): R {
-  return r;
-}
-
 export const routes = {
   chainInfo: route({
     method: 'GET',
@@ -387,36 +365,3 @@ export const routes = {
 
 export type Routes = typeof routes;
 export type RouteName = keyof Routes;
-
-type Field<R, K extends string> = R extends { [P in K]: infer S extends z.ZodType } ? S : undefined;
-
-/** What a caller passes for a route: path params, query and body as JSON-able input. */
-export type RouteInput<R extends RouteDef> = (Field<R, 'params'> extends z.ZodType
-  ? { params: z.input<Field<R, 'params'>> }
-  : { params?: undefined }) &
-  (Field<R, 'query'> extends z.ZodType
-    ? { query?: { [K in keyof z.input<Field<R, 'query'>>]?: string | number } }
-    : { query?: undefined }) &
-  (Field<R, 'body'> extends z.ZodType ? { body: z.input<Field<R, 'body'>> } : { body?: undefined });
-
-/** What a handler receives after validation (transforms applied). */
-export interface RouteRequest<R extends RouteDef> {
-  params: Field<R, 'params'> extends z.ZodType ? z.output<Field<R, 'params'>> : undefined;
-  query: Field<R, 'query'> extends z.ZodType ? z.output<Field<R, 'query'>> : undefined;
-  body: Field<R, 'body'> extends z.ZodType ? z.output<Field<R, 'body'>> : undefined;
-}
-
-export type RouteOutput<R extends RouteDef> = z.output<R['response']>;
-
-/** An error the API returns as `{error: {code, message}}` with this HTTP status. */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = code;
-  }
-}

@@ -1,7 +1,8 @@
 // Handlers of the /jobs routes and the PoUW part of /chain/info.
 
 import type { JobJson } from '../../api/job-routes.ts';
-import { ApiError, type RouteOutput, type RouteRequest, type Routes } from '../../api/routes.ts';
+import { ApiError, type RouteOutput, type RouteRequest } from '../../api/route.ts';
+import type { Routes } from '../../api/routes.ts';
 import type { JobRecord } from '../../core/codec/types.ts';
 import { decodePouwProof, isZeroJobId } from '../../core/consensus/pouw.ts';
 import { toHex } from '../../core/crypto/hash.ts';

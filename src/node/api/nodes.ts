@@ -1,6 +1,7 @@
 // FluxNode routes: the node list, one node, payout queues and a node's rewards and app earnings.
 
-import { ApiError, type NodeJson, type NodeRewardsJson, type PayoutQueuesJson } from '../../api/routes.ts';
+import { ApiError } from '../../api/route.ts';
+import type { NodeJson, NodeRewardsJson, PayoutQueuesJson } from '../../api/routes.ts';
 import type { FluxNodeRecord } from '../../core/codec/types.ts';
 import { toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, encodeAddress } from '../../core/crypto/keys.ts';

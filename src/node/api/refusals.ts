@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../../api/routes.ts';
+import { ApiError } from '../../api/route.ts';
 
 /** Largest URL (path and query) accepted. */
 export const MAX_URL_BYTES = 8 * 1024;

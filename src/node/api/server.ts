@@ -9,17 +9,8 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
-import {
-  ApiError,
-  ErrorBody,
-  type NetworkJson,
-  type RouteDef,
-  type RouteName,
-  type RouteOutput,
-  type RouteRequest,
-  type Routes,
-  routes,
-} from '../../api/routes.ts';
+import { ApiError, ErrorBody, type RouteDef, type RouteOutput, type RouteRequest } from '../../api/route.ts';
+import { type NetworkJson, type RouteName, type Routes, routes } from '../../api/routes.ts';
 import { TransferPayload, Tx, TxKind } from '../../core/codec/types.ts';
 import { blockWork } from '../../core/consensus/pouw.ts';
 import { fromHex, toHex } from '../../core/crypto/hash.ts';

@@ -1,0 +1,62 @@
+// What a REST route is: its declaration (method, path, schemas), the shapes a caller passes and a
+// handler receives, and the error every route answers with. routes.ts, app-routes.ts and
+// job-routes.ts declare the routes themselves with route().
+import { z } from 'zod';
+
+/** One route: the only place its method, path and schemas are written down. */
+export interface RouteDef {
+  method: 'GET' | 'POST';
+  path: string;
+  summary: string;
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  /** Status of a successful response. */
+  status: 200 | 201;
+  response: z.ZodType;
+  /** Largest request body in bytes, when larger than the server's default. */
+  bodyLimit?: number;
+}
+
+/** Declares a route, keeping its literal type (the client and the handlers are typed from it). */
+export function route<const R extends RouteDef>(r: R): R {
+  return r;
+}
+
+type Field<R, K extends string> = R extends { [P in K]: infer S extends z.ZodType } ? S : undefined;
+
+/** What a caller passes for a route: path params, query and body as JSON-able input. */
+export type RouteInput<R extends RouteDef> = (Field<R, 'params'> extends z.ZodType
+  ? { params: z.input<Field<R, 'params'>> }
+  : { params?: undefined }) &
+  (Field<R, 'query'> extends z.ZodType
+    ? { query?: { [K in keyof z.input<Field<R, 'query'>>]?: string | number } }
+    : { query?: undefined }) &
+  (Field<R, 'body'> extends z.ZodType ? { body: z.input<Field<R, 'body'>> } : { body?: undefined });
+
+/** What a handler receives after validation (transforms applied). */
+export interface RouteRequest<R extends RouteDef> {
+  params: Field<R, 'params'> extends z.ZodType ? z.output<Field<R, 'params'>> : undefined;
+  query: Field<R, 'query'> extends z.ZodType ? z.output<Field<R, 'query'>> : undefined;
+  body: Field<R, 'body'> extends z.ZodType ? z.output<Field<R, 'body'>> : undefined;
+}
+
+export type RouteOutput<R extends RouteDef> = z.output<R['response']>;
+
+export const ErrorBody = z
+  .object({ error: z.object({ code: z.string(), message: z.string() }) })
+  .meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** An error the API returns as `{error: {code, message}}` with this HTTP status. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
