@@ -15,7 +15,7 @@ import {
 } from '../codec/types.ts';
 import { fromHex, toHex } from '../crypto/hash.ts';
 import { fail, type Result } from '../ledger/errors.ts';
-import { accounts, EMPTY_ACCOUNT, type StateOverlay } from '../ledger/state.ts';
+import { accounts, credit, EMPTY_ACCOUNT, type StateOverlay } from '../ledger/state.ts';
 import type { TxKindHandler } from '../ledger/types.ts';
 import { isNodeDown, NodeStatus, nodes } from '../nodes/types.ts';
 import type { ChainParams } from '../params/index.ts';
@@ -66,12 +66,6 @@ function decodeName(kind: string, raw: Uint8Array): Result<{ name: string }> {
 function adjustEscrow(state: StateOverlay, held: bigint, earned: bigint): void {
   const e = state.read(appEscrow, '') ?? EMPTY_ESCROW;
   state.write(appEscrow, '', { held: e.held + held, earned: e.earned + earned });
-}
-
-function credit(state: StateOverlay, id: string, amount: bigint): void {
-  if (amount === 0n) return;
-  const a = state.read(accounts, id) ?? EMPTY_ACCOUNT;
-  state.write(accounts, id, { ...a, balance: a.balance + amount });
 }
 
 /** Takes `amount` from the sender's balance (beyond the fee), or says why it cannot. */

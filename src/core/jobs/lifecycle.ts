@@ -5,19 +5,13 @@ import type { Block, Header, JobRecord } from '../codec/types.ts';
 import { type DecodedPouwProof, decodePouwProof, isZeroJobId, jobHeaderHash } from '../consensus/pouw.ts';
 import { bytesEqual, toHex } from '../crypto/hash.ts';
 import { fail, type Result } from '../ledger/errors.ts';
-import { accounts, EMPTY_ACCOUNT, type StateOverlay, type StateReader } from '../ledger/state.ts';
+import { credit, type StateOverlay, type StateReader } from '../ledger/state.ts';
 import { type ChainParams, isActive } from '../params/index.ts';
 import { dueKey, JobStatus, jobs, jobsDue, openJobs, openKey, pouwTally } from './types.ts';
 
 const DUE_BATCH = 256;
 const ZERO_20 = new Uint8Array(20);
 const ZERO_32 = new Uint8Array(32);
-
-function credit(state: StateOverlay, id: string, amount: bigint): void {
-  if (amount === 0n) return;
-  const account = state.read(accounts, id) ?? EMPTY_ACCOUNT;
-  state.write(accounts, id, { ...account, balance: account.balance + amount });
-}
 
 export function getJob(state: StateReader, id: string): JobRecord | undefined {
   const bytes = state.get(jobs.prefix + id);

@@ -11,8 +11,7 @@ import { blockSubsidy, splitSubsidy, TIERS, type Tier } from './emission.ts';
 import { fail, type Result } from './errors.ts';
 import {
   accountId,
-  accounts,
-  EMPTY_ACCOUNT,
+  credit,
   EMPTY_SUPPLY,
   nextStateRoot,
   StateOverlay as Overlay,
@@ -161,12 +160,6 @@ export function finishBlock(
   const changes = state.changes();
   const undo = changes.map(([key]): [string, Uint8Array | undefined] => [key, state.base.get(key)]);
   return { changes, undo, stateRoot: nextStateRoot(opts.parentStateRoot, changes), subsidy, fees, minted };
-}
-
-function credit(state: StateOverlay, id: string, amount: bigint): void {
-  if (amount === 0n) return;
-  const account = state.read(accounts, id) ?? EMPTY_ACCOUNT;
-  state.write(accounts, id, { ...account, balance: account.balance + amount });
 }
 
 /** The genesis state: allocations from params, recorded as minted. */

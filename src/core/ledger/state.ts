@@ -34,6 +34,13 @@ export const supply: Table<Supply> = {
 export const EMPTY_ACCOUNT: Account = Object.freeze({ balance: 0n, locked: 0n, nonce: 0 });
 export const EMPTY_SUPPLY: Supply = Object.freeze({ minted: 0n, locked: 0n });
 
+/** Adds `amount` to an account's balance; a zero amount writes nothing (so the state root is unchanged). */
+export function credit(state: StateOverlay, id: string, amount: bigint): void {
+  if (amount === 0n) return;
+  const account = state.read(accounts, id) ?? EMPTY_ACCOUNT;
+  state.write(accounts, id, { ...account, balance: account.balance + amount });
+}
+
 interface Entry {
   table: Table<unknown>;
   value: unknown;
