@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { createClient } from '../src/client/client.ts';
+import { createClient } from '../src/api/client.ts';
 import { type PlacementApp, type PlacementNode, placeApps } from '../src/core/apps/placement.ts';
 import { sha256, toHex } from '../src/core/crypto/hash.ts';
 import { TIERS } from '../src/core/ledger/emission.ts';

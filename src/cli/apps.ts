@@ -2,8 +2,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import type { AppStatusJson } from '../api/app-routes.ts';
+import { createClient } from '../api/client.ts';
 import { formatFlux } from '../client/amount.ts';
-import { createClient } from '../client/client.ts';
 import { convertCompose } from '../core/apps/compose.ts';
 import {
   encodeAppCancel,

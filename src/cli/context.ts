@@ -1,7 +1,7 @@
 // What every command gets: parsed options, I/O, output helpers and the API client.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { createClient, type FluxClient } from '../client/client.ts';
+import { createClient, type FluxClient } from '../api/client.ts';
 import type { CliIo } from './io.ts';
 
 export const DEFAULT_API = 'http://127.0.0.1:16127';

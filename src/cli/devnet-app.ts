@@ -3,8 +3,8 @@
 // every instance runs. The example image is built into the local Docker engine first when the
 // spec uses it. Without a Docker engine the devnet runs on and says why the app cannot.
 import { readFile } from 'node:fs/promises';
+import { createClient } from '../api/client.ts';
 import { formatFlux } from '../client/amount.ts';
-import { createClient } from '../client/client.ts';
 import { encodeAppRegister } from '../core/apps/handlers.ts';
 import { appPrice } from '../core/apps/price.ts';
 import { type AppSpec, parseAppSpec } from '../core/apps/spec.ts';
@@ -12,8 +12,8 @@ import { blockHash } from '../core/codec/ids.ts';
 import { TxKind } from '../core/codec/types.ts';
 import { toHex } from '../core/crypto/hash.ts';
 import { deriveKeyPair } from '../core/crypto/hd.ts';
-import { genesisBlock } from '../core/ledger/block.ts';
 import { DEVNET_MNEMONIC, devnet } from '../core/params/index.ts';
+import { genesisBlock } from '../core/transition/genesis.ts';
 import { LABELS } from '../node/fluxos/options.ts';
 import { createDockerRuntime, engineMessage } from '../node/fluxos/runtime.ts';
 import { readDevnetGenesis } from '../node/node.ts';

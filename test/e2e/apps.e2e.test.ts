@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type Docker from 'dockerode';
-import { createClient } from '../../src/client/client.ts';
+import { createClient } from '../../src/api/client.ts';
 import { deriveKeyPair } from '../../src/core/crypto/hd.ts';
 import { addressBytes, encodeAddress } from '../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';

@@ -2,9 +2,9 @@
 // endpoints come from the FluxNode records), so any node can answer for the whole network.
 
 import type { AppJson, AppStatusJson, LocalInstanceJson } from '../../api/app-routes.ts';
+import { createClient } from '../../api/client.ts';
 import { ApiError, type RouteOutput, type RouteRequest } from '../../api/route.ts';
 import type { Routes } from '../../api/routes.ts';
-import { createClient } from '../../client/client.ts';
 import { type AppPlacement, appPrice, parseAppSpec } from '../../core/apps/index.ts';
 import { getApp } from '../../core/apps/types.ts';
 import { encodeAddress } from '../../core/crypto/keys.ts';

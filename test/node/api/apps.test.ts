@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { ApiError } from '../../../src/client/client.ts';
+import type { ApiError } from '../../../src/api/client.ts';
 import { appPrice } from '../../../src/core/apps/price.ts';
 import { parseAppSpec } from '../../../src/core/apps/spec.ts';
 import { devnetParams } from '../../../src/node/node.ts';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
-import { createClient, type FluxClient } from '../../../src/client/client.ts';
+import { createClient, type FluxClient } from '../../../src/api/client.ts';
 import type { ChainParams } from '../../../src/core/params/index.ts';
 import { type ApiServer, type ApiServerOptions, startApiServer } from '../../../src/node/api/server.ts';
 import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { ApiError } from '../../../src/client/client.ts';
+import type { ApiError } from '../../../src/api/client.ts';
 import { JobSubmitPayload, TxKind } from '../../../src/core/codec/types.ts';
 import { jobHeaderHash } from '../../../src/core/consensus/pouw.ts';
 import { fromHex, toHex } from '../../../src/core/crypto/hash.ts';

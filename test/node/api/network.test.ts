@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createClient } from '../../../src/client/client.ts';
+import { createClient } from '../../../src/api/client.ts';
 import { createDevNode, type FluxNode } from '../../../src/node/node.ts';
 
 describe('GET /network', () => {

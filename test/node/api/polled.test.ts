@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createClient, type FluxClient } from '../../../src/client/client.ts';
+import { createClient, type FluxClient } from '../../../src/api/client.ts';
 import { encodeTx } from '../../../src/core/codec/ids.ts';
 import { toHex } from '../../../src/core/crypto/hash.ts';
 import { addressBytes, encodeAddress } from '../../../src/core/crypto/keys.ts';

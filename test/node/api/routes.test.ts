@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type ApiError, createClient } from '../../../src/client/client.ts';
+import { type ApiError, createClient } from '../../../src/api/client.ts';
 import { encodeTx, txId } from '../../../src/core/codec/ids.ts';
 import { Tx, TxKind } from '../../../src/core/codec/types.ts';
 import { toHex } from '../../../src/core/crypto/hash.ts';

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createClient, type FluxClient } from '../../../src/client/client.ts';
+import { createClient, type FluxClient } from '../../../src/api/client.ts';
 import { Tx, TxKind } from '../../../src/core/codec/types.ts';
 import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
 import { addressBytes, type KeyPair } from '../../../src/core/crypto/keys.ts';

@@ -1,11 +1,11 @@
 // A typed fetch client built from the route declarations the server registers, so the two
 // cannot drift: each route becomes a method taking its params/query/body and returning its
 // parsed response, or throwing ApiError with the server's code and message.
-import { ApiError, type ErrorBody, type RouteDef, type RouteInput, type RouteOutput } from '../api/route.ts';
-import { type RouteName, type Routes, routes } from '../api/routes.ts';
+import { ApiError, type ErrorBody, type RouteDef, type RouteInput, type RouteOutput } from './route.ts';
+import { type RouteName, type Routes, routes } from './routes.ts';
 
-export type * from '../api/route.ts';
-export type * from '../api/routes.ts';
+export type * from './route.ts';
+export type * from './routes.ts';
 export { ApiError };
 
 export interface ClientOptions {
