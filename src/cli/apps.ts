@@ -1,9 +1,9 @@
 // `flux app price|deploy|status|list|logs|url|update|extend|cancel|convert|build-example`.
 import { readFile, writeFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
+import { formatFlux } from '../api/amount.ts';
 import type { AppStatusJson } from '../api/app-routes.ts';
 import { createClient } from '../api/client.ts';
-import { formatFlux } from '../client/amount.ts';
 import { convertCompose } from '../core/apps/compose.ts';
 import {
   encodeAppCancel,

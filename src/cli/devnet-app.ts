@@ -3,8 +3,8 @@
 // every instance runs. The example image is built into the local Docker engine first when the
 // spec uses it. Without a Docker engine the devnet runs on and says why the app cannot.
 import { readFile } from 'node:fs/promises';
+import { formatFlux } from '../api/amount.ts';
 import { createClient } from '../api/client.ts';
-import { formatFlux } from '../client/amount.ts';
 import { encodeAppRegister } from '../core/apps/handlers.ts';
 import { appPrice } from '../core/apps/price.ts';
 import { type AppSpec, parseAppSpec } from '../core/apps/spec.ts';

@@ -1,7 +1,7 @@
 // The `flux` command (and `fluxd`, which is `flux node run`).
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import { formatFlux } from '../api/amount.ts';
 import { ApiError, type ChainInfoJson } from '../api/client.ts';
-import { formatFlux } from '../client/amount.ts';
 import { WalletError } from '../node/wallet/keystore.ts';
 import { type CommandContext, createContext } from './context.ts';
 import { CliError, type CliIo, processIo } from './io.ts';

@@ -1,7 +1,7 @@
 // `flux job submit|status|result|verify|challenge`: matrix-multiplication jobs for PoUW miners.
 import { readFile, writeFile } from 'node:fs/promises';
+import { formatFlux, parseFlux } from '../api/amount.ts';
 import type { JobJson } from '../api/job-routes.ts';
-import { formatFlux, parseFlux } from '../client/amount.ts';
 import { JobChallengePayload, JobSubmitPayload, TxKind } from '../core/codec/types.ts';
 import { bytesEqual, fromHex, toHex } from '../core/crypto/hash.ts';
 import { jobIdOf } from '../core/jobs/types.ts';

@@ -2,9 +2,9 @@
 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { formatFlux, parseFlux } from '../api/amount.ts';
 import type { ChainInfoJson, NetworkJson, NodeJson } from '../api/client.ts';
 import { NODE_STATUSES } from '../api/routes.ts';
-import { formatFlux, parseFlux } from '../client/amount.ts';
 import { encodeTx, txId } from '../core/codec/ids.ts';
 import { Tx, TxKind } from '../core/codec/types.ts';
 import { fromHex, toHex } from '../core/crypto/hash.ts';

@@ -1,7 +1,7 @@
 // `flux wallet ...`: create, import, list, add-account, balance, send.
 
+import { formatFlux, parseFlux } from '../api/amount.ts';
 import type { AccountJson, ChainInfoJson } from '../api/client.ts';
-import { formatFlux, parseFlux } from '../client/amount.ts';
 import { encodeTx, txId } from '../core/codec/ids.ts';
 import { Tx, TxKind } from '../core/codec/types.ts';
 import { fromHex, toHex } from '../core/crypto/hash.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { formatFlux, parseFlux } from '../../src/client/amount.ts';
+import { formatFlux, parseFlux } from '../../src/api/amount.ts';
 
 const MAX = 440_000_000n * 100_000_000n * 1000n;
 
