@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toHex } from '../src/core/crypto/hash.ts';
 import { keyPairFromSecret } from '../src/core/crypto/keys.ts';
-import { genesisEffects } from '../src/core/ledger/block.ts';
 import { TIERS } from '../src/core/ledger/emission.ts';
 import { StateOverlay } from '../src/core/ledger/state.ts';
 import { payNodeOfTier, processDueNodes } from '../src/core/nodes/lifecycle.ts';
 import { listNodes, payoutQueueIds } from '../src/core/nodes/queries.ts';
 import { COIN, createParams, devnet } from '../src/core/params/index.ts';
+import { genesisEffects } from '../src/core/transition/genesis.ts';
 import { ChainStore } from '../src/node/store/store.ts';
 import type { BenchRow } from './table.ts';
 

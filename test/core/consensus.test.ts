@@ -12,8 +12,8 @@ import {
   validateHeader,
 } from '../../src/core/consensus/validate.ts';
 import { bigintToBytes32 } from '../../src/core/crypto/hash.ts';
-import { genesisBlock } from '../../src/core/ledger/block.ts';
 import { createParams, devnet } from '../../src/core/params/index.ts';
+import { genesisBlock } from '../../src/core/transition/genesis.ts';
 
 const params = createParams(devnet, { genesis: { time: 1_000_000, allocations: [] } });
 const anchor: AsertAnchor = { height: 0, time: params.genesis.time, target: params.pow.initialTarget };

@@ -5,7 +5,6 @@ import { decodeTx, encodeTx, txId, txRoot } from '../../src/core/codec/ids.ts';
 import { Block, type Tx, TxKind } from '../../src/core/codec/types.ts';
 import { toHex } from '../../src/core/crypto/hash.ts';
 import { addressBytes, type KeyPair, keyPairFromSecret } from '../../src/core/crypto/keys.ts';
-import { applyBlock, applyBody, genesisBlock, genesisEffects } from '../../src/core/ledger/block.ts';
 import { blockSubsidy, scheduledSubsidy, splitSubsidy } from '../../src/core/ledger/emission.ts';
 import {
   accounts,
@@ -16,6 +15,8 @@ import {
 } from '../../src/core/ledger/state.ts';
 import { encodeTransfer, minimumFee, signTx, txSize } from '../../src/core/ledger/tx.ts';
 import { type ChainParams, COIN, createParams, devnet, mainnet } from '../../src/core/params/index.ts';
+import { applyBlock, executeBlock } from '../../src/core/transition/block.ts';
+import { genesisBlock, genesisEffects } from '../../src/core/transition/genesis.ts';
 import { applyTx } from '../../src/core/transition/tx.ts';
 
 const keys: KeyPair[] = [1, 2, 3, 4].map((i) => keyPairFromSecret(new Uint8Array(32).fill(i)));
@@ -214,10 +215,14 @@ describe('blocks', () => {
   const params = testParams();
 
   function makeBlock(state: StateReader, txs: Tx[], height: number, parentRoot: Uint8Array): Block {
-    const built = applyBody(new StateOverlay(state), { height, miner }, txs, {
-      params,
-      parentStateRoot: parentRoot,
-    });
+    const built = executeBlock(
+      state,
+      { header: { height, miner }, txs, proof: new Uint8Array() },
+      {
+        params,
+        parentStateRoot: parentRoot,
+      },
+    );
     assert.ok(built.ok, !built.ok ? built.error.message : '');
     const header = {
       ...genesisBlock(params).header,

@@ -19,7 +19,6 @@ import { workOf } from '../../src/core/consensus/pow.ts';
 import { type HeaderContext, validateHeader } from '../../src/core/consensus/validate.ts';
 import { bigintToBytes32 } from '../../src/core/crypto/hash.ts';
 import { applyPouwBlock, JobStatus, jobs, registerJob } from '../../src/core/jobs/index.ts';
-import { genesisBlock } from '../../src/core/ledger/block.ts';
 import { StateOverlay } from '../../src/core/ledger/state.ts';
 import { type ChainParams, createParams, devnet } from '../../src/core/params/index.ts';
 import {
@@ -31,6 +30,7 @@ import {
   winningTiles,
   zeroJob,
 } from '../../src/core/pouw/index.ts';
+import { genesisBlock } from '../../src/core/transition/genesis.ts';
 
 const ACTIVATION = 2;
 const params: ChainParams = createParams(devnet, {

@@ -1,8 +1,8 @@
 // A job's life: submitted (fee in escrow), claimed by the block that mined one of its tiles,
 // delivered (product root), then paid after the challenge window, or refunded to its owner
 // when a fraud proof shows a wrong entry or the miner misses the delivery deadline.
-import type { Block, Header, JobRecord } from '../codec/types.ts';
-import { type DecodedPouwProof, decodePouwProof, isZeroJobId, jobHeaderHash } from '../consensus/pouw.ts';
+import type { Header, JobRecord } from '../codec/types.ts';
+import { type DecodedPouwProof, isZeroJobId, jobHeaderHash } from '../consensus/pouw.ts';
 import { bytesEqual, toHex } from '../crypto/hash.ts';
 import { fail, type Result } from '../ledger/errors.ts';
 import { credit, type StateOverlay, type StateReader } from '../ledger/state.ts';
@@ -96,18 +96,6 @@ export function applyPouwBlock(
     lastJobHeader: jobHeaderHash(proof.jobHeader),
   });
   return { ok: true };
-}
-
-/** applyPouwBlock with the block's own proof bytes (decoded when PoUW is active). */
-export function applyBlockProof(
-  state: StateOverlay,
-  block: Pick<Block, 'header' | 'proof'>,
-  params: ChainParams,
-): Result<object> {
-  if (!isActive(params, 'pouw', block.header.height)) return { ok: true };
-  const decoded = decodePouwProof(block.proof);
-  if (!decoded.ok) return decoded;
-  return applyPouwBlock(state, block.header, decoded.proof, params);
 }
 
 /** The claiming miner posts the product root before the deadline; payment waits out the challenge window. */

@@ -1,6 +1,7 @@
-// The contract between the state transition (core/transition) and the modules that add
-// transaction kinds (ledger's transfer, nodes, apps, jobs): they implement these types and never
-// import the transition, which lists their handlers in its table of kinds.
+// The contract between the state transition (core/transition) and the modules below it: the
+// handler a transaction kind implements (ledger's transfer, nodes, apps, jobs; they never import
+// the transition, which lists their handlers in its table of kinds), and what a block's
+// transition hands the node to store.
 import type { ChainParams } from '../params/index.ts';
 import type { Result } from './errors.ts';
 import type { StateOverlay } from './state.ts';
@@ -28,4 +29,19 @@ export interface TxKindHandler<P = unknown> {
   apply(state: StateOverlay, value: P, ctx: TxContext): Result<object>;
   /** Accounts other than the sender whose history should list the transaction. */
   parties(value: P): Uint8Array[];
+}
+
+/** What applying a block writes: the node stores it in the block's SQL transaction. */
+export interface BlockEffects {
+  /** Sorted writes: key -> new encoded value, undefined for a deletion. */
+  changes: Array<[string, Uint8Array | undefined]>;
+  /** Previous encoded values of the same keys, to undo the block on a reorg. */
+  undo: Array<[string, Uint8Array | undefined]>;
+  stateRoot: Uint8Array;
+  /** Per transaction, the sender's account id and the other accounts it concerns (history indexes). */
+  txSenders?: Uint8Array[];
+  txParties?: Uint8Array[][];
+  subsidy: bigint;
+  fees: bigint;
+  minted: bigint;
 }

@@ -25,12 +25,14 @@ import {
 } from '../../core/consensus/validate.ts';
 import { bytesEqual, toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, SignatureVerifier } from '../../core/crypto/keys.ts';
-import { applyBlock, type BlockEffects, genesisBlock, genesisEffects } from '../../core/ledger/block.ts';
 import { blockSubsidy, type Tier } from '../../core/ledger/emission.ts';
 import { fail, type LedgerError } from '../../core/ledger/errors.ts';
 import { accountId, accounts, EMPTY_ACCOUNT, type StateReader } from '../../core/ledger/state.ts';
+import type { BlockEffects } from '../../core/ledger/types.ts';
 import { getNode, listNodes, nodesOfOperator, payoutQueueIds } from '../../core/nodes/queries.ts';
 import type { ChainParams } from '../../core/params/index.ts';
+import { applyBlock } from '../../core/transition/block.ts';
+import { genesisBlock, genesisEffects } from '../../core/transition/genesis.ts';
 import { txParties } from '../../core/transition/tx.ts';
 import { BlockStatus, type HeaderRecord } from '../store/repositories.ts';
 import { ChainStore } from '../store/store.ts';

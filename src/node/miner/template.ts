@@ -5,9 +5,6 @@ import type { Block, Header, HeaderPrefix, Tx } from '../../core/codec/types.ts'
 import { chainZeroJob, encodePouwProof, tileNonce, ZERO_JOB_ID } from '../../core/consensus/pouw.ts';
 import { powHash } from '../../core/consensus/pow.ts';
 import { bigintToBytes32, bytesToBigint } from '../../core/crypto/hash.ts';
-import { applyPouwBlock } from '../../core/jobs/lifecycle.ts';
-import { finishBlock } from '../../core/ledger/block.ts';
-import { StateOverlay } from '../../core/ledger/state.ts';
 import { type ChainParams, isActive } from '../../core/params/index.ts';
 import {
   type JobData,
@@ -17,7 +14,7 @@ import {
   type PouwKernel,
   winningTiles,
 } from '../../core/pouw/index.ts';
-import { applyTx } from '../../core/transition/tx.ts';
+import { BlockBuilder } from '../../core/transition/block.ts';
 import type { LocalChain } from '../chain/chain.ts';
 
 /** The job a PoUW block works on: a job from the pool (its id and data) or the zero job. */
@@ -58,29 +55,25 @@ export function buildTemplate(
 ): BlockTemplate {
   const { params } = chain;
   const ctx = chain.nextBlockContext();
-  const state = new StateOverlay(chain.state);
-  let pouw: PouwWork | undefined;
-  if (isActive(params, 'pouw', ctx.height)) {
-    pouw = opts.pouw ?? { job: ZERO_JOB_ID, data: chainZeroJob(params) };
-    const claimed = applyPouwBlock(
-      state,
-      { height: ctx.height, miner },
-      { job: pouw.job, jobHeader: pouw.data.header },
-      params,
-    );
-    if (!claimed.ok) throw new Error(`cannot mine that job: ${claimed.error.message}`);
-  }
-  const included: Tx[] = [];
-  let fees = 0n;
-  for (const tx of txs) {
-    const r = applyTx(state, tx, { params, height: ctx.height, signatureChecked: true });
-    if (r.ok) fees += r.fee;
-    if (r.ok || opts.includeInvalid) included.push(tx);
-  }
-  const effects = finishBlock(state, { height: ctx.height, miner }, fees, {
+  const pouw = isActive(params, 'pouw', ctx.height)
+    ? (opts.pouw ?? { job: ZERO_JOB_ID, data: chainZeroJob(params) })
+    : undefined;
+  // The same steps, in the same order, as applying the block (core/transition/block.ts).
+  const started = BlockBuilder.start(chain.state, {
     params,
+    height: ctx.height,
+    miner,
     parentStateRoot: ctx.parent.stateRoot,
+    pouw: pouw && { job: pouw.job, jobHeader: pouw.data.header },
+    signaturesChecked: true,
   });
+  if (!started.ok) throw new Error(`cannot mine that job: ${started.error.message}`);
+  const { builder } = started;
+  const included: Tx[] = [];
+  for (const tx of txs) {
+    if (builder.addTx(tx).ok || opts.includeInvalid) included.push(tx);
+  }
+  const effects = builder.finish();
   const prefix: HeaderPrefix = {
     version: 1,
     height: ctx.height,

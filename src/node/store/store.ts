@@ -4,8 +4,8 @@ import type { DatabaseSync } from 'node:sqlite';
 import { blockTxSpans } from '../../core/codec/ids.ts';
 import { type Block, Supply } from '../../core/codec/types.ts';
 import { addressBytes } from '../../core/crypto/keys.ts';
-import type { BlockEffects } from '../../core/ledger/block.ts';
 import { supply as supplyTable } from '../../core/ledger/state.ts';
+import type { BlockEffects } from '../../core/ledger/types.ts';
 import { inTransaction, openDatabase } from './db.ts';
 import {
   AddressIndexRepository,

@@ -2,12 +2,13 @@
 import assert from 'node:assert/strict';
 import type { BenchReport, Tx } from '../../../src/core/codec/types.ts';
 import { TxKind } from '../../../src/core/codec/types.ts';
+import { chainZeroJob, ZERO_JOB_ID } from '../../../src/core/consensus/pouw.ts';
 import { toHex } from '../../../src/core/crypto/hash.ts';
 import { addressBytes, type KeyPair, keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
-import { applyBody, type BlockEffects, genesisEffects, ZERO_HASH } from '../../../src/core/ledger/block.ts';
 import type { Tier } from '../../../src/core/ledger/emission.ts';
 import { StateOverlay, type StateReader } from '../../../src/core/ledger/state.ts';
 import { signTx } from '../../../src/core/ledger/tx.ts';
+import type { BlockEffects } from '../../../src/core/ledger/types.ts';
 import { genesisNodeId } from '../../../src/core/nodes/lifecycle.ts';
 import {
   encodeNodeConfirm,
@@ -15,7 +16,9 @@ import {
   encodeNodeStart,
   encodeNodeStop,
 } from '../../../src/core/nodes/payloads.ts';
-import { type ChainParams, COIN, createParams, devnet } from '../../../src/core/params/index.ts';
+import { type ChainParams, COIN, createParams, devnet, isActive } from '../../../src/core/params/index.ts';
+import { BlockBuilder } from '../../../src/core/transition/block.ts';
+import { genesisEffects, ZERO_HASH } from '../../../src/core/transition/genesis.ts';
 import { applyTx } from '../../../src/core/transition/tx.ts';
 
 export class MemoryState implements StateReader {
@@ -140,14 +143,26 @@ export class TestChain {
   /** Applies the next block with these transactions (all must apply). */
   block(txs: Tx[] = []): BlockEffects {
     const height = this.height + 1;
-    const built = applyBody(new StateOverlay(this.state), { height, miner: MINER }, txs, {
+    // From the PoUW activation height on (devnet: 20) a block names a job: the zero job here.
+    const pouw = isActive(this.params, 'pouw', height)
+      ? { job: ZERO_JOB_ID, jobHeader: chainZeroJob(this.params).header }
+      : undefined;
+    const started = BlockBuilder.start(this.state, {
       params: this.params,
+      height,
+      miner: MINER,
       parentStateRoot: ZERO_HASH,
+      pouw,
     });
-    assert.ok(built.ok, built.ok ? '' : built.error.message);
-    this.state.apply(built.effects.changes);
+    assert.ok(started.ok, started.ok ? '' : started.error.message);
+    for (const tx of txs) {
+      const r = started.builder.addTx(tx);
+      assert.ok(r.ok, r.ok ? '' : r.error.message);
+    }
+    const effects = started.builder.finish();
+    this.state.apply(effects.changes);
     this.height = height;
-    return built.effects;
+    return effects;
   }
 
   /** Blocks until `height` (inclusive). */

@@ -17,6 +17,9 @@ describe('the table of transaction kinds', () => {
   it('knows no other kind, and lists the known ones in kind order', () => {
     for (const kind of [0, 6, 7, 12, 19, 255, 256, -1, 1.5]) assert.equal(txKindHandler(kind), undefined);
     const listed = knownTxKinds().map((s) => Number(s.split(' ')[0]));
-    assert.deepEqual(listed, [...listed].sort((a, b) => a - b));
+    assert.deepEqual(
+      listed,
+      [...listed].sort((a, b) => a - b),
+    );
   });
 });
