@@ -2,9 +2,9 @@
 // endpoints come from the FluxNode records), so any node can answer for the whole network.
 
 import type { AppJson, AppStatusJson, LocalInstanceJson } from '../../api/app-routes.ts';
-import { createClient } from '../../api/client.ts';
+import { callRoute } from '../../api/call.ts';
 import { ApiError, type RouteOutput, type RouteRequest } from '../../api/route.ts';
-import type { Routes } from '../../api/routes.ts';
+import { type Routes, routes } from '../../api/routes.ts';
 import { type AppPlacement, appPrice, parseAppSpec } from '../../core/apps/index.ts';
 import { getApp } from '../../core/apps/types.ts';
 import { encodeAddress } from '../../core/crypto/keys.ts';
@@ -132,8 +132,13 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
         try {
           if (node === me) found = local(name)[0];
           else {
-            const client = createClient({ baseUrl: `http://${api}`, timeoutMs: PEER_TIMEOUT_MS });
-            found = (await client.appLocal({ params: { name } })).instances.find((i) => i.node === node);
+            const answer = await callRoute(
+              `http://${api}`,
+              routes.appLocal,
+              { params: { name } },
+              { timeoutMs: PEER_TIMEOUT_MS },
+            );
+            found = answer.instances.find((i) => i.node === node);
           }
         } catch (e) {
           return {
