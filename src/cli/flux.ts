@@ -2,7 +2,7 @@
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { formatFlux } from '../api/amount.ts';
 import { ApiError, type ChainInfoJson } from '../api/client.ts';
-import { WalletError } from '../node/wallet/keystore.ts';
+import { WalletError } from '../wallet/keystore.ts';
 import { type CommandContext, createContext } from './context.ts';
 import { CliError, type CliIo, processIo } from './io.ts';
 import {

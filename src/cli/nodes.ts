@@ -18,7 +18,7 @@ import { regionError } from '../core/nodes/region.ts';
 import { type ChainParams, COIN, type NetworkName, presets } from '../core/params/index.ts';
 import { progressBar, qualify, runBenchmark } from '../node/fluxnode/benchmark.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile, saveReport } from '../node/fluxnode/operator.ts';
-import { loadKeystore, unlockAccount } from '../node/wallet/keystore.ts';
+import { loadKeystore, unlockAccount } from '../wallet/keystore.ts';
 import type { CommandContext } from './context.ts';
 import { ago, CliError, readPassword } from './io.ts';
 import { senderAccount, waitMined } from './wallet.ts';

@@ -16,7 +16,7 @@ import {
   loadKeystore,
   unlockAccount,
   type WalletAccount,
-} from '../node/wallet/keystore.ts';
+} from '../wallet/keystore.ts';
 import type { CommandContext } from './context.ts';
 import { CliError, promptHidden, readAll, readPassword } from './io.ts';
 

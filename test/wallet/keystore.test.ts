@@ -3,10 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { toHex } from '../../../src/core/crypto/hash.ts';
-import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
-import { addressBytes } from '../../../src/core/crypto/keys.ts';
-import { DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
+import { toHex } from '../../src/core/crypto/hash.ts';
+import { deriveKeyPair } from '../../src/core/crypto/hd.ts';
+import { addressBytes } from '../../src/core/crypto/keys.ts';
+import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
 import {
   addAccount,
   createKeystore,
@@ -17,7 +17,7 @@ import {
   unlockAccount,
   unlockMnemonic,
   type WalletError,
-} from '../../../src/node/wallet/keystore.ts';
+} from '../../src/wallet/keystore.ts';
 
 const FAST = { N: 1 << 10, r: 8, p: 1 };
 const root = mkdtempSync(join(tmpdir(), 'openflux-keystore-'));

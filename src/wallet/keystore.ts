@@ -4,15 +4,10 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCb } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toHex } from '../../core/crypto/hash.ts';
-import {
-  deriveKeyPair,
-  isValidMnemonic,
-  mnemonicFromEntropy,
-  normalizeMnemonic,
-} from '../../core/crypto/hd.ts';
-import { addressBytes, type KeyPair } from '../../core/crypto/keys.ts';
-import type { NetworkName } from '../../core/params/index.ts';
+import { toHex } from '../core/crypto/hash.ts';
+import { deriveKeyPair, isValidMnemonic, mnemonicFromEntropy, normalizeMnemonic } from '../core/crypto/hd.ts';
+import { addressBytes, type KeyPair } from '../core/crypto/keys.ts';
+import type { NetworkName } from '../core/params/index.ts';
 
 export const KEYSTORE_FILE = 'keystore.json';
 const VERSION = 1;
