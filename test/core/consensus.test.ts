@@ -10,6 +10,7 @@ import {
   isBetterChain,
   medianTime,
   validateHeader,
+  validateHeaderAgainstParent,
 } from '../../src/core/consensus/validate.ts';
 import { bigintToBytes32 } from '../../src/core/crypto/hash.ts';
 import { createParams, devnet } from '../../src/core/params/index.ts';
@@ -77,18 +78,18 @@ describe('proof of work and header rules', () => {
     parent: genesis,
     anchor,
     medianTimePast: genesis.time,
-    now: time,
     ...over,
   });
 
   it('accepts a mined header and refuses it once any field changes', () => {
     const header = minedChild(genesis, time);
     assert.ok(checkProofOfWork(header));
-    assert.deepEqual(validateHeader(header, ctx()), { ok: true });
+    assert.deepEqual(validateHeader(header, params, time), { ok: true });
+    assert.deepEqual(validateHeaderAgainstParent(header, ctx()), { ok: true });
     // A nonce that fails the work check: search for one deliberately.
     let bad = header.nonce + 1;
     while (checkProofOfWork({ ...header, nonce: bad })) bad++;
-    const r = validateHeader({ ...header, nonce: bad }, ctx());
+    const r = validateHeaderAgainstParent({ ...header, nonce: bad }, ctx());
     assert.ok(!r.ok && r.error.message.includes('proof of work'));
   });
 
@@ -96,18 +97,29 @@ describe('proof of work and header rules', () => {
     ['a wrong height', (h) => ({ ...h, height: 5 }), {}, /height 5 does not follow/],
     ['an unknown parent', (h) => ({ ...h, parent: new Uint8Array(32).fill(1) }), {}, /parent hash/],
     ['a time not after the median', (h) => h, { medianTimePast: time }, /median/],
-    ['a time far in the future', (h) => h, { now: time - params.pow.maxFutureMs - 1 }, /future/],
     [
       'an easier target than scheduled',
       (h) => ({ ...h, target: bigintToBytes32(params.pow.powLimit) }),
       {},
       /target/,
     ],
-    ['an unknown version', (h) => ({ ...h, version: 9 }), {}, /version/],
   ];
   for (const [what, change, over, message] of cases) {
-    it(`refuses ${what}`, () => {
-      const r = validateHeader(change(minedChild(genesis, time)), ctx(over));
+    it(`refuses ${what} against the parent`, () => {
+      const r = validateHeaderAgainstParent(change(minedChild(genesis, time)), ctx(over));
+      assert.equal(r.ok, false);
+      assert.match(!r.ok ? r.error.message : '', message);
+    });
+  }
+
+  const alone: Array<[string, (h: Header) => Header, number, RegExp]> = [
+    ['a time far in the future', (h) => h, time - params.pow.maxFutureMs - 1, /future/],
+    ['an unknown version', (h) => ({ ...h, version: 9 }), time, /version/],
+    ['a field of the wrong length', (h) => ({ ...h, stateRoot: new Uint8Array(31) }), time, /stateRoot/],
+  ];
+  for (const [what, change, now, message] of alone) {
+    it(`refuses ${what} on the header alone`, () => {
+      const r = validateHeader(change(minedChild(genesis, time)), params, now);
       assert.equal(r.ok, false);
       assert.match(!r.ok ? r.error.message : '', message);
     });

@@ -16,7 +16,7 @@ import {
   ZERO_JOB_ID,
 } from '../../src/core/consensus/pouw.ts';
 import { workOf } from '../../src/core/consensus/pow.ts';
-import { type HeaderContext, validateHeader } from '../../src/core/consensus/validate.ts';
+import { type HeaderContext, validateHeaderAgainstParent } from '../../src/core/consensus/validate.ts';
 import { bigintToBytes32 } from '../../src/core/crypto/hash.ts';
 import { applyPouwBlock, JobStatus, jobs, registerJob } from '../../src/core/jobs/index.ts';
 import { StateOverlay } from '../../src/core/ledger/state.ts';
@@ -106,18 +106,23 @@ describe('PoUW work proofs', () => {
     parent,
     anchor,
     medianTimePast: parent.time,
-    now: honest.header.time,
     proof: honest.proof,
     ...over,
   });
 
-  it('accepts an honestly mined zero-job tile through validateHeader', () => {
-    assert.deepEqual(validateHeader(honest.header, ctx()), { ok: true });
+  it('accepts an honestly mined zero-job tile through validateHeaderAgainstParent', () => {
+    assert.deepEqual(validateHeaderAgainstParent(honest.header, ctx()), { ok: true });
   });
 
   it('refuses a PoUW header without its proof, and a PoW-style empty proof', () => {
-    assert.match(errorOf(validateHeader(honest.header, ctx({ proof: undefined }))), /needs its PoUW proof/);
-    assert.match(errorOf(validateHeader(honest.header, ctx({ proof: new Uint8Array() }))), /does not decode/);
+    assert.match(
+      errorOf(validateHeaderAgainstParent(honest.header, ctx({ proof: undefined }))),
+      /needs its PoUW proof/,
+    );
+    assert.match(
+      errorOf(validateHeaderAgainstParent(honest.header, ctx({ proof: new Uint8Array() }))),
+      /does not decode/,
+    );
   });
 
   it('refuses a PoUW proof on a block before the activation height', () => {
@@ -158,7 +163,7 @@ describe('PoUW work proofs', () => {
   it('refuses a proof mined on a stale prevHash', () => {
     const stale = { ...honest.header, parent: new Uint8Array(32).fill(3) };
     assert.match(errorOf(checkPouwWork(stale, honest.proof, params)), /transcript-mismatch/);
-    assert.match(errorOf(validateHeader(stale, ctx())), /parent hash/);
+    assert.match(errorOf(validateHeaderAgainstParent(stale, ctx())), /parent hash/);
   });
 
   it('refuses a zero job whose dimensions differ from the chain zero job', () => {

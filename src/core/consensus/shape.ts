@@ -42,11 +42,12 @@ export function txShapeError(tx: Tx): string | undefined {
   return undefined;
 }
 
-/** Why the block is malformed, or undefined when its shape is right. */
-export function blockShapeError(block: Block): string | undefined {
+/**
+ * Why the block's body (its transactions and proof) is malformed, or undefined when its shape is
+ * right. The header's shape is checked with the header (validateHeader).
+ */
+export function bodyShapeError(block: Block): string | undefined {
   if (typeof block !== 'object' || block === null) return 'block is missing';
-  const header = headerShapeError(block.header);
-  if (header) return header;
   if (!Array.isArray(block.txs)) return 'block txs is not a list';
   for (let i = 0; i < block.txs.length; i++) {
     const e = txShapeError(block.txs[i]);

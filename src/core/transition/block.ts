@@ -4,10 +4,9 @@
 // through BlockBuilder, so the order is written once. The steps live in ledger, nodes, apps and
 // jobs and never import this file.
 import { payHostingNodes, processDueApps } from '../apps/handlers.ts';
-import { txRoot, txRootFromIds } from '../codec/ids.ts';
-import { Block, type Header, type Tx } from '../codec/types.ts';
+import type { Block, Header, Tx } from '../codec/types.ts';
 import { type DecodedPouwProof, decodePouwProof } from '../consensus/pouw.ts';
-import { bytesEqual, toHex } from '../crypto/hash.ts';
+import { validateBlockPostExecution, validateBlockPreExecution } from '../consensus/validate.ts';
 import type { SignatureVerifier } from '../crypto/keys.ts';
 import { applyPouwBlock, processDueJobs } from '../jobs/lifecycle.ts';
 import { blockSubsidy, splitSubsidy, TIERS, type Tier } from '../ledger/emission.ts';
@@ -200,7 +199,7 @@ export interface ExecuteBlockOptions {
 /**
  * Executes a block on `base`: its PoUW claim, its transactions in order, then the end-of-block
  * steps. Any refused transaction refuses the whole block. Returns the writes without changing
- * `base`; the block's header and body are checked elsewhere (consensus/validate.ts).
+ * `base`; the block's header and body are checked by consensus/validate.ts.
  */
 export function executeBlock(
   base: StateReader,
@@ -224,42 +223,23 @@ export function executeBlock(
   return { ok: true, effects: builder.finish() };
 }
 
-export interface ApplyBlockOptions extends ExecuteBlockOptions {
-  /** The transactions' ids when the caller already computed them (saves hashing them twice). */
-  txIds?: Uint8Array[];
-}
-
 /**
- * The state transition of one block: applies its transactions and its subsidy to `base` and
- * returns the writes, without changing `base`. Any broken rule refuses the whole block.
- * Header checks that need the chain (parent, time, target, work) are in consensus/.
+ * The state transition of one block whose header was checked against its parent: the body's
+ * rules (validateBlockPreExecution), executeBlock, then the state root
+ * (validateBlockPostExecution). Returns the writes without changing `base`; any broken rule
+ * refuses the whole block. The node calls the same three itself, so it can check the body before
+ * it stores a side block.
  */
 export function applyBlock(
   base: StateReader,
   block: Block,
-  opts: ApplyBlockOptions,
+  opts: ExecuteBlockOptions,
 ): Result<{ effects: BlockEffects }> {
-  const { params } = opts;
-  const { header, txs } = block;
-  if (txs.length > params.limits.maxBlockTxs) {
-    return fail(
-      'BAD_BLOCK',
-      `block has ${txs.length} transactions, the limit is ${params.limits.maxBlockTxs}`,
-    );
-  }
-  const size = Block.value_serializedSize(block);
-  if (size > params.limits.maxBlockBytes) {
-    return fail('BAD_BLOCK', `block is ${size} bytes, the limit is ${params.limits.maxBlockBytes}`);
-  }
-  const root = opts.txIds && opts.txIds.length === txs.length ? txRootFromIds(opts.txIds) : txRoot(txs);
-  if (!bytesEqual(root, header.txRoot)) return fail('BAD_BLOCK', 'tx root does not match the transactions');
+  const body = validateBlockPreExecution(block, opts.params);
+  if (!body.ok) return body;
   const executed = executeBlock(base, block, opts);
   if (!executed.ok) return executed;
-  if (!bytesEqual(executed.effects.stateRoot, header.stateRoot)) {
-    return fail(
-      'BAD_BLOCK',
-      `state root ${toHex(header.stateRoot)} does not match the computed ${toHex(executed.effects.stateRoot)}`,
-    );
-  }
+  const post = validateBlockPostExecution(block.header, executed.effects);
+  if (!post.ok) return post;
   return executed;
 }

@@ -1,37 +1,39 @@
-// The node's chain: block import (header checks, state transition, one SQL transaction per
-// block), side branches and reorgs by cumulative work, the mempool, and the queries of `Chain`.
+// The node's chain: block import (core's consensus checks in the order they can run, around the
+// state transition; one SQL transaction per block), side branches and reorgs by cumulative work,
+// the mempool, and the queries of `Chain`.
 import {
   BLOCK_FIXED_BYTES,
   blockHash,
-  blockTxBytes,
   decodeBlock,
   decodeTx,
   encodeBlock,
   txId,
-  txIdFromBytes,
   txSigningMessage,
   txSigningMessageFromBytes,
 } from '../../core/codec/ids.ts';
 import type { Account, Block, FluxNodeRecord, Header, Tx } from '../../core/codec/types.ts';
 import type { AsertAnchor } from '../../core/consensus/asert.ts';
 import { expectedTarget } from '../../core/consensus/pouw.ts';
-import { blockShapeError } from '../../core/consensus/shape.ts';
 import {
+  type CheckedBody,
   headerWork,
   isBetterChain,
   MEDIAN_TIME_SPAN,
   medianTime,
+  validateBlockPostExecution,
+  validateBlockPreExecution,
   validateHeader,
+  validateHeaderAgainstParent,
 } from '../../core/consensus/validate.ts';
 import { bytesEqual, toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, SignatureVerifier } from '../../core/crypto/keys.ts';
 import { blockSubsidy, type Tier } from '../../core/ledger/emission.ts';
-import { fail, type LedgerError } from '../../core/ledger/errors.ts';
+import { fail, type LedgerError, type Result } from '../../core/ledger/errors.ts';
 import { accountId, accounts, EMPTY_ACCOUNT, type StateReader } from '../../core/ledger/state.ts';
 import type { BlockEffects } from '../../core/ledger/types.ts';
 import { getNode, listNodes, nodesOfOperator, payoutQueueIds } from '../../core/nodes/queries.ts';
 import type { ChainParams } from '../../core/params/index.ts';
-import { applyBlock } from '../../core/transition/block.ts';
+import { executeBlock } from '../../core/transition/block.ts';
 import { genesisBlock, genesisEffects } from '../../core/transition/genesis.ts';
 import { txParties } from '../../core/transition/tx.ts';
 import { BlockStatus, type HeaderRecord } from '../store/repositories.ts';
@@ -90,6 +92,11 @@ interface Loaded {
   record: HeaderRecord;
   block: Block;
   encoded: Uint8Array;
+}
+
+/** A block whose body passed validateBlockPreExecution (its encoding, txs' bytes and ids). */
+interface Checked extends Loaded {
+  body: CheckedBody;
 }
 
 /** SQLite's largest blob: a slice this long reaches the end of any stored block. */
@@ -344,29 +351,17 @@ class NodeChain implements LocalChain {
 
   private async importNow(block: Block, now: number): Promise<ImportResult> {
     const { params, store } = this;
-    if (block?.txs?.length > params.limits.maxBlockTxs) {
-      return fail(
-        'BAD_BLOCK',
-        `block has ${block.txs.length} transactions, the limit is ${params.limits.maxBlockTxs}`,
-      );
-    }
-    const shape = blockShapeError(block);
-    if (shape) return fail('MALFORMED', `malformed block: ${shape}`);
-    let encoded: Uint8Array;
-    try {
-      encoded = encodeBlock(block);
-    } catch (e) {
-      return fail('MALFORMED', `block does not encode: ${(e as Error).message}`);
-    }
-    if (encoded.length > params.limits.maxBlockBytes)
-      return fail(
-        'BAD_BLOCK',
-        `block is ${encoded.length} bytes, the limit is ${params.limits.maxBlockBytes}`,
-      );
+    // Consensus rules in the order they can run (core/consensus/validate.ts); between them, what
+    // this node already knows about the block and its parent.
+    const alone = validateHeader(block?.header, params, now);
+    if (!alone.ok) return alone;
     const header = block.header;
     const hash = blockHash(header);
     const hashHex = toHex(hash);
     const label = `block ${hashHex.slice(0, 16)} at height ${header.height}`;
+    const checkedBody = validateBlockPreExecution(block, params);
+    if (!checkedBody.ok) return fail(checkedBody.error.code, `${label}: ${checkedBody.error.message}`);
+    const { body } = checkedBody;
     if (this.invalid.has(hashHex)) return fail('BAD_BLOCK', `${label} was already found invalid`);
     const known = store.headers.get(hash);
     if (known) {
@@ -385,12 +380,11 @@ class NodeChain implements LocalChain {
       this.rememberInvalid(hash);
       return fail('BAD_BLOCK', `${label} builds on invalid block ${toHex(parent.hash).slice(0, 16)}`);
     }
-    const checked = validateHeader(header, {
+    const checked = validateHeaderAgainstParent(header, {
       params,
       parent: parent.header,
       anchor: this.anchor,
       medianTimePast: this.medianTimePast(parent.header),
-      now,
       proof: block.proof,
     });
     if (!checked.ok) return fail('BAD_BLOCK', `${label}: ${checked.error.message}`);
@@ -401,12 +395,12 @@ class NodeChain implements LocalChain {
       work: parent.work + headerWork(header, params),
       status: BlockStatus.side,
     };
-    const incoming: Loaded = { record, block, encoded };
+    const incoming: Checked = { record, block, encoded: body.encoded, body };
     if (bytesEqual(parent.hash, this.current.hash)) return this.extend(incoming, label);
     if (!isBetterChain(record.work, this.current.cumulativeWork)) {
       store.transaction(() => {
         store.headers.put(record);
-        store.blocks.put(hash, encoded);
+        store.blocks.put(hash, body.encoded);
       });
       return { ok: true, status: 'side', tip: this.current };
     }
@@ -427,26 +421,28 @@ class NodeChain implements LocalChain {
     return undefined;
   }
 
-  private apply(block: Block, parent: Header, txIds?: Uint8Array[]): ReturnType<typeof applyBlock> {
-    return applyBlock(this.store.state, block, {
-      txIds,
+  /** Executes a checked block on the tip's state, then checks the state root it computed. */
+  private execute(block: Block, parent: Header): Result<{ effects: BlockEffects }> {
+    const executed = executeBlock(this.store.state, block, {
       params: this.params,
       parentStateRoot: parent.stateRoot,
       signaturesChecked: true,
       verifier: this.verifier,
     });
+    if (!executed.ok) return executed;
+    const post = validateBlockPostExecution(block.header, executed.effects);
+    return post.ok ? executed : post;
   }
 
-  private async extend(incoming: Loaded, label: string): Promise<ImportResult> {
+  private async extend(incoming: Checked, label: string): Promise<ImportResult> {
     const { store } = this;
     const { record, block, encoded } = incoming;
+    const ids = incoming.body.txIds;
     // Worker threads check the signatures while this thread applies the block; the state cannot
     // change meanwhile (imports run one at a time), so the effects stay valid until written.
-    const txBytes = blockTxBytes(encoded, block.txs.length);
-    const signatures = this.checkSignatures(block, txBytes);
-    const ids = txBytes.map(txIdFromBytes);
+    const signatures = this.checkSignatures(block, incoming.body.txBytes);
     // Inside a read transaction: SQLite reads are several times faster within one.
-    const applied = store.readTransaction(() => this.apply(block, this.current.header, ids));
+    const applied = store.readTransaction(() => this.execute(block, this.current.header));
     const sigError = await signatures;
     if (sigError) return this.refuse(record.hash, `${label}: ${sigError.message}`);
     if (!applied.ok) return this.refuse(record.hash, `${label}: ${applied.error.message}`);
@@ -490,23 +486,32 @@ class NodeChain implements LocalChain {
   }
 
   /** Switches the best chain to the branch ending in `incoming`, or changes nothing. */
-  private async reorg(incoming: Loaded, parent: HeaderRecord): Promise<ImportResult> {
+  private async reorg(incoming: Checked, parent: HeaderRecord): Promise<ImportResult> {
     const { store } = this;
-    // The branch: from just after the fork point up to the new block.
-    const branch: Loaded[] = [incoming];
+    // The branch below the new block: from just after the fork point up to its parent.
+    const stored: Loaded[] = [];
     let cursor = parent;
     while (!isOnBest(store, cursor)) {
       if (cursor.status === BlockStatus.invalid)
         return this.refuse(incoming.record.hash, 'branch holds an invalid block');
-      branch.unshift(this.load(cursor));
+      stored.unshift(this.load(cursor));
       const up = store.headers.get(cursor.header.parent);
       if (!up)
         throw new Error(`side block ${toHex(cursor.hash)} has no parent record: the database is damaged`);
       cursor = up;
     }
     const fork = cursor;
+    // Side blocks are stored only after these checks, but a database written before that may
+    // hold one that was never checked.
+    const branch: Checked[] = [];
+    for (let i = 0; i < stored.length; i++) {
+      const checked = validateBlockPreExecution(stored[i].block, this.params);
+      if (!checked.ok) return this.refuseBranch([...stored, incoming], i, checked.error);
+      branch.push({ ...stored[i], body: checked.body });
+    }
+    branch.push(incoming);
     for (let i = 0; i < branch.length; i++) {
-      const sigError = await this.checkSignatures(branch[i].block);
+      const sigError = await this.checkSignatures(branch[i].block, branch[i].body.txBytes);
       if (sigError) return this.refuseBranch(branch, i, sigError);
     }
     // The blocks leaving the best chain, tip first.
@@ -531,7 +536,7 @@ class NodeChain implements LocalChain {
         let parentHeader = fork.header;
         for (let i = 0; i < branch.length; i++) {
           const b = branch[i];
-          const applied = this.apply(b.block, parentHeader);
+          const applied = this.execute(b.block, parentHeader);
           if (!applied.ok) throw new InvalidBranchBlock(i, applied.error);
           if (i === branch.length - 1) {
             store.headers.put(b.record);
@@ -542,7 +547,7 @@ class NodeChain implements LocalChain {
             height: b.record.height,
             block: b.block,
             encoded: b.encoded,
-            ids: b.block.txs.map(txId),
+            ids: b.body.txIds,
             effects: applied.effects,
           });
           attachedEffects.push(applied.effects);

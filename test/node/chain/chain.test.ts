@@ -109,6 +109,29 @@ describe('chain import', () => {
     );
   });
 
+  it('refuses a body that does not match its header without holding that against the header', async () => {
+    const chain = t.open('forged-body');
+    const good = nextBlock(chain, [transfer(params, alice, addressOf(bob), COIN, 0)]);
+    const forged = { ...good, txs: [transfer(params, alice, addressOf(carol), COIN, 0)] };
+    const r = await chain.importBlock(forged, Date.now());
+    assert.ok(!r.ok && r.error.code === 'BAD_BLOCK' && /tx root/.test(r.error.message));
+    const real = await chain.importBlock(good, Date.now());
+    assert.equal(real.ok ? real.status : real.error.message, 'extended');
+  });
+
+  it('checks the body of a side block before storing it', async () => {
+    const chain = t.open('forged-side');
+    const other = t.open('forged-side-other');
+    const side = nextBlock(other, [transfer(params, alice, addressOf(bob), COIN, 0)]);
+    await extend(chain, 1);
+    const forged = { ...side, txs: [transfer(params, alice, addressOf(carol), COIN, 0)] };
+    const r = await chain.importBlock(forged, Date.now());
+    assert.ok(!r.ok && /tx root/.test(r.error.message));
+    assert.equal(chain.blockByHash(blockHash(side.header)), undefined);
+    const real = await chain.importBlock(side, Date.now());
+    assert.equal(real.ok ? real.status : real.error.message, 'side');
+  });
+
   it('refuses a chain database of another network', () => {
     const chain = t.open('other-net');
     chain.close();
