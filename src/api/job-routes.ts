@@ -1,5 +1,5 @@
 // The routes of PoUW jobs, declared once (spread into `routes` in routes.ts). Matrices travel as
-// base64 of the .npy or .fxm file bytes (see src/node/jobs/matrix-file.ts).
+// base64 of the .npy or .fxm file bytes (see matrix-file.ts).
 import { z } from 'zod';
 import { route } from './route.ts';
 

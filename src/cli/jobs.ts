@@ -2,6 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { formatFlux, parseFlux } from '../api/amount.ts';
 import type { JobJson } from '../api/job-routes.ts';
+import { asInt8, decodeMatrix, encodeMatrixFor, type Int32Matrix } from '../api/matrix-file.ts';
 import { JobChallengePayload, JobSubmitPayload, TxKind } from '../core/codec/types.ts';
 import { bytesEqual, fromHex, toHex } from '../core/crypto/hash.ts';
 import { jobIdOf } from '../core/jobs/types.ts';
@@ -15,7 +16,6 @@ import {
   openProductEntry,
   rowOfA,
 } from '../core/pouw/index.ts';
-import { asInt8, decodeMatrix, encodeMatrixFor, type Int32Matrix } from '../node/jobs/matrix-file.ts';
 import type { CommandContext } from './context.ts';
 import { CliError } from './io.ts';
 import { networkParams, submitFromWallet } from './nodes.ts';

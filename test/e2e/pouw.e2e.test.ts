@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { decodeMatrix, encodeNpy } from '../../src/api/matrix-file.ts';
 import { main } from '../../src/cli/flux.ts';
 import { DEVNET_MNEMONIC, devnet } from '../../src/core/params/index.ts';
 import { dotProduct } from '../../src/core/pouw/index.ts';
-import { decodeMatrix, encodeNpy } from '../../src/node/jobs/matrix-file.ts';
 import { createDevNode, type FluxNode } from '../../src/node/node.ts';
 
 class Sink extends Writable {

@@ -1,6 +1,7 @@
 // Handlers of the /jobs routes and the PoUW part of /chain/info.
 
 import type { JobJson } from '../../api/job-routes.ts';
+import { asInt8, decodeMatrix, encodeFxm } from '../../api/matrix-file.ts';
 import { ApiError, type RouteOutput, type RouteRequest } from '../../api/route.ts';
 import type { Routes } from '../../api/routes.ts';
 import type { JobRecord } from '../../core/codec/types.ts';
@@ -11,7 +12,6 @@ import { getJob, JOB_STATUS_NAMES, JobStatus, listOpenJobs } from '../../core/jo
 import type { StateReader } from '../../core/ledger/state.ts';
 import { isActive } from '../../core/params/index.ts';
 import type { Chain } from '../chain/types.ts';
-import { asInt8, decodeMatrix, encodeFxm } from '../jobs/matrix-file.ts';
 import { type JobDataStore, NO_SUBMITTER, type Submitter } from '../jobs/store.ts';
 import { perTip } from './tip-cache.ts';
 

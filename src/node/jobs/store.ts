@@ -5,6 +5,7 @@
 // jobs end, or when no job names it in time, the keeper (keeper.ts) has it deleted.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeMatrix, encodeFxm, type Int32Matrix } from '../../api/matrix-file.ts';
 import { jobHeaderHash } from '../../core/consensus/pouw.ts';
 import { bytesEqual, toHex } from '../../core/crypto/hash.ts';
 import {
@@ -16,7 +17,6 @@ import {
   type PouwResult,
   transpose,
 } from '../../core/pouw/index.ts';
-import { decodeMatrix, encodeFxm, type Int32Matrix } from './matrix-file.ts';
 
 const CACHE = 8;
 const INDEX = 'index.json';

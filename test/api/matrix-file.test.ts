@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { asInt8, decodeMatrix, encodeFxm, encodeNpy } from '../../../src/node/jobs/matrix-file.ts';
-import { minerLine } from '../../../src/node/miner/display.ts';
+import { asInt8, decodeMatrix, encodeFxm, encodeNpy } from '../../src/api/matrix-file.ts';
 
 describe('job matrix files', () => {
   const int8 = {
@@ -43,33 +42,5 @@ describe('job matrix files', () => {
     const npy = encodeNpy(int8);
     assert.throws(() => decodeMatrix(npy.subarray(0, npy.length - 1)), /holds 14 bytes, expected 15/);
     assert.throws(() => asInt8(decodeMatrix(encodeFxm(int32)), 'A'), /A must hold int8/);
-  });
-});
-
-describe('the miner line', () => {
-  it('shows MAC/s, tickets and jobs under PoUW, hashes under PoW', () => {
-    const zero = {
-      consensus: 'pouw' as const,
-      blocks: 0,
-      hashes: 0,
-      macs: 0,
-      tickets: 0,
-      passes: 0,
-      jobsClaimed: 0,
-      jobsDelivered: 0,
-    };
-    const line = minerLine(
-      { ...zero, macs: 12e9, tickets: 4000, blocks: 3, jobsClaimed: 1, jobsDelivered: 1, currentJob: 'zero' },
-      zero,
-      2,
-    );
-    assert.equal(
-      line,
-      'mining pouw: 6.00 GMAC/s, 2.00 ktickets/s (4000 tried), 3 blocks, jobs 1 claimed / 1 delivered, on zero job',
-    );
-    assert.match(
-      minerLine({ ...zero, consensus: 'pow', hashes: 5e6 }, { ...zero, consensus: 'pow' }, 1),
-      /5.00 MH\/s/,
-    );
   });
 });

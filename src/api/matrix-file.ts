@@ -1,6 +1,6 @@
 // Matrix files for jobs: NumPy .npy (int8 in, int8 or int32 out) and the project's own simple
 // format (.fxm: "FXM1", u32le rows, u32le cols, u8 type (1 int8, 4 int32), then row-major data).
-import type { Int8Matrix } from '../../core/pouw/index.ts';
+import type { Int8Matrix } from '../core/pouw/index.ts';
 
 export interface Int32Matrix {
   rows: number;
