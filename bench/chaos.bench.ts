@@ -129,8 +129,7 @@ export async function run(): Promise<BenchRow[]> {
       funded: keys,
     });
     const params: ChainParams = cluster.params;
-    while ((await cluster.nodes[1].client.chainInfo()).height < params.nodes.confirmPeriod + 2)
-      await sleep(500);
+    await cluster.waitHeight(1, params.nodes.confirmPeriod + 2, 120_000);
     await cluster.waitConverged(cluster.live(), 60_000);
     const load = await sustained(cluster, keys);
     const heals: number[] = [];

@@ -7,9 +7,9 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from '
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { type ApiError, createClient, type FluxClient } from '../../src/api/client.ts';
 import { createContext } from '../../src/cli/context.ts';
 import { devnetGenesisWithNodes } from '../../src/cli/devnet-nodes.ts';
-import { type ApiError, createClient, type FluxClient } from '../../src/client/client.ts';
 import { encodeTx } from '../../src/core/codec/ids.ts';
 import { type Tx, TxKind } from '../../src/core/codec/types.ts';
 import { sha256, toHex } from '../../src/core/crypto/hash.ts';
@@ -304,6 +304,18 @@ export class Cluster {
         .map((t) => `n${t.node} ${t.error ?? `h${t.height} ${t.tip?.slice(0, 12)}`}`)
         .join('; ')}`,
     );
+  }
+
+  /** Waits until node i's chain reaches `height`; throws after `timeoutMs` (a stalled chain). */
+  async waitHeight(i: number, height: number, timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    let last = -1;
+    while (Date.now() < end) {
+      last = (await this.nodes[i].client.chainInfo().catch(() => undefined))?.height ?? last;
+      if (last >= height) return;
+      await sleep(500);
+    }
+    throw new Error(`n${i} is at height ${last}, not ${height}, after ${timeoutMs / 1000} s`);
   }
 
   /** Submits a signed transaction to node i; records it as accepted on 201. */

@@ -83,8 +83,7 @@ describe(`chaos: ${NODES} nodes in network namespaces, 50-200 ms and 1 % loss be
         if (c.live().length !== NODES) throw new Error(`only ${c.live().length} nodes run`);
         await c.waitConverged(c.live(), CONVERGE_MS);
         // Past the first confirmation period, so start-up is over before a scenario begins.
-        const settledHeight = c.params.nodes.confirmPeriod + 2;
-        while ((await c.nodes[1].client.chainInfo()).height < settledHeight) await sleep(500);
+        await c.waitHeight(1, c.params.nodes.confirmPeriod + 2, 60_000);
         await c.waitConverged(c.live(), CONVERGE_MS);
         const list = await c.nodes[1].client.nodes();
         const bad = list.nodes.filter((n) => n.status !== 'confirmed' || n.down);
@@ -374,12 +373,12 @@ describe(`chaos: ${NODES} nodes in network namespaces, 50-200 ms and 1 % loss be
         const { ms } = await c.waitConverged(c.live(), PARTITION.convergeMs);
         note(`converged ${ms} ms after the heal`);
       } catch (e) {
-        note(`10 s after the heal:\n${await c.snapshot()}`);
+        note(`${PARTITION.convergeMs / 1000} s after the heal:\n${await c.snapshot()}`);
+        const late = await c.waitConverged(c.live(), 60_000).catch(() => undefined);
+        note(late ? `one tip ${Date.now() - healed} ms after the heal` : 'no tip 70 s after the heal');
         throw new Error(
           `not converged within ${PARTITION.convergeMs / 1000} s of the heal: ${(e as Error).message}`,
         );
-      } finally {
-        note(`heal -> check: ${Date.now() - healed} ms`);
       }
     });
   });
