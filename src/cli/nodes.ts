@@ -5,12 +5,10 @@ import { join } from 'node:path';
 import { formatFlux, parseFlux } from '../api/amount.ts';
 import type { ChainInfoJson, NetworkJson, NodeJson } from '../api/client.ts';
 import { NODE_STATUSES } from '../api/routes.ts';
-import { encodeTx, txId } from '../core/codec/ids.ts';
-import { Tx, TxKind } from '../core/codec/types.ts';
+import { TxKind } from '../core/codec/types.ts';
 import { fromHex, toHex } from '../core/crypto/hash.ts';
 import { addressBytes, encodeAddress, type KeyPair, keyPairFromSecret } from '../core/crypto/keys.ts';
 import { TIERS, type Tier } from '../core/ledger/emission.ts';
-import { minimumFee, signTx } from '../core/ledger/tx.ts';
 import { endpointError } from '../core/nodes/handlers.ts';
 import { nodeIdOf } from '../core/nodes/lifecycle.ts';
 import { encodeNodeStart, encodeNodeStop } from '../core/nodes/payloads.ts';
@@ -19,6 +17,7 @@ import { type ChainParams, COIN, type NetworkName, presets } from '../core/param
 import { progressBar, qualify, runBenchmark } from '../node/fluxnode/benchmark.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile, saveReport } from '../node/fluxnode/operator.ts';
 import { loadKeystore, unlockAccount } from '../wallet/keystore.ts';
+import { sendTx } from '../wallet/send.ts';
 import type { CommandContext } from './context.ts';
 import { ago, CliError, readPassword } from './io.ts';
 import { senderAccount, waitMined } from './wallet.ts';
@@ -82,22 +81,21 @@ export async function submitSigned(
   spend: bigint,
   what: string,
 ): Promise<{ id: string; sender: Uint8Array; nonce: number; fee: bigint }> {
-  const { info, params } = await networkParams(ctx);
+  const network = await networkParams(ctx);
   const sender = addressBytes(key.publicKey);
-  const address = encodeAddress(info.addressPrefix, sender);
-  const account = await ctx.client().account({ params: { address } });
-  const unsigned = { nonce: account.pendingNonce, fee: 0n, kind, payload };
-  const feeParams = { ...params, limits: { ...params.limits, minFeePerByte: BigInt(info.minFeePerByte) } };
-  unsigned.fee = minimumFee(Tx.value_serializedSize(signTx(unsigned, key, params)), feeParams);
-  if (spend + unsigned.fee > BigInt(account.balance)) {
-    throw new CliError(
-      `insufficient funds: ${address} has ${formatFlux(BigInt(account.balance))} FLUX spendable, ${what} needs ${formatFlux(spend + unsigned.fee)} FLUX (fee ${formatFlux(unsigned.fee)} included)`,
-    );
-  }
-  const tx = signTx(unsigned, key, params);
-  const { id } = await ctx.client().submitTx({ body: { tx: toHex(encodeTx(tx)) } });
-  if (id !== toHex(txId(tx))) ctx.note(`warning: the node reported id ${id}, expected ${toHex(txId(tx))}`);
-  return { id, sender, nonce: unsigned.nonce, fee: unsigned.fee };
+  const address = encodeAddress(network.info.addressPrefix, sender);
+  const { id, nonce, fee } = await sendTx(ctx.client(), key, network, {
+    kind,
+    payload,
+    check: (txFee, account) => {
+      if (spend + txFee > BigInt(account.balance))
+        throw new CliError(
+          `insufficient funds: ${address} has ${formatFlux(BigInt(account.balance))} FLUX spendable, ${what} needs ${formatFlux(spend + txFee)} FLUX (fee ${formatFlux(txFee)} included)`,
+        );
+    },
+    warn: (line) => ctx.note(line),
+  });
+  return { id, sender, nonce, fee };
 }
 
 function operatorPublicKey(ctx: CommandContext): Uint8Array {

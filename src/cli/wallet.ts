@@ -2,11 +2,10 @@
 
 import { formatFlux, parseFlux } from '../api/amount.ts';
 import type { AccountJson, ChainInfoJson } from '../api/client.ts';
-import { encodeTx, txId } from '../core/codec/ids.ts';
-import { Tx, TxKind } from '../core/codec/types.ts';
+import { TxKind } from '../core/codec/types.ts';
 import { fromHex, toHex } from '../core/crypto/hash.ts';
 import { decodeAddress, encodeAddress } from '../core/crypto/keys.ts';
-import { encodeTransfer, minimumFee, signTx } from '../core/ledger/tx.ts';
+import { encodeTransfer } from '../core/ledger/tx.ts';
 import { type NetworkName, presets } from '../core/params/index.ts';
 import {
   addAccount,
@@ -17,6 +16,7 @@ import {
   unlockAccount,
   type WalletAccount,
 } from '../wallet/keystore.ts';
+import { sendTx } from '../wallet/send.ts';
 import type { CommandContext } from './context.ts';
 import { CliError, promptHidden, readAll, readPassword } from './io.ts';
 
@@ -200,13 +200,6 @@ export async function walletSend(ctx: CommandContext): Promise<void> {
 
   const sender = senderAccount(store, ctx.values.from as string | undefined, info);
   const fromAddress = encodeAddress(info.addressPrefix, fromHex(sender.address));
-  const account = await client.account({ params: { address: fromAddress } });
-  const unsigned = {
-    nonce: account.pendingNonce,
-    fee: fee ?? 0n,
-    kind: TxKind.transfer,
-    payload: encodeTransfer(to.address, amount.value, memo),
-  };
   const password = await readPassword(ctx.io);
   let key: Awaited<ReturnType<typeof unlockAccount>>;
   try {
@@ -214,31 +207,33 @@ export async function walletSend(ctx: CommandContext): Promise<void> {
   } catch (e) {
     throw new CliError((e as Error).message);
   }
-  if (fee === undefined) {
-    // The size does not depend on the fee's value, so one trial encoding gives the minimum.
-    const size = Tx.value_serializedSize(signTx(unsigned, key, params));
-    unsigned.fee = minimumFee(size, {
-      ...params,
-      limits: { ...params.limits, minFeePerByte: BigInt(info.minFeePerByte) },
-    });
-  }
-  const spend = amount.value + unsigned.fee;
-  if (spend > BigInt(account.balance)) {
-    throw new CliError(
-      `insufficient funds: ${fromAddress} has ${formatFlux(BigInt(account.balance))} FLUX, ` +
-        `the transfer needs ${formatFlux(spend)} FLUX (amount + fee ${formatFlux(unsigned.fee)})`,
-    );
-  }
-  const tx = signTx(unsigned, key, params);
-  const { id } = await client.submitTx({ body: { tx: toHex(encodeTx(tx)) } });
-  if (id !== toHex(txId(tx))) ctx.note(`warning: the node reported id ${id}, expected ${toHex(txId(tx))}`);
+  const sent = await sendTx(
+    client,
+    key,
+    { params, info },
+    {
+      kind: TxKind.transfer,
+      payload: encodeTransfer(to.address, amount.value, memo),
+      fee,
+      check: (txFee, account) => {
+        const spend = amount.value + txFee;
+        if (spend > BigInt(account.balance))
+          throw new CliError(
+            `insufficient funds: ${fromAddress} has ${formatFlux(BigInt(account.balance))} FLUX, ` +
+              `the transfer needs ${formatFlux(spend)} FLUX (amount + fee ${formatFlux(txFee)})`,
+          );
+      },
+      warn: (line) => ctx.note(line),
+    },
+  );
+  const { id } = sent;
   const result = {
     id,
     from: fromAddress,
     to: toText,
     amount: amount.value.toString(),
-    fee: unsigned.fee.toString(),
-    nonce: unsigned.nonce,
+    fee: sent.fee.toString(),
+    nonce: sent.nonce,
   };
   if (ctx.values.wait) {
     ctx.note(`sent ${id}; waiting until it is mined...`);
@@ -248,7 +243,7 @@ export async function walletSend(ctx: CommandContext): Promise<void> {
   }
   ctx.emit(
     result,
-    `${id}  ${formatFlux(amount.value)} FLUX to ${toText} (fee ${formatFlux(unsigned.fee)}), pending`,
+    `${id}  ${formatFlux(amount.value)} FLUX to ${toText} (fee ${formatFlux(sent.fee)}), pending`,
   );
 }
 

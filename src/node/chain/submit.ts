@@ -1,10 +1,10 @@
 // Transactions a node's own services send (FluxNode confirmations and down reports, PoUW
 // results): the next nonce counts the key's transactions still in the mempool, and the fee is
 // the minimum for the signed size.
-import { Tx, type TxKind } from '../../core/codec/types.ts';
+import type { Tx, TxKind } from '../../core/codec/types.ts';
 import { bytesEqual } from '../../core/crypto/hash.ts';
 import { addressBytes, type KeyPair } from '../../core/crypto/keys.ts';
-import { minimumFee, signTx } from '../../core/ledger/tx.ts';
+import { signWithMinimumFee } from '../../wallet/sign.ts';
 import type { Chain, SubmitResult } from './types.ts';
 
 /** The nonce of `key`'s next transaction: its account's nonce plus its pending transactions. */
@@ -20,8 +20,6 @@ export function submitOwn(
   kind: TxKind,
   payload: Uint8Array,
 ): { tx: Tx; result: SubmitResult } {
-  const unsigned = { nonce: nextNonce(chain, key.publicKey), fee: 0n, kind, payload };
-  unsigned.fee = minimumFee(Tx.value_serializedSize(signTx(unsigned, key, chain.params)), chain.params);
-  const tx = signTx(unsigned, key, chain.params);
+  const tx = signWithMinimumFee({ nonce: nextNonce(chain, key.publicKey), kind, payload }, key, chain.params);
   return { tx, result: chain.submitTx(tx) };
 }

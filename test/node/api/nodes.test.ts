@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEVNET_REGIONS, withDevnetRegions } from '../../../src/cli/devnet-nodes.ts';
-import { Tx, TxKind } from '../../../src/core/codec/types.ts';
+import { TxKind } from '../../../src/core/codec/types.ts';
 import { keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
-import { minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
 import { encodeNodeDown } from '../../../src/core/nodes/payloads.ts';
 import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
 import { createMiner } from '../../../src/node/miner/miner.ts';
 import { devnetParams } from '../../../src/node/node.ts';
+import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
 import { apiFixture } from './fixture.ts';
 
 const operatorKeys = [1, 2, 3, 4, 5].map((i) => keyPairFromSecret(new Uint8Array(32).fill(i)));
@@ -52,9 +52,8 @@ describe('down FluxNodes in the nodes API', () => {
     const byOperator = new Map(list.nodes.map((n) => [n.operator, n.id]));
     const ids = operators.map((o) => byOperator.get(Buffer.from(o).toString('hex'))!);
     for (const i of [1, 2]) {
-      const unsigned = { nonce: 0, fee: 0n, kind: TxKind.nodeDown, payload: encodeNodeDown(ids[0], ids[i]) };
-      unsigned.fee = minimumFee(Tx.value_serializedSize(signTx(unsigned, operatorKeys[i], params)), params);
-      assert.ok(api.chain.submitTx(signTx(unsigned, operatorKeys[i], params)).ok);
+      const unsigned = { nonce: 0, kind: TxKind.nodeDown, payload: encodeNodeDown(ids[0], ids[i]) };
+      assert.ok(api.chain.submitTx(signWithMinimumFee(unsigned, operatorKeys[i], params)).ok);
     }
     await createMiner({ chain: api.chain, minerAddress: new Uint8Array(20).fill(0xee) }).mineBlock();
     const node = await api.client.node({ params: { id: ids[0] } });

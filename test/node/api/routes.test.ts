@@ -3,14 +3,15 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type ApiError, createClient } from '../../../src/api/client.ts';
 import { encodeTx, txId } from '../../../src/core/codec/ids.ts';
-import { Tx, TxKind } from '../../../src/core/codec/types.ts';
+import { type Tx, TxKind } from '../../../src/core/codec/types.ts';
 import { toHex } from '../../../src/core/crypto/hash.ts';
 import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
 import { addressBytes, encodeAddress, type KeyPair } from '../../../src/core/crypto/keys.ts';
-import { encodeTransfer, minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
+import { encodeTransfer, signTx } from '../../../src/core/ledger/tx.ts';
 import { COIN, DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
 import { createMiner } from '../../../src/node/miner/miner.ts';
 import { DEVNET_ALLOCATION, devnetParams } from '../../../src/node/node.ts';
+import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
 import { apiFixture } from './fixture.ts';
 
 const params = devnetParams(Date.now());
@@ -22,12 +23,12 @@ const stranger = encodeAddress(prefix, new Uint8Array(20).fill(7));
 function transfer(nonce: number, amount: bigint, fee?: bigint): Tx {
   const unsigned = {
     nonce,
-    fee: 0n,
     kind: TxKind.transfer,
     payload: encodeTransfer(new Uint8Array(20).fill(7), amount),
   };
-  unsigned.fee = fee ?? minimumFee(Tx.value_serializedSize(signTx(unsigned, funded, params)), params);
-  return signTx(unsigned, funded, params);
+  return fee === undefined
+    ? signWithMinimumFee(unsigned, funded, params)
+    : signTx({ ...unsigned, fee }, funded, params);
 }
 
 describe('REST API', () => {

@@ -5,9 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Tx, TxKind } from '../../../src/core/codec/types.ts';
+import { type Tx, TxKind } from '../../../src/core/codec/types.ts';
 import { type KeyPair, keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
-import { minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
 import { genesisNodeId } from '../../../src/core/nodes/lifecycle.ts';
 import { encodeNodeDown } from '../../../src/core/nodes/payloads.ts';
 import { isNodeDown } from '../../../src/core/nodes/types.ts';
@@ -16,6 +15,7 @@ import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
 import { type ConfirmService, startConfirmService } from '../../../src/node/fluxnode/service.ts';
 import { createMiner, type Miner } from '../../../src/node/miner/miner.ts';
 import { devnetParams } from '../../../src/node/node.ts';
+import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
 import { GOOD_REPORT } from '../../core/nodes/helpers.ts';
 
 const [own, r1, r2] = [7, 8, 9].map((i): KeyPair => keyPairFromSecret(new Uint8Array(32).fill(i)));
@@ -26,9 +26,7 @@ const params = withDevnetFluxNodes(
 const [mine, n1, n2] = [0, 1, 2].map(genesisNodeId);
 
 function signed(k: KeyPair, kind: number, payload: Uint8Array): Tx {
-  const unsigned = { nonce: 0, fee: 0n, kind, payload };
-  unsigned.fee = minimumFee(Tx.value_serializedSize(signTx(unsigned, k, params)), params);
-  return signTx(unsigned, k, params);
+  return signWithMinimumFee({ nonce: 0, kind, payload }, k, params);
 }
 
 async function until<T>(what: string, fn: () => T | undefined, ms = 5_000): Promise<T> {

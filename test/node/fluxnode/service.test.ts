@@ -6,24 +6,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient, type FluxClient } from '../../../src/api/client.ts';
-import { Tx, TxKind } from '../../../src/core/codec/types.ts';
+import { type Tx, TxKind } from '../../../src/core/codec/types.ts';
 import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
 import { addressBytes, type KeyPair } from '../../../src/core/crypto/keys.ts';
-import { minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
 import { nodeIdOf } from '../../../src/core/nodes/lifecycle.ts';
 import { encodeNodeStart, encodeNodeStop } from '../../../src/core/nodes/payloads.ts';
 import { COIN, DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
 import type { LocalChain } from '../../../src/node/chain/chain.ts';
 import { createMiner, type Miner } from '../../../src/node/miner/miner.ts';
 import { createNode, devnetParams, type FluxNode } from '../../../src/node/node.ts';
+import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
 
 const params = devnetParams(Date.now());
 const owner: KeyPair = deriveKeyPair(DEVNET_MNEMONIC, 0, 1);
 
 function ownerTx(nonce: number, kind: number, payload: Uint8Array): Tx {
-  const unsigned = { nonce, fee: 0n, kind, payload };
-  unsigned.fee = minimumFee(Tx.value_serializedSize(signTx(unsigned, owner, params)), params);
-  return signTx(unsigned, owner, params);
+  return signWithMinimumFee({ nonce, kind, payload }, owner, params);
 }
 
 async function until<T>(what: string, fn: () => T | undefined, ms = 10_000): Promise<T> {
