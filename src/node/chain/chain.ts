@@ -460,7 +460,7 @@ class NodeChain implements LocalChain {
       store.meta.put('tip', record.hash);
     });
     this.current = tipOf({ ...record, status: BlockStatus.valid });
-    if (this.pool.size > 0) {
+    if (this.pool.size > 0 || this.pool.heldSize > 0) {
       this.pool.revalidateSenders(sendersOf(block));
       this.pool.dropInapplicable(record.height + 1);
     }

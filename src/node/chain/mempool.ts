@@ -41,7 +41,23 @@ export interface MempoolOptions {
   nextHeight?: () => number;
 }
 
-export type AddResult = { ok: true; entry: MempoolEntry } | { ok: false; error: LedgerError };
+/** `held`: the nonce is ahead of the sender's next one; it waits for the gap to fill. */
+export type AddResult = { ok: true; entry: MempoolEntry; held?: boolean } | { ok: false; error: LedgerError };
+
+/**
+ * How far ahead of a sender's next nonce a transaction is held rather than refused: gossip and
+ * concurrent clients deliver a sender's transactions out of order, and refusing the later ones
+ * lost them until their sender announced them again.
+ */
+export const MAX_NONCE_GAP = 64;
+
+interface Held {
+  tx: Tx;
+  id: Uint8Array;
+  idHex: string;
+  sender: string;
+  nonce: number;
+}
 
 /** a pays a strictly higher fee per byte than b (compared exactly, without rounding). */
 function higherRate(a: MempoolEntry, b: MempoolEntry): boolean {
@@ -59,6 +75,11 @@ export class Mempool {
   private readonly byId = new Map<string, MempoolEntry>();
   /** Per sender, pending transactions in nonce order, contiguous from the account's nonce. */
   private readonly bySender = new Map<string, MempoolEntry[]>();
+  /** Transactions whose nonce leaves a gap, per sender by nonce, until the gap fills. */
+  private readonly held = new Map<string, Map<number, Held>>();
+  private readonly heldById = new Map<string, Held>();
+  /** Held transactions at most (a tenth of the pool): they cost a signature check, no state. */
+  readonly maxHeld: number;
   private seq = 0;
 
   constructor(opts: MempoolOptions) {
@@ -66,19 +87,29 @@ export class Mempool {
     this.state = opts.state;
     this.verifier = opts.verifier;
     this.maxTxs = opts.maxTxs ?? 50_000;
+    this.maxHeld = Math.max(MAX_NONCE_GAP, Math.floor(this.maxTxs / 10));
     this.nextHeight = opts.nextHeight;
   }
 
+  /** Transactions ready for a block (held ones not counted). */
   get size(): number {
     return this.byId.size;
   }
 
+  /** Transactions waiting for an earlier nonce of their sender. */
+  get heldSize(): number {
+    return this.heldById.size;
+  }
+
+  /** A pending or held transaction. */
   get(id: Uint8Array): Tx | undefined {
-    return this.byId.get(toHex(id))?.tx;
+    const key = toHex(id);
+    return (this.byId.get(key) ?? this.heldById.get(key))?.tx;
   }
 
   has(id: Uint8Array): boolean {
-    return this.byId.has(toHex(id));
+    const key = toHex(id);
+    return this.byId.has(key) || this.heldById.has(key);
   }
 
   /** Validates a transaction against the tip state and the sender's pending ones, then keeps it. */
@@ -87,7 +118,8 @@ export class Mempool {
     if (shape) return fail('MALFORMED', `malformed transaction: ${shape}`);
     const id = opts.id ?? txId(tx);
     const idHex = toHex(id);
-    if (this.byId.has(idHex)) return fail('DUPLICATE', `transaction ${idHex} is already in the mempool`);
+    if (this.byId.has(idHex) || this.heldById.has(idHex))
+      return fail('DUPLICATE', `transaction ${idHex} is already in the mempool`);
     const size = txSize(tx);
     const checked = checkTxStateless(tx, this.params, size);
     if (!checked.ok) return checked;
@@ -110,11 +142,13 @@ export class Mempool {
         const taken = pending[nonce - account.nonce];
         return fail('BAD_NONCE', `nonce ${nonce} is already taken by pending transaction ${taken.idHex}`);
       }
-      return fail(
-        'BAD_NONCE',
-        `nonce ${nonce} leaves a gap: the sender's next nonce is ${expected}` +
-          (pending.length ? ` (${account.nonce} on chain + ${pending.length} pending)` : ''),
-      );
+      const gap = `the sender's next nonce is ${expected}${pending.length ? ` (${account.nonce} on chain + ${pending.length} pending)` : ''}`;
+      if (nonce > expected + MAX_NONCE_GAP)
+        return fail(
+          'BAD_NONCE',
+          `nonce ${nonce} is too far ahead: ${gap}, and at most ${MAX_NONCE_GAP} ahead are held`,
+        );
+      return this.hold({ tx, id, idHex, sender, nonce }, gap);
     }
     const payload = checked.payload;
     const spend = tx.body.fee + payload.spend;
@@ -160,7 +194,59 @@ export class Mempool {
     this.byId.set(idHex, entry);
     pending.push(entry);
     this.bySender.set(sender, pending);
+    this.promote(sender);
     return { ok: true, entry };
+  }
+
+  /** Keeps a transaction whose nonce leaves a gap until the gap fills (or a block makes it stale). */
+  private hold(h: Held, gap: string): AddResult {
+    const mine = this.held.get(h.sender) ?? new Map<number, Held>();
+    if (mine.has(h.nonce))
+      return fail(
+        'BAD_NONCE',
+        `nonce ${h.nonce} is already taken by held transaction ${mine.get(h.nonce)!.idHex}`,
+      );
+    if (this.heldById.size >= this.maxHeld)
+      return fail(
+        'BAD_NONCE',
+        `nonce ${h.nonce} leaves a gap (${gap}), and ${this.heldById.size} transactions already wait for theirs`,
+      );
+    mine.set(h.nonce, h);
+    this.held.set(h.sender, mine);
+    this.heldById.set(h.idHex, h);
+    const entry: MempoolEntry = {
+      tx: h.tx,
+      id: h.id,
+      idHex: h.idHex,
+      sender: h.sender,
+      nonce: h.nonce,
+      size: txSize(h.tx),
+      fee: h.tx.body.fee,
+      spend: 0n,
+      seq: this.seq++,
+    };
+    return { ok: true, entry, held: true };
+  }
+
+  /** Moves a sender's held transactions that no longer leave a gap into the pool, in nonce order. */
+  private promote(sender: string): void {
+    const mine = this.held.get(sender);
+    if (mine === undefined) return;
+    const account = this.account(sender);
+    for (const [nonce, h] of mine) {
+      if (nonce >= account.nonce) continue;
+      mine.delete(nonce);
+      this.heldById.delete(h.idHex);
+    }
+    const expected = account.nonce + (this.bySender.get(sender)?.length ?? 0);
+    const next = mine.get(expected);
+    if (mine.size === 0) this.held.delete(sender);
+    if (next === undefined) return;
+    mine.delete(expected);
+    this.heldById.delete(next.idHex);
+    if (mine.size === 0) this.held.delete(sender);
+    // Its signature was checked when it was held; add() promotes the one after it in turn.
+    this.add(next.tx, { signatureChecked: true, id: next.id });
   }
 
   /** Pending transactions, best fee rate first. */
@@ -200,7 +286,8 @@ export class Mempool {
    * After a block joined the tip: drops the senders' included transactions and any of theirs the
    * new state makes invalid (nonce already used, balance no longer covering them).
    */
-  revalidateSenders(senders: Iterable<string>): void {
+  revalidateSenders(blockSenders: Iterable<string>): void {
+    const senders = [...blockSenders];
     for (const sender of senders) {
       const list = this.bySender.get(sender);
       if (!list) continue;
@@ -222,6 +309,12 @@ export class Mempool {
       if (kept.length) this.bySender.set(sender, kept);
       else this.bySender.delete(sender);
     }
+    for (const sender of senders) if (this.held.has(sender)) this.promote(sender);
+  }
+
+  /** Whether a sender has held transactions (a block of theirs may fill the gap). */
+  holds(sender: string): boolean {
+    return this.held.has(sender);
   }
 
   /**
@@ -259,6 +352,7 @@ export class Mempool {
     this.byId.clear();
     this.bySender.clear();
     for (const c of keyed) this.add(c.tx, { signatureChecked: true, id: c.id });
+    for (const sender of [...this.held.keys()]) this.promote(sender);
     return this.byId.size;
   }
 

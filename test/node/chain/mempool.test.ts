@@ -6,7 +6,7 @@ import { SignatureVerifier } from '../../../src/core/crypto/keys.ts';
 import { accountId, accounts } from '../../../src/core/ledger/state.ts';
 import { signTx, txSize } from '../../../src/core/ledger/tx.ts';
 import { COIN, createParams } from '../../../src/core/params/index.ts';
-import { Mempool } from '../../../src/node/chain/mempool.ts';
+import { MAX_NONCE_GAP, Mempool } from '../../../src/node/chain/mempool.ts';
 import { addressOf, extend, type TempChains, tempChains, testKeys, testParams, transfer } from './helpers.ts';
 
 const keys = testKeys(6);
@@ -48,20 +48,65 @@ describe('mempool rules', () => {
     assert.match(err(pool.add(tx)), /^DUPLICATE: transaction .* is already in the mempool/);
   });
 
-  it('refuses a nonce gap, a used nonce and a nonce already pending', () => {
+  it('holds a transaction whose nonce leaves a gap, and takes it in when the gap fills', () => {
     const pool = poolWith();
-    assert.match(
-      err(pool.add(transfer(params, alice, addressOf(bob), COIN, 1))),
-      /^BAD_NONCE: nonce 1 leaves a gap: the sender's next nonce is 0/,
+    const second = transfer(params, alice, addressOf(bob), COIN, 1);
+    const third = transfer(params, alice, addressOf(bob), COIN, 2);
+    // Out of order, as gossip and concurrent clients deliver them: held, not refused.
+    for (const tx of [third, second]) {
+      const r = pool.add(tx);
+      assert.ok(r.ok && r.held === true, err(r));
+    }
+    assert.equal(pool.size, 0);
+    assert.equal(pool.heldSize, 2);
+    assert.ok(pool.has(txId(second)), 'a held transaction counts as known');
+    assert.match(err(pool.add(second)), /^DUPLICATE/);
+    assert.deepEqual(pool.select(10, 1e6), []);
+    // Nonce 0 arrives: 1 and 2 follow it into the pool, in order.
+    const first = transfer(params, alice, addressOf(bob), COIN, 0);
+    assert.equal(err(pool.add(first)), 'ok');
+    assert.equal(pool.size, 3);
+    assert.equal(pool.heldSize, 0);
+    assert.deepEqual(
+      pool.select(10, 1e6).map((tx) => tx.body.nonce),
+      [0, 1, 2],
     );
+  });
+
+  it('a block that fills the gap takes the held transactions in', () => {
+    const state = new Map<string, Uint8Array>();
+    const set = (nonce: number) =>
+      state.set(
+        accounts.prefix + accountId(addressOf(alice)),
+        accounts.encode({ balance: 10n * COIN, locked: 0n, nonce }),
+      );
+    set(0);
+    const pool = new Mempool({
+      params,
+      state: { get: (key) => state.get(key) },
+      verifier: new SignatureVerifier(),
+    });
+    assert.ok(pool.add(transfer(params, alice, addressOf(bob), COIN, 2)).ok);
+    assert.equal(pool.heldSize, 1);
+    set(2); // a block mined nonces 0 and 1, which this pool never saw
+    pool.revalidateSenders([accountId(addressOf(alice))]);
+    assert.equal(pool.heldSize, 0);
+    assert.deepEqual(
+      pool.select(10, 1e6).map((tx) => tx.body.nonce),
+      [2],
+    );
+  });
+
+  it('refuses a used nonce, a nonce already pending, and one too far ahead', () => {
+    const pool = poolWith();
     pool.add(transfer(params, alice, addressOf(bob), COIN, 0));
     assert.match(
       err(pool.add(transfer(params, alice, addressOf(bob), 2n * COIN, 0))),
       /^BAD_NONCE: nonce 0 is already taken by pending/,
     );
     assert.match(
-      err(pool.add(transfer(params, alice, addressOf(bob), COIN, 2))),
-      /next nonce is 1 \(0 on chain \+ 1 pending\)/,
+      err(pool.add(transfer(params, alice, addressOf(bob), COIN, 1 + MAX_NONCE_GAP + 1))),
+      /too far ahead: the sender's next nonce is 1 \(0 on chain \+ 1 pending\)/,
     );
   });
 
