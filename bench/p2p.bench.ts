@@ -15,8 +15,9 @@ import { type ChainParams, COIN, createParams, devnet } from '../src/core/params
 import { type LocalChain, openChain } from '../src/node/chain/chain.ts';
 import { withDevnetFluxNodes } from '../src/node/fluxnode/devnet.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile } from '../src/node/fluxnode/operator.ts';
+import { devnetParams } from '../src/node/genesis.ts';
 import { buildBlock, createMiner } from '../src/node/miner/miner.ts';
-import { createNode, devnetParams, type FluxNode } from '../src/node/node.ts';
+import { createNode, type FluxNode } from '../src/node/node.ts';
 import { createP2P, gossipTopics, type P2P } from '../src/node/p2p/index.ts';
 import { type BenchRow, formatRate } from './table.ts';
 

@@ -33,18 +33,20 @@ function importsUnder(dir: string, target: string): string[] {
 const CLI_RUNS_A_NODE = new Set([
   // fluxd / flux node run: the daemon itself
   'src/cli/daemon.ts -> src/node/node.ts',
+  'src/cli/daemon.ts -> src/node/genesis.ts',
   'src/cli/daemon.ts -> src/node/api/server.ts',
   'src/cli/daemon.ts -> src/node/miner/display.ts',
   // flux devnet: starts nodes, writes their genesis, keys and benchmark reports
   'src/cli/devnet.ts -> src/node/node.ts',
+  'src/cli/devnet.ts -> src/node/genesis.ts',
   'src/cli/devnet.ts -> src/node/api/server.ts',
   'src/cli/devnet.ts -> src/node/p2p/index.ts',
-  'src/cli/devnet-nodes.ts -> src/node/node.ts',
+  'src/cli/devnet-nodes.ts -> src/node/genesis.ts',
   'src/cli/devnet-nodes.ts -> src/node/fluxnode/benchmark.ts',
   'src/cli/devnet-nodes.ts -> src/node/fluxnode/devnet.ts',
   'src/cli/devnet-nodes.ts -> src/node/fluxnode/operator.ts',
   // flux devnet: the example image, and the devnet's app containers removed on `down`
-  'src/cli/devnet-app.ts -> src/node/node.ts',
+  'src/cli/devnet-app.ts -> src/node/genesis.ts',
   'src/cli/devnet-app.ts -> src/node/fluxos/options.ts',
   'src/cli/devnet-app.ts -> src/node/fluxos/runtime.ts',
   'src/cli/devnet-app.ts -> src/node/fluxos/example-image.ts',

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { decodeAddress } from '../core/crypto/keys.ts';
 import { type NetworkName, presets } from '../core/params/index.ts';
 import { DEFAULT_API_PORT } from '../node/api/server.ts';
+import { devnetMinerAddress } from '../node/genesis.ts';
 import { startMinerDisplay } from '../node/miner/display.ts';
-import { createNode, devnetMinerAddress } from '../node/node.ts';
+import { createNode } from '../node/node.ts';
 import type { CommandContext } from './context.ts';
 import { CliError } from './io.ts';
 

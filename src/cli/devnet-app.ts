@@ -16,7 +16,7 @@ import { DEVNET_MNEMONIC, devnet } from '../core/params/index.ts';
 import { genesisBlock } from '../core/transition/genesis.ts';
 import { LABELS } from '../node/fluxos/options.ts';
 import { createDockerRuntime, engineMessage } from '../node/fluxos/runtime.ts';
-import { readDevnetGenesis } from '../node/node.ts';
+import { readDevnetGenesis } from '../node/genesis.ts';
 import { follow, instanceLine } from './apps.ts';
 import type { CommandContext } from './context.ts';
 import { CliError } from './io.ts';

@@ -9,7 +9,7 @@ import { type ChainParams, createParams } from '../core/params/index.ts';
 import { runBenchmark } from '../node/fluxnode/benchmark.ts';
 import { withDevnetFluxNodes } from '../node/fluxnode/devnet.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile, saveReport } from '../node/fluxnode/operator.ts';
-import { devnetParams } from '../node/node.ts';
+import { devnetParams } from '../node/genesis.ts';
 import type { CommandContext } from './context.ts';
 
 export async function devnetGenesisWithNodes(

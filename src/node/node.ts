@@ -2,25 +2,14 @@
 // `datadir/peer.key`), the REST API, and optionally the miner, which waits until the node has
 // caught up with its peers. `createDevNode()` is the same thing in a temp dir for tests.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { toHex } from '../core/crypto/hash.ts';
-import { deriveKeyPair } from '../core/crypto/hd.ts';
-import { addressBytes, encodeAddress, type KeyPair } from '../core/crypto/keys.ts';
+import { encodeAddress, type KeyPair } from '../core/crypto/keys.ts';
 import { NodeStatus } from '../core/nodes/types.ts';
-import {
-  type ChainParams,
-  COIN,
-  createParams,
-  DEVNET_MNEMONIC,
-  devnet,
-  type GenesisAllocation,
-  type GenesisNode,
-  type NetworkName,
-  presets,
-} from '../core/params/index.ts';
+import { type ChainParams, createParams, type NetworkName, presets } from '../core/params/index.ts';
 import { networkJson } from './api/json.ts';
 import { type ApiServer, startApiServer } from './api/server.ts';
 import { openChain } from './chain/chain.ts';
@@ -36,6 +25,7 @@ import {
 import { type ConfirmService, startConfirmService } from './fluxnode/service.ts';
 import { createDockerRuntime, type Runtime } from './fluxos/runtime.ts';
 import { cachedView, type FluxOs, startFluxOs } from './fluxos/service.ts';
+import { devnetKeyOf, devnetMinerAddress, devnetParams, loadOrCreateDevnetGenesis } from './genesis.ts';
 import { DEFAULT_INGRESS_DOMAIN, type Ingress, startIngress } from './ingress/proxy.ts';
 import { chainResolver } from './ingress/resolve.ts';
 import { createJobFetcher, type JobFetcher } from './jobs/fetcher.ts';
@@ -46,7 +36,6 @@ import { createLiveness, type Liveness } from './liveness/service.ts';
 import { createMiner, type Miner } from './miner/miner.ts';
 import { createP2P, loadOrCreatePeerKey, type P2P, type P2PLimits, type SyncProgress } from './p2p/index.ts';
 
-export const GENESIS_FILE = 'genesis.json';
 export const PEER_KEY_FILE = 'peer.key';
 /** libp2p's peer store: the peers this node met, dialled again after a restart. */
 export const PEER_STORE_FILE = 'peers.db';
@@ -70,9 +59,6 @@ export interface P2PNodeOptions {
   /** How long the miner waits for a first peer before mining alone; default INITIAL_SYNC_WAIT_MS. */
   initialSyncWaitMs?: number;
 }
-/** Each of the first DEVNET_FUNDED_ACCOUNTS accounts of DEVNET_MNEMONIC gets this at genesis. */
-export const DEVNET_ALLOCATION = 1_000_000n * COIN;
-export const DEVNET_FUNDED_ACCOUNTS = 4;
 
 export interface NodeOptions {
   network: NetworkName;
@@ -152,111 +138,6 @@ export interface FluxNode {
   /** Whether this node looks cut off from the network (then it sends no down reports). */
   readonly isolation: IsolationMonitor;
   close(): Promise<void>;
-}
-
-/** Devnet's funded accounts: indexes 0..3 (account 0) of DEVNET_MNEMONIC, 1,000,000 FLUX each. */
-export function devnetAllocations(): GenesisAllocation[] {
-  return Array.from({ length: DEVNET_FUNDED_ACCOUNTS }, (_, index) => ({
-    address: toHex(addressBytes(deriveKeyPair(DEVNET_MNEMONIC, 0, index).publicKey)),
-    amount: DEVNET_ALLOCATION,
-  }));
-}
-
-/** Devnet params with genesis at `time` and the funded devnet accounts. */
-export function devnetParams(time: number): ChainParams {
-  return createParams(devnet, { genesis: { time, allocations: devnetAllocations() } });
-}
-
-interface GenesisFileJson {
-  network: 'devnet';
-  time: number;
-  allocations: Array<{ address: string; amount: string }>;
-  nodes?: GenesisNode[];
-}
-
-/** Reads a devnet genesis file; undefined when it does not exist. */
-export async function readDevnetGenesis(file: string): Promise<ChainParams | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  let saved: GenesisFileJson;
-  try {
-    saved = JSON.parse(text) as GenesisFileJson;
-  } catch (e) {
-    throw new Error(`${file} is not JSON: ${(e as Error).message}`);
-  }
-  if (
-    saved === null ||
-    typeof saved !== 'object' ||
-    saved.network !== 'devnet' ||
-    !Number.isSafeInteger(saved.time) ||
-    !Array.isArray(saved.allocations)
-  ) {
-    throw new Error(`${file} is not a devnet genesis file`);
-  }
-  return createParams(devnet, {
-    genesis: {
-      time: saved.time,
-      allocations: saved.allocations.map((a) => ({ address: a.address, amount: BigInt(a.amount) })),
-      ...(Array.isArray(saved.nodes) ? { nodes: saved.nodes } : {}),
-    },
-  });
-}
-
-/** Writes the genesis of `params` (time + allocations) to `file`, atomically. */
-export async function writeDevnetGenesis(file: string, params: ChainParams): Promise<void> {
-  const json: GenesisFileJson = {
-    network: 'devnet',
-    time: params.genesis.time,
-    allocations: params.genesis.allocations.map((a) => ({ address: a.address, amount: a.amount.toString() })),
-    ...(params.genesis.nodes?.length ? { nodes: params.genesis.nodes } : {}),
-  };
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(`${file}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
-  await rename(`${file}.tmp`, file);
-}
-
-function sameGenesis(a: ChainParams, b: ChainParams): boolean {
-  return (
-    a.genesis.time === b.genesis.time &&
-    a.genesis.allocations.length === b.genesis.allocations.length &&
-    a.genesis.allocations.every(
-      (x, i) =>
-        x.address === b.genesis.allocations[i].address && x.amount === b.genesis.allocations[i].amount,
-    ) &&
-    JSON.stringify(a.genesis.nodes ?? []) === JSON.stringify(b.genesis.nodes ?? [])
-  );
-}
-
-/**
- * A devnet datadir keeps its own genesis (time + allocations): a new datadir picks `now` (or
- * the shared `genesisFile` of a multi-node devnet), so ASERT starts at the initial target; a
- * restart reuses the saved one.
- */
-export async function loadOrCreateDevnetGenesis(
-  datadir: string,
-  now: number,
-  genesisFile?: string,
-): Promise<ChainParams> {
-  const file = join(datadir, GENESIS_FILE);
-  const saved = await readDevnetGenesis(file);
-  const shared = genesisFile === undefined ? undefined : await readDevnetGenesis(genesisFile);
-  if (genesisFile !== undefined && shared === undefined) throw new Error(`no genesis file at ${genesisFile}`);
-  if (saved !== undefined) {
-    if (shared !== undefined && !sameGenesis(saved, shared)) {
-      throw new Error(
-        `${file} holds a different devnet genesis than ${genesisFile}; use a new datadir to join that devnet`,
-      );
-    }
-    return saved;
-  }
-  const params = shared ?? devnetParams(now);
-  await writeDevnetGenesis(file, params);
-  return params;
 }
 
 export async function createNode(opts: NodeOptions): Promise<FluxNode> {
@@ -670,19 +551,4 @@ export async function createDevNode(opts: DevNodeOptions = {}): Promise<FluxNode
     rmSync(datadir, { recursive: true, force: true });
     throw e;
   }
-}
-
-/** On devnet, the key of a DEVNET_MNEMONIC account (indexes 0..9) with this address, if any. */
-export function devnetKeyOf(params: ChainParams, address: Uint8Array): KeyPair | undefined {
-  if (params.network !== 'devnet') return undefined;
-  for (let i = 0; i < 10; i++) {
-    const key = deriveKeyPair(DEVNET_MNEMONIC, 0, i);
-    if (toHex(addressBytes(key.publicKey)) === toHex(address)) return key;
-  }
-  return undefined;
-}
-
-/** Devnet's default miner: account 0 of DEVNET_MNEMONIC, so rewards land in the imported wallet. */
-export function devnetMinerAddress(): Uint8Array {
-  return addressBytes(deriveKeyPair(DEVNET_MNEMONIC, 0, 0).publicKey);
 }

@@ -16,7 +16,8 @@ import { sha256, toHex } from '../../src/core/crypto/hash.ts';
 import { addressBytes, encodeAddress, type KeyPair, keyPairFromSecret } from '../../src/core/crypto/keys.ts';
 import { encodeTransfer, minimumFee, signTx } from '../../src/core/ledger/tx.ts';
 import { type ChainParams, COIN, createParams } from '../../src/core/params/index.ts';
-import { PEER_KEY_FILE, writeDevnetGenesis } from '../../src/node/node.ts';
+import { writeDevnetGenesis } from '../../src/node/genesis.ts';
+import { PEER_KEY_FILE } from '../../src/node/node.ts';
 import { loadOrCreatePeerKey, peerIdOf } from '../../src/node/p2p/index.ts';
 import { type ChaosNet, logExcerpt, nodeAddress } from './net.ts';
 

@@ -8,8 +8,9 @@ import { main } from '../../src/cli/flux.ts';
 import { encodeAddress } from '../../src/core/crypto/keys.ts';
 import { COIN, DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
 import type { LocalChain } from '../../src/node/chain/chain.ts';
+import { DEVNET_ALLOCATION } from '../../src/node/genesis.ts';
 import { createMiner } from '../../src/node/miner/miner.ts';
-import { createDevNode, DEVNET_ALLOCATION, type FluxNode } from '../../src/node/node.ts';
+import { createDevNode, type FluxNode } from '../../src/node/node.ts';
 
 class Sink extends Writable {
   text = '';

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import type { ApiError } from '../../../src/api/client.ts';
 import { appPrice } from '../../../src/core/apps/price.ts';
 import { parseAppSpec } from '../../../src/core/apps/spec.ts';
-import { devnetParams } from '../../../src/node/node.ts';
+import { devnetParams } from '../../../src/node/genesis.ts';
 import { apiFixture } from './fixture.ts';
 
 const params = devnetParams(Date.now());

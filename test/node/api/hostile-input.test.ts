@@ -11,8 +11,8 @@ import fc from 'fast-check';
 import type { RouteDef } from '../../../src/api/route.ts';
 import { routes } from '../../../src/api/routes.ts';
 import { decodeAddress } from '../../../src/core/crypto/keys.ts';
+import { devnetParams } from '../../../src/node/genesis.ts';
 import { JobDataStore } from '../../../src/node/jobs/store.ts';
-import { devnetParams } from '../../../src/node/node.ts';
 import { apiFixture } from './fixture.ts';
 
 const params = devnetParams(Date.now());

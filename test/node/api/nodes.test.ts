@@ -5,8 +5,8 @@ import { TxKind } from '../../../src/core/codec/types.ts';
 import { keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
 import { encodeNodeDown } from '../../../src/core/nodes/payloads.ts';
 import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
+import { devnetParams } from '../../../src/node/genesis.ts';
 import { createMiner } from '../../../src/node/miner/miner.ts';
-import { devnetParams } from '../../../src/node/node.ts';
 import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
 import { apiFixture } from './fixture.ts';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { MAX_HEAD_BYTES, MAX_HEADER_BYTES, MAX_URL_BYTES } from '../../../src/node/api/refusals.ts';
-import { devnetParams } from '../../../src/node/node.ts';
+import { devnetParams } from '../../../src/node/genesis.ts';
 import { apiFixture } from './fixture.ts';
 
 const params = devnetParams(Date.now());

@@ -9,8 +9,8 @@ import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
 import { addressBytes, encodeAddress, type KeyPair } from '../../../src/core/crypto/keys.ts';
 import { encodeTransfer, signTx } from '../../../src/core/ledger/tx.ts';
 import { COIN, DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
+import { DEVNET_ALLOCATION, devnetParams } from '../../../src/node/genesis.ts';
 import { createMiner } from '../../../src/node/miner/miner.ts';
-import { DEVNET_ALLOCATION, devnetParams } from '../../../src/node/node.ts';
 import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
 import { apiFixture } from './fixture.ts';
 

@@ -13,8 +13,8 @@ import { isNodeDown } from '../../../src/core/nodes/types.ts';
 import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
 import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
 import { type ConfirmService, startConfirmService } from '../../../src/node/fluxnode/service.ts';
+import { devnetParams } from '../../../src/node/genesis.ts';
 import { createMiner, type Miner } from '../../../src/node/miner/miner.ts';
-import { devnetParams } from '../../../src/node/node.ts';
 import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
 import { GOOD_REPORT } from '../../core/nodes/helpers.ts';
 

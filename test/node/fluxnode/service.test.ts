@@ -13,8 +13,9 @@ import { nodeIdOf } from '../../../src/core/nodes/lifecycle.ts';
 import { encodeNodeStart, encodeNodeStop } from '../../../src/core/nodes/payloads.ts';
 import { COIN, DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
 import type { LocalChain } from '../../../src/node/chain/chain.ts';
+import { devnetParams } from '../../../src/node/genesis.ts';
 import { createMiner, type Miner } from '../../../src/node/miner/miner.ts';
-import { createNode, devnetParams, type FluxNode } from '../../../src/node/node.ts';
+import { createNode, type FluxNode } from '../../../src/node/node.ts';
 import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
 
 const params = devnetParams(Date.now());

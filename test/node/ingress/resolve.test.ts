@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type AppSpec, parseAppSpec } from '../../../src/core/apps/spec.ts';
 import type { PlacementView } from '../../../src/node/fluxos/service.ts';
+import { devnetParams } from '../../../src/node/genesis.ts';
 import { hostOfEndpoint, placementResolver } from '../../../src/node/ingress/resolve.ts';
 import { LivenessView } from '../../../src/node/liveness/view.ts';
-import { createNode, devnetParams } from '../../../src/node/node.ts';
+import { createNode } from '../../../src/node/node.ts';
 
 const params = devnetParams(Date.now());
 const EXAMPLE = readFileSync(join(import.meta.dirname, '../../../examples/hello-web/app.yaml'), 'utf8');

@@ -21,8 +21,9 @@ import { type ChainParams, createParams } from '../../../src/core/params/index.t
 import { openChain } from '../../../src/node/chain/chain.ts';
 import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile } from '../../../src/node/fluxnode/operator.ts';
+import { devnetParams } from '../../../src/node/genesis.ts';
 import { encodeHeartbeat } from '../../../src/node/liveness/heartbeat.ts';
-import { createNode, devnetParams, type FluxNode } from '../../../src/node/node.ts';
+import { createNode, type FluxNode } from '../../../src/node/node.ts';
 import { createP2P, gossipTopics, type P2P } from '../../../src/node/p2p/index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'openflux-liveness-'));

@@ -24,7 +24,8 @@ import { openChain } from '../../../src/node/chain/chain.ts';
 import type { Chain } from '../../../src/node/chain/types.ts';
 import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile, saveReport } from '../../../src/node/fluxnode/operator.ts';
-import { createNode, devnetParams, type FluxNode } from '../../../src/node/node.ts';
+import { devnetParams } from '../../../src/node/genesis.ts';
+import { createNode, type FluxNode } from '../../../src/node/node.ts';
 import { createP2P, type P2P } from '../../../src/node/p2p/index.ts';
 import { GOOD_REPORT } from '../../core/nodes/helpers.ts';
 
