@@ -1,15 +1,13 @@
 // The daemon, composed in one place: the chain in `datadir/chain.db`, the p2p host (identity in
 // `datadir/peer.key`), the REST API, and optionally the miner, which waits until the node has
-// caught up with its peers. `createDevNode()` is the same thing in a temp dir for tests.
-import { mkdtempSync, rmSync } from 'node:fs';
+// caught up with its peers. `createDevNode()` (dev-node.ts) is the same thing in a temp dir for tests.
 import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { toHex } from '../core/crypto/hash.ts';
 import { encodeAddress, type KeyPair } from '../core/crypto/keys.ts';
 import { NodeStatus } from '../core/nodes/types.ts';
-import { type ChainParams, createParams, type NetworkName, presets } from '../core/params/index.ts';
+import { type ChainParams, type NetworkName, presets } from '../core/params/index.ts';
 import { networkJson } from './api/json.ts';
 import { type ApiServer, startApiServer } from './api/server.ts';
 import { openChain } from './chain/chain.ts';
@@ -25,7 +23,7 @@ import {
 import { type ConfirmService, startConfirmService } from './fluxnode/service.ts';
 import { createDockerRuntime, type Runtime } from './fluxos/runtime.ts';
 import { cachedView, type FluxOs, startFluxOs } from './fluxos/service.ts';
-import { devnetKeyOf, devnetMinerAddress, devnetParams, loadOrCreateDevnetGenesis } from './genesis.ts';
+import { devnetKeyOf, loadOrCreateDevnetGenesis } from './genesis.ts';
 import { DEFAULT_INGRESS_DOMAIN, type Ingress, startIngress } from './ingress/proxy.ts';
 import { chainResolver } from './ingress/resolve.ts';
 import { createJobFetcher, type JobFetcher } from './jobs/fetcher.ts';
@@ -510,45 +508,4 @@ function createMiningGate(o: {
       await queue;
     },
   };
-}
-
-export interface DevNodeOptions {
-  mine?: boolean;
-  minerAddress?: Uint8Array;
-  /** Extra overrides on top of devnet params with genesis now. */
-  params?: Partial<ChainParams>;
-  /** A p2p host on a free loopback port; default none (a node on its own). */
-  p2p?: P2PNodeOptions | boolean;
-  log?: (line: string) => void;
-  now?: () => number;
-}
-
-/** A devnet node in a new temp dir with the API on a free loopback port; close() removes the dir. */
-export async function createDevNode(opts: DevNodeOptions = {}): Promise<FluxNode> {
-  const datadir = mkdtempSync(join(tmpdir(), 'openflux-dev-'));
-  const now = opts.now ?? Date.now;
-  const params = createParams(devnetParams(now()), opts.params ?? {});
-  try {
-    const node = await createNode({
-      network: 'devnet',
-      datadir,
-      params,
-      api: { host: '127.0.0.1', port: 0 },
-      p2p: opts.p2p === true ? {} : (opts.p2p ?? false),
-      mine: opts.mine,
-      minerAddress: opts.minerAddress ?? (opts.mine ? devnetMinerAddress() : undefined),
-      log: opts.log,
-      now,
-    });
-    return {
-      ...node,
-      async close() {
-        await node.close();
-        rmSync(datadir, { recursive: true, force: true });
-      },
-    };
-  } catch (e) {
-    rmSync(datadir, { recursive: true, force: true });
-    throw e;
-  }
 }

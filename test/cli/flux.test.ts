@@ -8,9 +8,10 @@ import { main } from '../../src/cli/flux.ts';
 import { encodeAddress } from '../../src/core/crypto/keys.ts';
 import { COIN, DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
 import type { LocalChain } from '../../src/node/chain/chain.ts';
+import { createDevNode } from '../../src/node/dev-node.ts';
 import { DEVNET_ALLOCATION } from '../../src/node/genesis.ts';
 import { createMiner } from '../../src/node/miner/miner.ts';
-import { createDevNode, type FluxNode } from '../../src/node/node.ts';
+import type { FluxNode } from '../../src/node/node.ts';
 
 class Sink extends Writable {
   text = '';

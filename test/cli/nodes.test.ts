@@ -9,8 +9,9 @@ import { toHex } from '../../src/core/crypto/hash.ts';
 import { keyPairFromSecret } from '../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
 import type { LocalChain } from '../../src/node/chain/chain.ts';
+import { createDevNode } from '../../src/node/dev-node.ts';
 import { createMiner } from '../../src/node/miner/miner.ts';
-import { createDevNode, type FluxNode } from '../../src/node/node.ts';
+import type { FluxNode } from '../../src/node/node.ts';
 
 class Sink extends Writable {
   text = '';

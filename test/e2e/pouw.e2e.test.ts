@@ -11,7 +11,8 @@ import { decodeMatrix, encodeNpy } from '../../src/api/matrix-file.ts';
 import { main } from '../../src/cli/flux.ts';
 import { DEVNET_MNEMONIC, devnet } from '../../src/core/params/index.ts';
 import { dotProduct } from '../../src/core/pouw/index.ts';
-import { createDevNode, type FluxNode } from '../../src/node/node.ts';
+import { createDevNode } from '../../src/node/dev-node.ts';
+import type { FluxNode } from '../../src/node/node.ts';
 
 class Sink extends Writable {
   text = '';

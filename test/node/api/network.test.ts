@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from '../../../src/api/client.ts';
-import { createDevNode, type FluxNode } from '../../../src/node/node.ts';
+import { createDevNode } from '../../../src/node/dev-node.ts';
+import type { FluxNode } from '../../../src/node/node.ts';
 
 describe('GET /network', () => {
   let a: FluxNode;
