@@ -55,9 +55,12 @@ export interface NodeParams {
   /**
    * Down reports (on chain): a confirmed node is marked down when `quorum` other confirmed nodes
    * reported it down within `window` blocks; a down node hosts and earns nothing until it
-   * confirms again.
+   * confirms again. A node reports another only once it has been down in its view for
+   * `reportAfterMs` (off chain): failover needs no report and happens at the liveness timeout,
+   * while a report costs the target its payments, so a node that restarts (a crash, an upgrade)
+   * within that time is never reported.
    */
-  down: { quorum: number; window: number };
+  down: { quorum: number; window: number; reportAfterMs: number };
   /**
    * Isolation (off chain: each node judges itself before it reports others down). A node looks
    * cut off while fewer than `minPeers` connected peers delivered a valid block, transaction or
@@ -217,7 +220,7 @@ const mainnetNodes: NodeParams = {
   unlockDelay: 2_880,
   // 10,000 nodes at one heartbeat per 10 s is 1,000 small gossip messages a second.
   liveness: { heartbeatMs: 10_000, timeoutMs: 35_000, holdDownMs: 120_000, maxSkewMs: 60_000 },
-  down: { quorum: 5, window: 20 },
+  down: { quorum: 5, window: 20, reportAfterMs: 120_000 },
   // A third of thousands of nodes silent at once is this node's network, not theirs.
   isolation: { minPeers: 3, staleBlocks: 20, maxSilentBps: 3_400, recoverMs: 70_000 },
   report: REPORT_BOUNDS,
@@ -347,7 +350,8 @@ export const devnet: ChainParams = {
     unlockDelay: 4,
     // Seconds, so a devnet fails over well within 10 s.
     liveness: { heartbeatMs: 1_000, timeoutMs: 3_500, holdDownMs: 10_000, maxSkewMs: 30_000 },
-    down: { quorum: 2, window: 10 },
+    // A devnet node killed and restarted comes back in a few seconds: never reported.
+    down: { quorum: 2, window: 10, reportAfterMs: 15_000 },
     // More than half: on 3 nodes one dead of the 2 others is reported, both silent is isolation.
     isolation: { minPeers: 1, staleBlocks: 10, maxSilentBps: 5_000, recoverMs: 7_000 },
     report: REPORT_BOUNDS,

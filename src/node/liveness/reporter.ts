@@ -37,6 +37,7 @@ export function startDownReporter(o: DownReporterOptions): DownReporter {
   const log = o.log ?? (() => {});
   const window = chain.params.nodes.down.window;
   const timeoutMs = chain.params.nodes.liveness.timeoutMs;
+  const reportAfterMs = chain.params.nodes.down.reportAfterMs;
   const now = o.now ?? Date.now;
   /** target -> height of our last report of it in this down spell. */
   const reported = new Map<string, number>();
@@ -57,9 +58,9 @@ export function startDownReporter(o: DownReporterOptions): DownReporter {
       if (liveness.isAlive(target) || !record || isNodeDown(record)) reported.delete(target);
     }
     for (const id of liveness.view.down()) {
-      // Down for a whole timeout more (silent twice the timeout) before the chain hears of it:
-      // failover needs no report, and a report costs the target its payments.
-      if (id === me || now() - Math.max(liveness.get(id)?.since ?? now(), connectedSince) < timeoutMs)
+      // Down for `reportAfterMs` before the chain hears of it: failover needs no report, a report
+      // costs the target its payments, and a node restarting is back well within that time.
+      if (id === me || now() - Math.max(liveness.get(id)?.since ?? now(), connectedSince) < reportAfterMs)
         continue;
       if (!canReport(chain.fluxNode(id), height + 1)) continue;
       const last = reported.get(id);

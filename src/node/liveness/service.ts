@@ -11,6 +11,9 @@ import type { HeartbeatJudge } from '../p2p/index.ts';
 import { decodeHeartbeat, encodeHeartbeat, heartbeatSignedBy } from './heartbeat.ts';
 import { LivenessView, type NodeLiveness, type Transition } from './view.ts';
 
+/** Heartbeat stamps remembered per node to tell a replay from a stale heartbeat. */
+const RECENT_STAMPS = 32;
+
 export interface LivenessOptions {
   chain: Chain;
   /** This machine's operator key; without it the node only listens. */
@@ -73,12 +76,21 @@ export function createLiveness(o: LivenessOptions): Liveness {
   // Heartbeats cost one signature check at most, and only when they could be news: every check
   // that needs no signature runs first. Gossipsub has already dropped any message it saw before
   // (its id is the envelope's author and sequence number, and honest relays forward the original
-  // envelope), so a heartbeat that reaches this judge with a stamp no newer than the last one
-  // accepted from its node was wrapped in a new envelope by the peer that sent it: a replay, which
-  // no honest relay sends. It is rejected, and gossipsub's score makes the sender pay (P4) until
-  // it is graylisted and banned. An honest relay can trip it only in a race: it forwards an older
-  // heartbeat of a node that reached us first by a faster path, a stamp a heartbeat interval old;
-  // the penalty of such strays decays within minutes (gossip-score.ts).
+  // envelope), so a heartbeat that reaches this judge with a stamp we already accepted from its
+  // node was wrapped in a new envelope by the peer that sent it: a replay, which no honest relay
+  // sends. It is rejected, and gossipsub's score makes the sender pay (P4) until it is graylisted
+  // and banned. An older stamp we never accepted is what an honest relay forwards when a newer
+  // heartbeat of the same node reached us first by a faster path (common with 50-200 ms links
+  // under load): it is dropped without an offence, for the price of a decode. So is a heartbeat
+  // of a node our tip does not show as confirmed: the relay's tip may (a partition, a reorg).
+  /** Per node, the stamps of the last RECENT_STAMPS heartbeats accepted: what a replay repeats. */
+  const recent = new Map<string, number[]>();
+  const remember = (node: string, stamp: number): void => {
+    const stamps = recent.get(node) ?? [];
+    stamps.push(stamp);
+    if (stamps.length > RECENT_STAMPS) stamps.shift();
+    recent.set(node, stamps);
+  };
   const judge: HeartbeatJudge = {
     judge(data, _from) {
       let hb: ReturnType<typeof decodeHeartbeat>;
@@ -93,17 +105,20 @@ export function createLiveness(o: LivenessOptions): Liveness {
         return { reject: `heartbeat for chain ${info.chainId}, not ${chain.params.chainId}` };
       const record = chain.fluxNode(info.node);
       if (!record) return { unknown: `heartbeat from unknown node ${short}` };
-      // A node our tip shows as just started may be confirmed at the sender's tip: not an offence.
-      if (record.status === NodeStatus.started) return 'ignore';
-      if (record.status !== NodeStatus.confirmed)
-        return { reject: `heartbeat from node ${short}, which is not confirmed` };
+      // A node our tip does not show as confirmed may be confirmed at the sender's tip (it just
+      // started, or the sender is on the other side of a partition or a reorg): not an offence.
+      if (record.status !== NodeStatus.confirmed) return 'ignore';
       const own = info.node === o.nodeId();
       const last = own ? Math.max(lastStamp, view.lastStamp(info.node)) : view.lastStamp(info.node);
-      if (info.time <= last)
-        return { reject: `replayed heartbeat of node ${short} (stamp ${info.time} <= ${last})` };
-      // A node beats once per interval; two stamps closer than half of one are not both honest.
-      if (info.time < last + params.heartbeatMs / 2)
-        return { reject: `heartbeat of node ${short} ${info.time - last} ms after its last one` };
+      if (info.time <= last) {
+        // A stamp we accepted already, in a new envelope: a replay, which no honest relay sends.
+        // An older stamp we never accepted came by a slower path: stale, dropped, no offence.
+        if (own || recent.get(info.node)?.includes(info.time))
+          return { reject: `replayed heartbeat of node ${short} (stamp ${info.time} accepted before)` };
+        return 'ignore';
+      }
+      // A node beats once per interval: a closer stamp is dropped (a restart can cause one).
+      if (info.time < last + params.heartbeatMs / 2) return 'ignore';
       const skew = Math.abs(info.time - now());
       if (skew > params.maxSkewMs)
         return { reject: `heartbeat of node ${short} stamped ${skew} ms off our clock` };
@@ -115,6 +130,7 @@ export function createLiveness(o: LivenessOptions): Liveness {
         trackConfirmed(); // confirmed since our last block: track it, then take the heartbeat
         if (!view.heard(info.node, info.time, info.height, info.running)) return 'ignore';
       }
+      remember(info.node, info.time);
       return 'accept';
     },
   };

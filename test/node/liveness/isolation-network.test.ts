@@ -63,7 +63,15 @@ function networkOf(count: number): { params: ChainParams; dirs: string[] } {
   );
   // A long confirmation period: only re-confirmations after a down mark happen in this test.
   const params = createParams(base, {
-    nodes: { ...base.nodes, liveness: LIVENESS, isolation: ISOLATION, confirmPeriod: 60, confirmWindow: 10 },
+    nodes: {
+      ...base.nodes,
+      liveness: LIVENESS,
+      isolation: ISOLATION,
+      // Reports after two timeouts (not the devnet's 15 s), so the honest nodes mark V down soon.
+      down: { ...base.nodes.down, reportAfterMs: 2 * LIVENESS.timeoutMs },
+      confirmPeriod: 60,
+      confirmWindow: 10,
+    },
   });
   return { params, dirs };
 }
