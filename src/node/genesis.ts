@@ -39,6 +39,11 @@ interface GenesisFileJson {
   time: number;
   allocations: Array<{ address: string; amount: string }>;
   nodes?: GenesisNode[];
+  /**
+   * Blocks between a FluxNode's confirmations, when not the devnet's 8: a devnet that must ride
+   * out a long partition (the chaos suite's 60 s) needs a period longer than it, as mainnet's 8 h.
+   */
+  confirmPeriod?: number;
 }
 
 /** Reads a devnet genesis file; undefined when it does not exist. */
@@ -65,12 +70,18 @@ export async function readDevnetGenesis(file: string): Promise<ChainParams | und
   ) {
     throw new Error(`${file} is not a devnet genesis file`);
   }
+  const period = saved.confirmPeriod;
+  if (period !== undefined && !(Number.isSafeInteger(period) && period >= 2 && period <= 1_000_000))
+    throw new Error(
+      `${file}: confirmPeriod must be a whole number of blocks from 2 to 1,000,000, not ${period}`,
+    );
   return createParams(devnet, {
     genesis: {
       time: saved.time,
       allocations: saved.allocations.map((a) => ({ address: a.address, amount: BigInt(a.amount) })),
       ...(Array.isArray(saved.nodes) ? { nodes: saved.nodes } : {}),
     },
+    ...(period === undefined ? {} : { nodes: { ...devnet.nodes, confirmPeriod: period } }),
   });
 }
 
@@ -81,6 +92,9 @@ export async function writeDevnetGenesis(file: string, params: ChainParams): Pro
     time: params.genesis.time,
     allocations: params.genesis.allocations.map((a) => ({ address: a.address, amount: a.amount.toString() })),
     ...(params.genesis.nodes?.length ? { nodes: params.genesis.nodes } : {}),
+    ...(params.nodes.confirmPeriod === devnet.nodes.confirmPeriod
+      ? {}
+      : { confirmPeriod: params.nodes.confirmPeriod }),
   };
   await mkdir(dirname(file), { recursive: true });
   await writeFile(`${file}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
@@ -95,7 +109,8 @@ function sameGenesis(a: ChainParams, b: ChainParams): boolean {
       (x, i) =>
         x.address === b.genesis.allocations[i].address && x.amount === b.genesis.allocations[i].amount,
     ) &&
-    JSON.stringify(a.genesis.nodes ?? []) === JSON.stringify(b.genesis.nodes ?? [])
+    JSON.stringify(a.genesis.nodes ?? []) === JSON.stringify(b.genesis.nodes ?? []) &&
+    a.nodes.confirmPeriod === b.nodes.confirmPeriod
   );
 }
 

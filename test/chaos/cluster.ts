@@ -25,6 +25,8 @@ export const FLUX = join(import.meta.dirname, '../../src/cli/flux.ts');
 export const API_PORT = 16127;
 export const P2P_PORT = 16126;
 const READY_TIMEOUT_MS = 90_000;
+/** Blocks between FluxNode confirmations on the chaos network (see Cluster.create). */
+const CONFIRM_PERIOD = 60;
 /** What a failure message quotes from each node's log. */
 const LOG_PATTERN =
   /banned|ban |reorg|stopped|down|expire|error|refus|isolat|sync from|disconnected|rate|penal|flood|cannot|timed out/i;
@@ -130,6 +132,9 @@ export class Cluster {
     );
     const base = await devnetGenesisWithNodes(ctx, o.dir, o.nodes, (i) => `${nodeAddress(i)}:${API_PORT}`);
     c.params = createParams(base, {
+      // A confirmation period (60 blocks, about 2 min) longer than the 60 s partition, as on a real
+      // network (mainnet: 8 h): with the devnet's 16 s each half expired the other.
+      nodes: { ...base.nodes, confirmPeriod: CONFIRM_PERIOD },
       genesis: {
         ...base.genesis,
         allocations: [
