@@ -27,6 +27,7 @@ import { devnetKeyOf, loadOrCreateDevnetGenesis } from './genesis.ts';
 import { DEFAULT_INGRESS_DOMAIN, type Ingress, startIngress } from './ingress/proxy.ts';
 import { chainResolver } from './ingress/resolve.ts';
 import { createJobFetcher, type JobFetcher } from './jobs/fetcher.ts';
+import { type JobDataKeeper, startJobDataKeeper } from './jobs/keeper.ts';
 import { JobDataStore } from './jobs/store.ts';
 import { createIsolationMonitor, type IsolationMonitor, PeerDeliveries } from './liveness/isolation.ts';
 import { type DownReporter, startDownReporter } from './liveness/reporter.ts';
@@ -189,16 +190,20 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
   let lastSync: SyncProgress | undefined;
   let api: ApiServer | undefined;
   let ingress: Ingress | undefined;
+  let keeper: JobDataKeeper | undefined;
   const closeAll = async () => {
     isolation?.close();
     liveness.close();
     await ingress?.close();
     await api?.close();
     await p2p?.stop();
+    keeper?.close();
     chain.close();
     await pool?.close();
   };
   try {
+    // Job data is deleted when its jobs end (and uploads no job names, in time), API or not.
+    keeper = startJobDataKeeper({ chain, state: chain.state, store: jobData, log });
     if (opts.p2p !== false) {
       const o = opts.p2p ?? {};
       const devnetNet = params.network === 'devnet';

@@ -16,7 +16,6 @@ import { blockWork } from '../../core/consensus/pouw.ts';
 import { fromHex, toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, decodeAddress, encodeAddress } from '../../core/crypto/keys.ts';
 import type { Chain } from '../chain/types.ts';
-import { startJobDataKeeper } from '../jobs/keeper.ts';
 import { type AppApiDeps, createAppHandlers } from './apps.ts';
 import { createConsensusInfo, createJobHandlers, type JobApiDeps } from './jobs.ts';
 import { blockJson, supplyJson, txJson } from './json.ts';
@@ -347,19 +346,8 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
   });
 
   const mempool = mempoolVersion(chain);
-  // Job data uploaded here is deleted when its jobs end (and uploads no job names, in time).
-  const keeper =
-    opts.jobs?.data &&
-    startJobDataKeeper({
-      chain,
-      state: opts.jobs.state,
-      store: opts.jobs.data,
-      ...opts.jobs.retention,
-      log,
-    });
   app.addHook('onClose', async () => {
     mempool.close();
-    keeper?.close();
   });
   const handlers = createHandlers(chain, opts.network, opts.jobs, opts.apps, mempool) as Record<
     RouteName,

@@ -16,6 +16,7 @@ import { getJob, JobStatus, jobIdOf } from '../../../src/core/jobs/index.ts';
 import { minimumFee, signTx, txSize } from '../../../src/core/ledger/tx.ts';
 import { COIN, createParams, devnet } from '../../../src/core/params/index.ts';
 import { commitJob, type Int8Matrix, int8Matrix } from '../../../src/core/pouw/index.ts';
+import { type JobDataKeeper, startJobDataKeeper } from '../../../src/node/jobs/keeper.ts';
 import { JobDataStore } from '../../../src/node/jobs/store.ts';
 import { buildBlock, createMiner } from '../../../src/node/miner/miner.ts';
 import { ALICE, BOB, extendOnSchedule, MINER_ADDRESS, testParams } from '../p2p/helpers.ts';
@@ -43,9 +44,19 @@ const fxmFiles = () => readdirSync(jobsDir).filter((f) => f.endsWith('.fxm'));
 
 describe('job data in the API', () => {
   const store = new JobDataStore(jobsDir, params.pouw, { quotaBytes: 2 * JOB_BYTES });
-  const api = apiFixture(params, 'jobs', (chain) => ({
-    jobs: { state: chain.state, data: store, retention: { keepBlocks: KEEP, pendingBlocks: PENDING } },
-  }));
+  // The node runs the keeper beside its API (node/node.ts); here the test does.
+  let keeper: JobDataKeeper | undefined;
+  const api = apiFixture(params, 'jobs', (chain) => {
+    keeper = startJobDataKeeper({
+      chain,
+      state: chain.state,
+      store,
+      keepBlocks: KEEP,
+      pendingBlocks: PENDING,
+    });
+    return { jobs: { state: chain.state, data: store } };
+  });
+  after(() => keeper?.close());
   let nonce = 0;
 
   const upload = (seed: number, owner?: KeyPair) => {
