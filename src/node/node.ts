@@ -21,8 +21,9 @@ import {
   saveReport,
 } from './fluxnode/operator.ts';
 import { type ConfirmService, startConfirmService } from './fluxnode/service.ts';
+import { createPlacement } from './fluxos/placement.ts';
 import { createDockerRuntime, type Runtime } from './fluxos/runtime.ts';
-import { cachedView, type FluxOs, startFluxOs } from './fluxos/service.ts';
+import { type FluxOs, startFluxOs } from './fluxos/service.ts';
 import { devnetKeyOf, loadOrCreateDevnetGenesis } from './genesis.ts';
 import { DEFAULT_INGRESS_DOMAIN, type Ingress, startIngress } from './ingress/proxy.ts';
 import { chainResolver } from './ingress/resolve.ts';
@@ -182,6 +183,8 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
     log,
   });
   appDeps.liveness = liveness;
+  // Placement as this node sees it, built once: the app agent, the ingress and the API share it.
+  const placement = createPlacement(chain, chain.state, liveness);
 
   // Peers that deliver blocks, transactions or heartbeats, unlike ones that only hold a slot.
   const deliveries = new PeerDeliveries();
@@ -265,14 +268,12 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
             }
           : undefined,
         jobs: { state: chain.state, data: jobData },
-        apps: appDeps,
+        apps: { ...appDeps, placement },
       });
       log(`api listening on ${api.url}`);
     }
     if (opts.ingress) {
-      const own = cachedView(chain, chain.state, liveness);
-      // The agent starts later; until then (or without one) placement is computed here.
-      const resolve = chainResolver(chain, () => appDeps.fluxos?.view() ?? own(), liveness);
+      const resolve = chainResolver(chain, placement.view, liveness);
       ingress = await startIngress({
         resolve,
         host: opts.ingress.host ?? (opts.api === false ? undefined : opts.api?.host),
@@ -322,7 +323,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
       const apiHost = opts.api === false ? undefined : opts.api?.host;
       fluxos = startFluxOs({
         chain,
-        state: chain.state,
+        view: placement.view,
         operatorKey: operator.publicKey,
         runtime,
         hostAddress:

@@ -10,11 +10,14 @@ import { getApp } from '../../core/apps/types.ts';
 import { encodeAddress } from '../../core/crypto/keys.ts';
 import type { StateReader } from '../../core/ledger/state.ts';
 import type { Chain } from '../chain/types.ts';
-import { cachedView, type FluxOs, type PlacementView } from '../fluxos/service.ts';
+import { createPlacement, type Placement, type PlacementView } from '../fluxos/placement.ts';
+import type { FluxOs } from '../fluxos/service.ts';
 import type { Liveness } from '../liveness/service.ts';
 
 export interface AppApiDeps {
   state: StateReader;
+  /** The node's placement views (fluxos/placement.ts); an API without a node builds its own. */
+  placement?: Placement;
   /** This node's agent; without it the local routes say the node runs no apps. */
   fluxos?: FluxOs;
   /** This node's view of which FluxNodes are alive. */
@@ -36,11 +39,10 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
     return deps;
   };
   // Placement is computed once per tip (and liveness change), not per request: status is polled.
-  const ownView = deps ? cachedView(chain, deps.state, deps.liveness) : undefined;
-  const consensusView = deps ? cachedView(chain, deps.state) : undefined;
+  const placement = deps ? (deps.placement ?? createPlacement(chain, deps.state, deps.liveness)) : undefined;
   const view = (): PlacementView => {
     need();
-    return deps?.fluxos?.view() ?? ownView!();
+    return placement!.view();
   };
   const endpointOf = (id: string) =>
     new TextDecoder().decode(chain.fluxNode(id)?.endpoint ?? new Uint8Array());
@@ -97,7 +99,7 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
         extra.add(id);
       }
     if (liveness)
-      for (const id of consensusView!().placement.get(name)?.nodes ?? [])
+      for (const id of placement!.consensus().placement.get(name)?.nodes ?? [])
         if (!nodes.includes(id)) nodes.push(id);
     const instances = await Promise.all(
       nodes.map(async (node, index) => {

@@ -1,35 +1,19 @@
-// FluxOS on a node: placement at the chain's tip (cached per tip), this machine's FluxNode id
-// (from its operator key), and the reconciler that runs what placement assigns here.
-import {
-  type AppPlacement,
-  appFromSpec,
-  placeApps,
-  placementNodesFromState,
-  type RunningApp,
-  runningAppsFromState,
-} from '../../core/apps/placement.ts';
+// FluxOS on a node: this machine's FluxNode id (from its operator key), and the reconciler that
+// runs what placement (placement.ts, built by the node) assigns here.
 import { blockHash } from '../../core/codec/ids.ts';
 import { toHex } from '../../core/crypto/hash.ts';
-import type { StateReader } from '../../core/ledger/state.ts';
 import { NodeStatus } from '../../core/nodes/types.ts';
 import type { Chain } from '../chain/types.ts';
 import type { Liveness } from '../liveness/service.ts';
 import { containerName, LABELS } from './options.ts';
+import type { PlacementView } from './placement.ts';
 import { createReconciler, type LocalAppStatus, type Reconciler } from './reconciler.ts';
 import type { Runtime } from './runtime.ts';
-
-export interface PlacementView {
-  height: number;
-  apps: Map<string, RunningApp>;
-  placement: Map<string, AppPlacement>;
-}
 
 export interface FluxOs {
   /** This machine's confirmed FluxNode id, if it has one. */
   nodeId(): string | undefined;
   hostAddress: string;
-  /** Placement at the tip (computed once per tip). */
-  view(): PlacementView;
   status(app?: string): LocalAppStatus[];
   /** The last lines a component's container wrote on this node. */
   logs(app: string, component: string | undefined, opts: { tail: number; since?: number }): Promise<string>;
@@ -39,14 +23,14 @@ export interface FluxOs {
 
 export interface FluxOsOptions {
   chain: Chain;
-  /** Committed state at the tip (the chain's store). */
-  state: StateReader;
+  /** Placement at the tip as this node sees it (placement.ts), shared with the ingress and the API. */
+  view: () => PlacementView;
   /** The operator key of this machine's FluxNodes (see fluxnode/operator.ts). */
   operatorKey: Uint8Array;
   runtime: Runtime;
   /** Where published ports bind: the node's own address. */
   hostAddress: string;
-  /** This node's view of which FluxNodes are alive: placement skips the others. */
+  /** This node's view of which FluxNodes are alive: a change asks for a pass; a hand-over waits for the new hosts. */
   liveness?: Liveness;
   intervalMs?: number;
   /** Remove this node's containers when the agent closes (a devnet's nodes; a real node keeps them). */
@@ -54,34 +38,8 @@ export interface FluxOsOptions {
   log?: (line: string) => void;
 }
 
-/**
- * Placement of every running app at the chain's current state, over the nodes consensus
- * counts (confirmed, not reported down) that `liveness`, when given, also has alive.
- */
-function computeView(chain: Chain, state: StateReader, liveness?: Liveness): PlacementView {
-  const height = chain.tip().height;
-  const running = runningAppsFromState(state, height);
-  const nodes = placementNodesFromState(state, chain.params);
-  const placement = placeApps(
-    liveness ? nodes.filter((n) => liveness.isAlive(n.id)) : nodes,
-    running.map((a) => appFromSpec(a.spec, a.registeredAt)),
-  );
-  return { height, apps: new Map(running.map((a) => [a.name, a])), placement };
-}
-
-/** `computeView` cached until the tip or the liveness view changes. */
-export function cachedView(chain: Chain, state: StateReader, liveness?: Liveness): () => PlacementView {
-  let cached: { key: string; view: PlacementView } | undefined;
-  return () => {
-    const key = `${toHex(chain.tip().hash)}/${liveness?.view.version ?? 0}`;
-    if (cached?.key !== key) cached = { key, view: computeView(chain, state, liveness) };
-    return cached.view;
-  };
-}
-
 export function startFluxOs(o: FluxOsOptions): FluxOs {
-  const { chain } = o;
-  const view = cachedView(chain, o.state, o.liveness);
+  const { chain, view } = o;
   const nodeId = (): string | undefined =>
     chain.fluxNodesOfOperator(o.operatorKey).find((n) => n.node.status === NodeStatus.confirmed)?.id;
   const genesis = chain.blockByHeight(0);
@@ -123,7 +81,6 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
   return {
     nodeId,
     hostAddress: o.hostAddress,
-    view,
     status: (app) => reconciler.status(app),
     async logs(app, component, opts) {
       const me = nodeId();

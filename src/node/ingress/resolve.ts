@@ -3,7 +3,7 @@
 // (the host of its FluxNode endpoint, where its agent binds published ports) and the first TCP
 // port the app's components publish.
 import type { Chain } from '../chain/types.ts';
-import type { PlacementView } from '../fluxos/service.ts';
+import type { PlacementView } from '../fluxos/placement.ts';
 import type { Liveness } from '../liveness/service.ts';
 import type { Instance, Lookup, Resolver } from './proxy.ts';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type AppSpec, parseAppSpec } from '../../../src/core/apps/spec.ts';
-import type { PlacementView } from '../../../src/node/fluxos/service.ts';
+import type { PlacementView } from '../../../src/node/fluxos/placement.ts';
 import { devnetParams } from '../../../src/node/genesis.ts';
 import { hostOfEndpoint, placementResolver } from '../../../src/node/ingress/resolve.ts';
 import { LivenessView } from '../../../src/node/liveness/view.ts';

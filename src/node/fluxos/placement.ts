@@ -1,0 +1,67 @@
+// Placement at the chain's tip as this node sees it: every running app placed over the FluxNodes
+// consensus counts (confirmed, not reported down) that this node's liveness view has alive. A node
+// builds it once (node/node.ts) and shares it: the app agent runs what it assigns here, the ingress
+// routes to it, the API shows it. Cached per tip and liveness change, as status is polled.
+import {
+  type AppPlacement,
+  appFromSpec,
+  placeApps,
+  placementNodesFromState,
+  type RunningApp,
+  runningAppsFromState,
+} from '../../core/apps/placement.ts';
+import { toHex } from '../../core/crypto/hash.ts';
+import type { StateReader } from '../../core/ledger/state.ts';
+import type { Chain } from '../chain/types.ts';
+import type { Liveness } from '../liveness/service.ts';
+
+export interface PlacementView {
+  height: number;
+  apps: Map<string, RunningApp>;
+  placement: Map<string, AppPlacement>;
+}
+
+export interface Placement {
+  /** Over the nodes consensus counts that this node's liveness view has alive. */
+  view(): PlacementView;
+  /** Over every node consensus counts, alive in this view or not (what failed over, and from where). */
+  consensus(): PlacementView;
+}
+
+/**
+ * Placement of every running app at the chain's current state, over the nodes consensus
+ * counts (confirmed, not reported down) that `liveness`, when given, also has alive.
+ */
+function computeView(chain: Chain, state: StateReader, liveness?: Pick<Liveness, 'isAlive'>): PlacementView {
+  const height = chain.tip().height;
+  const running = runningAppsFromState(state, height);
+  const nodes = placementNodesFromState(state, chain.params);
+  const placement = placeApps(
+    liveness ? nodes.filter((n) => liveness.isAlive(n.id)) : nodes,
+    running.map((a) => appFromSpec(a.spec, a.registeredAt)),
+  );
+  return { height, apps: new Map(running.map((a) => [a.name, a])), placement };
+}
+
+/** `computeView` cached until the tip or the liveness view changes. */
+function cachedView(
+  chain: Chain,
+  state: StateReader,
+  liveness?: Pick<Liveness, 'isAlive' | 'view'>,
+): () => PlacementView {
+  let cached: { key: string; view: PlacementView } | undefined;
+  return () => {
+    const key = `${toHex(chain.tip().hash)}/${liveness?.view.version ?? 0}`;
+    if (cached?.key !== key) cached = { key, view: computeView(chain, state, liveness) };
+    return cached.view;
+  };
+}
+
+/** The placement views of a node over `state` (its chain's committed state at the tip). */
+export function createPlacement(
+  chain: Chain,
+  state: StateReader,
+  liveness?: Pick<Liveness, 'isAlive' | 'view'>,
+): Placement {
+  return { view: cachedView(chain, state, liveness), consensus: cachedView(chain, state) };
+}
