@@ -40,10 +40,13 @@ interface GenesisFileJson {
   allocations: Array<{ address: string; amount: string }>;
   nodes?: GenesisNode[];
   /**
-   * Blocks between a FluxNode's confirmations, when not the devnet's 8: a devnet that must ride
-   * out a long partition (the chaos suite's 60 s) needs a period longer than it, as mainnet's 8 h.
+   * Blocks between a FluxNode's confirmations, and blocks before its expiry from which it may
+   * confirm, when not the devnet's 8 and 4: a node confirms as the window opens, so a partition
+   * shorter than the window expires nobody. The chaos suite's 60 s partition needs a wider
+   * window than the devnet's 8 s, as mainnet's is 1 h.
    */
   confirmPeriod?: number;
+  confirmWindow?: number;
 }
 
 /** Reads a devnet genesis file; undefined when it does not exist. */
@@ -70,18 +73,22 @@ export async function readDevnetGenesis(file: string): Promise<ChainParams | und
   ) {
     throw new Error(`${file} is not a devnet genesis file`);
   }
-  const period = saved.confirmPeriod;
-  if (period !== undefined && !(Number.isSafeInteger(period) && period >= 2 && period <= 1_000_000))
-    throw new Error(
-      `${file}: confirmPeriod must be a whole number of blocks from 2 to 1,000,000, not ${period}`,
-    );
+  const blocks = (name: 'confirmPeriod' | 'confirmWindow'): number => {
+    const v = saved[name] ?? devnet.nodes[name];
+    if (!(Number.isSafeInteger(v) && v >= 1 && v <= 1_000_000))
+      throw new Error(`${file}: ${name} must be a whole number of blocks from 1 to 1,000,000, not ${v}`);
+    return v;
+  };
+  const [period, window] = [blocks('confirmPeriod'), blocks('confirmWindow')];
+  if (window >= period)
+    throw new Error(`${file}: confirmWindow (${window}) must be shorter than confirmPeriod (${period})`);
   return createParams(devnet, {
     genesis: {
       time: saved.time,
       allocations: saved.allocations.map((a) => ({ address: a.address, amount: BigInt(a.amount) })),
       ...(Array.isArray(saved.nodes) ? { nodes: saved.nodes } : {}),
     },
-    ...(period === undefined ? {} : { nodes: { ...devnet.nodes, confirmPeriod: period } }),
+    nodes: { ...devnet.nodes, confirmPeriod: period, confirmWindow: window },
   });
 }
 
@@ -95,6 +102,9 @@ export async function writeDevnetGenesis(file: string, params: ChainParams): Pro
     ...(params.nodes.confirmPeriod === devnet.nodes.confirmPeriod
       ? {}
       : { confirmPeriod: params.nodes.confirmPeriod }),
+    ...(params.nodes.confirmWindow === devnet.nodes.confirmWindow
+      ? {}
+      : { confirmWindow: params.nodes.confirmWindow }),
   };
   await mkdir(dirname(file), { recursive: true });
   await writeFile(`${file}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
@@ -110,7 +120,8 @@ function sameGenesis(a: ChainParams, b: ChainParams): boolean {
         x.address === b.genesis.allocations[i].address && x.amount === b.genesis.allocations[i].amount,
     ) &&
     JSON.stringify(a.genesis.nodes ?? []) === JSON.stringify(b.genesis.nodes ?? []) &&
-    a.nodes.confirmPeriod === b.nodes.confirmPeriod
+    a.nodes.confirmPeriod === b.nodes.confirmPeriod &&
+    a.nodes.confirmWindow === b.nodes.confirmWindow
   );
 }
 

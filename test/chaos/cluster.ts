@@ -25,8 +25,9 @@ export const FLUX = join(import.meta.dirname, '../../src/cli/flux.ts');
 export const API_PORT = 16127;
 export const P2P_PORT = 16126;
 const READY_TIMEOUT_MS = 90_000;
-/** Blocks between FluxNode confirmations on the chaos network (see Cluster.create). */
-const CONFIRM_PERIOD = 60;
+/** FluxNode confirmation period and window on the chaos network, in blocks (see Cluster.create). */
+const CONFIRM_PERIOD = 120;
+const CONFIRM_WINDOW = 60;
 /** What a failure message quotes from each node's log. */
 const LOG_PATTERN =
   /banned|ban |reorg|stopped|down|expire|error|refus|isolat|sync from|disconnected|rate|penal|flood|cannot|timed out/i;
@@ -132,9 +133,10 @@ export class Cluster {
     );
     const base = await devnetGenesisWithNodes(ctx, o.dir, o.nodes, (i) => `${nodeAddress(i)}:${API_PORT}`);
     c.params = createParams(base, {
-      // A confirmation period (60 blocks, about 2 min) longer than the 60 s partition, as on a real
-      // network (mainnet: 8 h): with the devnet's 16 s each half expired the other.
-      nodes: { ...base.nodes, confirmPeriod: CONFIRM_PERIOD },
+      // A confirmation window (60 blocks, about 2 min) wider than the 60 s partition, as on a real
+      // network (mainnet: 1 h of an 8 h period): a node confirms as its window opens, so a
+      // partition cannot cover the rest of it. With the devnet's 8 s each half expired the other.
+      nodes: { ...base.nodes, confirmPeriod: CONFIRM_PERIOD, confirmWindow: CONFIRM_WINDOW },
       genesis: {
         ...base.genesis,
         allocations: [

@@ -36,6 +36,8 @@ const BOOTSTRAP = { victim: 0, afterMs: 25_000, rejoin: 4, rejoinMs: 45_000 };
 /** Background transfers per second, spread over the live honest nodes, in every scenario. */
 const LOAD_PER_SECOND = 4;
 const CONVERGE_MS = 30_000;
+/** Height a fresh network reaches before a scenario starts. */
+const START_HEIGHT = 6;
 const MINED_MS = 60_000;
 
 const ATTACKER = join(import.meta.dirname, 'attacker.ts');
@@ -82,8 +84,10 @@ describe(`chaos: ${NODES} nodes in network namespaces, 50-200 ms and 1 % loss be
       try {
         if (c.live().length !== NODES) throw new Error(`only ${c.live().length} nodes run`);
         await c.waitConverged(c.live(), CONVERGE_MS);
-        // Past the first confirmation period, so start-up is over before a scenario begins.
-        await c.waitHeight(1, c.params.nodes.confirmPeriod + 2, 60_000);
+        // A few blocks in, so start-up (first heartbeats, peers found) is over before a scenario
+        // begins. Confirmations come later (the window opens at period - window = 60 blocks), and
+        // a scenario may cross them: a node confirms as its window opens, 60 blocks before expiry.
+        await c.waitHeight(1, START_HEIGHT, 60_000);
         await c.waitConverged(c.live(), CONVERGE_MS);
         const list = await c.nodes[1].client.nodes();
         const bad = list.nodes.filter((n) => n.status !== 'confirmed' || n.down);

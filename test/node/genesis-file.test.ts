@@ -23,11 +23,22 @@ describe('devnet genesis file', () => {
     const read = await readDevnetGenesis(slow);
     assert.equal(read?.nodes.confirmPeriod, 60);
     assert.equal(read?.nodes.confirmWindow, devnet.nodes.confirmWindow);
+    const wide = join(dir, 'wide.json');
+    await writeDevnetGenesis(
+      wide,
+      createParams(base, { nodes: { ...base.nodes, confirmPeriod: 120, confirmWindow: 60 } }),
+    );
+    assert.equal((await readDevnetGenesis(wide))?.nodes.confirmWindow, 60);
   });
 
   it('refuses a confirmation period that is not a sensible number of blocks, naming it', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ network: 'devnet', time: 1, allocations: [], confirmPeriod: 0.5 }));
     await assert.rejects(readDevnetGenesis(bad), /confirmPeriod must be a whole number of blocks/);
+    writeFileSync(bad, JSON.stringify({ network: 'devnet', time: 1, allocations: [], confirmWindow: 8 }));
+    await assert.rejects(
+      readDevnetGenesis(bad),
+      /confirmWindow \(8\) must be shorter than confirmPeriod \(8\)/,
+    );
   });
 });
