@@ -62,6 +62,15 @@ const OUTBOUND_TAG_VALUE = 100;
 /** A candidate that failed to answer is retried after 5 s, then twice as long each time, up to 10 min. */
 const RETRY_FIRST_MS = 5_000;
 const RETRY_MAX_MS = 10 * 60_000;
+/**
+ * A peer we were connected to within LOST_PEER_MS is retried every RETRY_LOST_MS instead: it most
+ * likely dropped out through a network fault (a partition, a lost link) and is back when the fault
+ * heals, and waiting out a backoff grown during a 60 s partition kept halves apart for 40 s.
+ */
+const LOST_PEER_MS = 10 * 60_000;
+const RETRY_LOST_MS = 1_000;
+/** While slots are free they are filled this often (the status interval is slower). */
+const FILL_INTERVAL_MS = 1_000;
 /** A DHT lookup is given up after this long. */
 const LOOKUP_TIMEOUT_MS = 20_000;
 
@@ -127,7 +136,10 @@ export class OutboundSlots {
   private readonly opts: OutboundSlotsOptions;
   private readonly chosen = new Set<string>();
   private readonly retries = new Map<string, { failures: number; at: number }>();
+  /** When each peer we dialled was last connected (for LOST_PEER_MS). */
+  private readonly connectedAt = new Map<string, number>();
   private readonly stopping = new AbortController();
+  private filler: NodeJS.Timeout | undefined;
   private filling = false;
   private lookingUp = false;
   private lastLookup = Number.NEGATIVE_INFINITY;
@@ -146,10 +158,15 @@ export class OutboundSlots {
     const stale = await this.opts.node.peerStore.all({ filters: [(p) => p.tags.has(OUTBOUND_TAG)] });
     await Promise.all(stale.map((p) => this.tag(p.id.toString(), false)));
     this.tick();
+    this.filler = setInterval(() => {
+      if (this.chosen.size < this.opts.slots) this.tick(false);
+    }, FILL_INTERVAL_MS);
+    this.filler.unref();
   }
 
   stop(): void {
     this.stopping.abort();
+    if (this.filler !== undefined) clearInterval(this.filler);
   }
 
   /** Fills free slots (unless a fill is running); the p2p host calls this every status interval. */
@@ -172,7 +189,9 @@ export class OutboundSlots {
 
   /** The peer disconnected: its slot is free. */
   forget(peer: string): void {
-    if (this.chosen.delete(peer)) void this.tag(peer, false);
+    if (!this.chosen.delete(peer)) return;
+    void this.tag(peer, false);
+    this.connectedAt.set(peer, this.opts.now()); // lost: retried often for a while
   }
 
   private async fill(lookup: boolean): Promise<void> {
@@ -240,13 +259,18 @@ export class OutboundSlots {
     try {
       const conn = await this.opts.node.dial(target, { signal });
       this.retries.delete(c.id);
+      this.connectedAt.delete(c.id);
+      this.connectedAt.set(c.id, this.opts.now());
+      if (this.connectedAt.size > 10_000)
+        this.connectedAt.delete(this.connectedAt.keys().next().value as string);
       if (conn.direction !== 'outbound' || this.chosen.size >= this.opts.slots) return false;
       this.chosen.add(c.id);
       await this.tag(c.id, true);
       return true;
     } catch {
       const failures = (this.retries.get(c.id)?.failures ?? 0) + 1;
-      const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
+      const lost = this.opts.now() - (this.connectedAt.get(c.id) ?? Number.NEGATIVE_INFINITY) < LOST_PEER_MS;
+      const wait = lost ? RETRY_LOST_MS : Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
       this.retries.set(c.id, { failures, at: this.opts.now() + wait });
       if (this.retries.size > 10_000) this.retries.delete(this.retries.keys().next().value as string);
       return false;
