@@ -172,17 +172,9 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
   // message on, and this machine gossips its own once its FluxNode is confirmed.
   const operator =
     opts.fluxnode !== false ? loadOrCreateOperatorKey(operatorKeyFile(opts.datadir)) : undefined;
-  const appDeps: { state: typeof chain.state; fluxos?: FluxOs; liveness?: Liveness } = { state: chain.state };
   const nodeId = ownNodeId(chain, operator?.publicKey);
-  const liveness = createLiveness({
-    chain,
-    operator,
-    nodeId,
-    running: () => (appDeps.fluxos?.status() ?? []).flatMap((s) => (s.state === 'running' ? [s.app] : [])),
-    now,
-    log,
-  });
-  appDeps.liveness = liveness;
+  // What this machine runs reaches the heartbeats from the app agent (liveness.setRunning).
+  const liveness = createLiveness({ chain, operator, nodeId, now, log });
   // Placement as this node sees it, built once: the app agent, the ingress and the API share it.
   const placement = createPlacement(chain, chain.state, liveness);
 
@@ -194,7 +186,9 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
   let api: ApiServer | undefined;
   let ingress: Ingress | undefined;
   let keeper: JobDataKeeper | undefined;
+  let fluxos: FluxOs | undefined;
   const closeAll = async () => {
+    await fluxos?.close();
     isolation?.close();
     liveness.close();
     await ingress?.close();
@@ -254,6 +248,24 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
     }
     const self = createIsolationMonitor({ chain, liveness, p2p, deliveries, nodeId, now, log });
     isolation = self;
+    // The app agent runs what placement assigns to this machine's FluxNode; the API shows it.
+    if (operator && opts.fluxos !== false) {
+      const fo = opts.fluxos ?? {};
+      const runtime = fo.runtime ?? createDockerRuntime(new Docker());
+      const apiHost = opts.api === false ? undefined : opts.api?.host;
+      fluxos = startFluxOs({
+        chain,
+        view: placement.view,
+        operatorKey: operator.publicKey,
+        runtime,
+        hostAddress:
+          fo.hostAddress ?? (apiHost && apiHost !== '0.0.0.0' && apiHost !== '::' ? apiHost : '0.0.0.0'),
+        intervalMs: fo.intervalMs,
+        removeOnClose: fo.removeOnClose,
+        liveness,
+        log,
+      });
+    }
     if (opts.api !== false) {
       const net = p2p;
       api = await startApiServer({
@@ -268,7 +280,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
             }
           : undefined,
         jobs: { state: chain.state, data: jobData },
-        apps: { ...appDeps, placement },
+        apps: { state: chain.state, placement, fluxos, liveness },
       });
       log(`api listening on ${api.url}`);
     }
@@ -292,7 +304,6 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
 
   let confirmer: ConfirmService | undefined;
   let reporter: DownReporter | undefined;
-  let fluxos: FluxOs | undefined;
   let operatorKey: Uint8Array | undefined;
   if (operator && opts.fluxnode !== false) {
     const fn = opts.fluxnode ?? {};
@@ -317,24 +328,6 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         return report;
       },
     });
-    if (opts.fluxos !== false) {
-      const fo = opts.fluxos ?? {};
-      const runtime = fo.runtime ?? createDockerRuntime(new Docker());
-      const apiHost = opts.api === false ? undefined : opts.api?.host;
-      fluxos = startFluxOs({
-        chain,
-        view: placement.view,
-        operatorKey: operator.publicKey,
-        runtime,
-        hostAddress:
-          fo.hostAddress ?? (apiHost && apiHost !== '0.0.0.0' && apiHost !== '::' ? apiHost : '0.0.0.0'),
-        intervalMs: fo.intervalMs,
-        removeOnClose: fo.removeOnClose,
-        liveness,
-        log,
-      });
-      appDeps.fluxos = fluxos;
-    }
   }
 
   let miner: Miner | undefined;

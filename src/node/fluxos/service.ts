@@ -7,7 +7,7 @@ import type { Chain } from '../chain/types.ts';
 import type { Liveness } from '../liveness/service.ts';
 import { containerName, LABELS } from './options.ts';
 import type { PlacementView } from './placement.ts';
-import { createReconciler, type LocalAppStatus, type Reconciler } from './reconciler.ts';
+import { type AssignedApp, createReconciler, type LocalAppStatus, type Reconciler } from './reconciler.ts';
 import type { Runtime } from './runtime.ts';
 
 export interface FluxOs {
@@ -18,6 +18,7 @@ export interface FluxOs {
   /** The last lines a component's container wrote on this node. */
   logs(app: string, component: string | undefined, opts: { tail: number; since?: number }): Promise<string>;
   reconciler: Reconciler;
+  /** Stops the agent (once; later calls wait for the same close). */
   close(): Promise<void>;
 }
 
@@ -45,6 +46,8 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
   const genesis = chain.blockByHeight(0);
   if (!genesis) throw new Error('the chain has no genesis block');
   const network = toHex(blockHash(genesis.header)).slice(0, 12);
+  /** Tells liveness the apps whose every component runs here (its heartbeats carry them). */
+  const report = (running: string[]): void => o.liveness?.setRunning(running);
   const reconciler = createReconciler({
     runtime: o.runtime,
     network,
@@ -54,10 +57,14 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
     log: o.log,
     assigned: () => {
       const me = nodeId();
-      if (!me) return [];
+      if (!me) {
+        report([]);
+        return [];
+      }
       const v = view();
-      const out = [];
-      const runningHere = new Set(reconciler.status().flatMap((s) => (s.state === 'running' ? [s.app] : [])));
+      const out: AssignedApp[] = [];
+      const statuses = reconciler.status();
+      const runningHere = new Set(runningApps(statuses));
       for (const [name, p] of v.placement) {
         const app = v.apps.get(name);
         if (!app) continue;
@@ -70,14 +77,22 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
           p.nodes.some((n) => !o.liveness?.get(n)?.running.has(name));
         if (p.nodes.includes(me) || handOver) out.push({ spec: app.spec, revision: app.revision });
       }
+      // What runs once this pass takes `out`: an app no longer assigned here stops counting now.
+      report(runningOnceAssigned(statuses, out));
       return out;
     },
   });
-  const onBlock = () => reconciler.trigger();
-  const onLiveness = () => reconciler.trigger();
+  // A pass asked for here is told to liveness when it ends; one the reconciler's own timer ran,
+  // at the start of the next pass.
+  const reconcile = (): void => {
+    void reconciler.reconcile().then(() => report(runningApps(reconciler.status())));
+  };
+  let closed: Promise<void> | undefined;
+  const onBlock = () => reconcile();
+  const onLiveness = () => reconcile();
   chain.on('block', onBlock);
   o.liveness?.on('change', onLiveness);
-  reconciler.trigger();
+  reconcile();
   return {
     nodeId,
     hostAddress: o.hostAddress,
@@ -102,16 +117,39 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
       return o.runtime.logs(container.id, { tail: opts.tail, since: opts.since, timestamps: true });
     },
     reconciler,
-    async close() {
-      chain.off('block', onBlock);
-      o.liveness?.off('change', onLiveness);
-      await reconciler.close();
-      if (o.removeOnClose !== true) return;
-      const me = nodeId();
-      const mine =
-        me === undefined ? [] : await o.runtime.list({ [LABELS.network]: network, [LABELS.node]: me });
-      for (const c of mine) await o.runtime.remove(c.id).catch(() => undefined);
-      if (mine.length > 0) o.log?.(`fluxos: removed ${mine.length} container(s) of this node`);
+    close() {
+      closed ??= (async () => {
+        chain.off('block', onBlock);
+        o.liveness?.off('change', onLiveness);
+        await reconciler.close();
+        if (o.removeOnClose !== true) return;
+        const me = nodeId();
+        const mine =
+          me === undefined ? [] : await o.runtime.list({ [LABELS.network]: network, [LABELS.node]: me });
+        for (const c of mine) await o.runtime.remove(c.id).catch(() => undefined);
+        if (mine.length > 0) o.log?.(`fluxos: removed ${mine.length} container(s) of this node`);
+      })();
+      return closed;
     },
   };
+}
+
+/** The apps whose every component runs here. */
+function runningApps(statuses: LocalAppStatus[]): string[] {
+  return statuses.flatMap((s) => (s.state === 'running' ? [s.app] : []));
+}
+
+/**
+ * The apps that still run here once the reconciler takes `assigned` (its status shows each
+ * assigned app by the components of the assigned spec): those whose every such component runs.
+ */
+function runningOnceAssigned(statuses: LocalAppStatus[], assigned: AssignedApp[]): string[] {
+  const byApp = new Map(statuses.map((s) => [s.app, s]));
+  return assigned.flatMap(({ spec }) => {
+    const components = byApp.get(spec.name)?.components ?? [];
+    const runs = spec.components.every((c) =>
+      components.some((x) => x.name === c.name && x.state === 'running'),
+    );
+    return runs ? [spec.name] : [];
+  });
 }

@@ -20,8 +20,6 @@ export interface LivenessOptions {
   operator?: KeyPair;
   /** This machine's confirmed FluxNode id, if any (it is always alive in its own view). */
   nodeId: () => string | undefined;
-  /** Apps whose every component runs here now (reported in the heartbeat). */
-  running?: () => string[];
   now?: () => number;
   log?: (line: string) => void;
 }
@@ -43,6 +41,8 @@ export interface Liveness {
   get(id: string): NodeLiveness | undefined;
   /** Sends a heartbeat now (also runs on the interval). */
   beat(): void;
+  /** The apps whose every component runs here now, as the app agent tells it (heartbeats carry them). */
+  setRunning(apps: string[]): void;
   on<E extends keyof LivenessEvents>(event: E, listener: LivenessEvents[E]): void;
   off<E extends keyof LivenessEvents>(event: E, listener: LivenessEvents[E]): void;
   close(): void;
@@ -65,6 +65,7 @@ export function createLiveness(o: LivenessOptions): Liveness {
   let publish: ((data: Uint8Array) => void) | undefined;
   let timers: NodeJS.Timeout[] = [];
   let lastStamp = 0;
+  let running: string[] = [];
   /** Operators' parsed public keys, one per confirmed node at most. */
   const verifier = new SignatureVerifier(20_000);
 
@@ -147,7 +148,7 @@ export function createLiveness(o: LivenessOptions): Liveness {
           node: me,
           time: lastStamp,
           height: chain.tip().height,
-          running: o.running?.() ?? [],
+          running,
         },
         o.operator,
       ),
@@ -187,10 +188,13 @@ export function createLiveness(o: LivenessOptions): Liveness {
     isAlive: (id) => id === o.nodeId() || view.isAlive(id),
     get(id) {
       if (id === o.nodeId())
-        return { state: 'alive', since: startedAt, lastHeard: now(), running: new Set(o.running?.() ?? []) };
+        return { state: 'alive', since: startedAt, lastHeard: now(), running: new Set(running) };
       return view.get(id);
     },
     beat,
+    setRunning(apps) {
+      running = [...apps];
+    },
     on: (event, listener) => void emitter.on(event, listener),
     off: (event, listener) => void emitter.off(event, listener),
     close() {
