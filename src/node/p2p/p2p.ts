@@ -1,11 +1,12 @@
 // The libp2p host: tcp + noise + yamux + identify + gossipsub, the sync protocol, peer scoring
-// and bans, wired to the chain. Gossip is validated by the chain before it is relayed, and
-// policed by gossipsub's peer score (gossip-score.ts); the stream protocols by the PeerBook.
+// and bans, wired to the chain. Gossip is validated by the chain before it is relayed
+// (validators.ts), and policed by gossipsub's peer score (gossip-score.ts); the stream protocols
+// by the PeerBook.
 import { EventEmitter } from 'node:events';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { bootstrap as bootstrapDiscovery } from '@libp2p/bootstrap';
-import { gossipsub, StrictSign, type TopicValidatorFn, TopicValidatorResult } from '@libp2p/gossipsub';
+import { gossipsub, StrictSign } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
 import type { ConnectionGater, PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -13,14 +14,11 @@ import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
-import { blockHash, decodeBlock, decodeTx, encodeBlock, encodeTx, txId } from '../../core/codec/ids.ts';
-import type { Block, Tx } from '../../core/codec/types.ts';
-import { checkBlockWork } from '../../core/consensus/pouw.ts';
+import { blockHash, encodeBlock, encodeTx, txId } from '../../core/codec/ids.ts';
+import type { Block } from '../../core/codec/types.ts';
 import { fromHex, toHex } from '../../core/crypto/hash.ts';
-import type { LedgerErrorCode } from '../../core/ledger/errors.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 import type { ChainEvents, ImportResult } from '../chain/types.ts';
-import { BatchQueue } from './batch-queue.ts';
 import { PeerDatastore } from './datastore.ts';
 import { dhtService, dialSource, dialsPrivate, OutboundSlots, PEER_STORE_MAX_AGE_MS } from './discovery.ts';
 import { AddressBans, ConnectionGuard } from './gater.ts';
@@ -37,6 +35,7 @@ import { type Offence, PeerBook, RateLimiter, RebroadcastSchedule, RecentSet } f
 import { pushTxs, serveSyncStream } from './protocol.ts';
 import { Syncer } from './sync.ts';
 import { DEFAULT_LIMITS, type P2P, type P2PEvents, type P2POptions, type PeerInfo } from './types.ts';
+import { createGossipValidators } from './validators.ts';
 import {
   MAX_BLOCKS_PER_REQUEST,
   MAX_HEADERS_PER_REQUEST,
@@ -54,16 +53,6 @@ export function gossipTopics(params: Pick<ChainParams, 'network' | 'chainId'>): 
   const base = `/openflux/${params.network}/${params.chainId}`;
   return { blocks: `${base}/blocks/1`, txs: `${base}/txs/1`, heartbeats: `${base}/heartbeats/1` };
 }
-
-/** Transaction errors that no state could make valid: the sender is at fault. */
-const INVALID_TX_CODES = new Set<LedgerErrorCode>([
-  'BAD_SIGNATURE',
-  'BAD_AMOUNT',
-  'TOO_LARGE',
-  'UNKNOWN_KIND',
-  'MALFORMED',
-  'WRONG_CHAIN',
-]);
 
 /** How many block hashes / tx ids we remember having seen from peers or relayed. */
 const RECENT_CAPACITY = 16_384;
@@ -243,126 +232,24 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     void syncer.refresh(peer).finally(() => refreshing.delete(id));
   };
 
-  // Gossip validators only say Accept, Ignore or Reject: a Reject counts against the peer in
-  // gossipsub's score (P4), which bans it at DISCONNECT_SCORE; valid messages never cost a peer.
-  const validateBlock: TopicValidatorFn = async (peer, message) => {
-    const data = message.data;
-    if (data.length > params.limits.maxBlockBytes) return TopicValidatorResult.Reject;
-    let block: Block;
-    try {
-      block = decodeBlock(data);
-    } catch {
-      return TopicValidatorResult.Reject;
-    }
-    const hash = blockHash(block.header);
-    const key = toHex(hash);
-    if (relayed.has(key)) return TopicValidatorResult.Ignore;
-    if (chain.blockByHash(hash) !== undefined) {
-      relayed.add(key);
-      return TopicValidatorResult.Accept;
-    }
-    if (!checkBlockWork(block.header, block.proof, chain.params).ok) return TopicValidatorResult.Reject;
-    if (chain.blockByHash(block.header.parent) === undefined) {
-      refreshPeer(peer);
-      return TopicValidatorResult.Ignore;
-    }
-    if (pendingImports >= limits.maxPendingBlocks) return TopicValidatorResult.Ignore;
-    let result: ImportResult;
-    try {
-      result = await importFromNetwork(block);
-    } catch {
-      return TopicValidatorResult.Ignore;
-    }
-    if (!result.ok) return TopicValidatorResult.Reject;
-    relayed.add(key);
-    emit('gossip:block', hash, peer.toString());
-    return TopicValidatorResult.Accept;
-  };
-
-  /** A transaction's bytes from a peer, decoded, or the offence they are. */
-  const decodeTxBytes = (
-    data: Uint8Array,
-  ): { tx: Tx; id: Uint8Array } | { offence: 'oversized' | 'malformed'; why: string } => {
-    if (data.length > params.limits.maxTxBytes)
-      return { offence: 'oversized', why: `transaction of ${data.length} bytes` };
-    try {
-      const tx = decodeTx(data);
-      return { tx, id: txId(tx) };
-    } catch (e) {
-      return { offence: 'malformed', why: `transaction does not decode: ${(e as Error).message}` };
-    }
-  };
-  const knownTx = (id: Uint8Array): boolean =>
-    chain.mempoolTx(id) !== undefined || chain.tx(id) !== undefined;
-
-  /**
-   * Offers a transaction from a peer to the mempool. Gossiped ones are relayed by gossipsub on
-   * Accept; pushed ones are not marked as from the network, so the chain's `tx` event announces
-   * them. Only a transaction no state could make valid is the sender's fault (Reject).
-   */
-  const admitTx = (
-    peer: PeerId,
-    tx: Tx,
-    id: Uint8Array,
-    gossiped: boolean,
-  ): { verdict: TopicValidatorResult; why?: string } => {
-    if (knownTx(id)) return { verdict: TopicValidatorResult.Ignore };
-    if (gossiped) fromNetwork.add(toHex(id));
-    received.add(toHex(id));
-    const result = chain.submitTx(tx);
-    if (result.ok) {
-      emit('gossip:tx', id, peer.toString());
-      return { verdict: TopicValidatorResult.Accept };
-    }
-    // Nonce, balance and fee depend on state the sender may see differently: not an offence.
-    if (!INVALID_TX_CODES.has(result.error.code)) return { verdict: TopicValidatorResult.Ignore };
-    return { verdict: TopicValidatorResult.Reject, why: `${result.error.code}: ${result.error.message}` };
-  };
-
-  /** Transactions pushed on the sync protocol: judged at once, offences counted by the PeerBook. */
-  const judgePushedTx = (peer: PeerId, data: Uint8Array): void => {
-    const decoded = decodeTxBytes(data);
-    if ('offence' in decoded) {
-      penalise(peer, decoded.offence, decoded.why);
-      return;
-    }
-    const admitted = admitTx(peer, decoded.tx, decoded.id, false);
-    if (admitted.verdict === TopicValidatorResult.Reject)
-      penalise(peer, 'invalidTx', admitted.why ?? 'invalid');
-  };
-
-  /**
-   * Gossiped transactions wait in a bounded queue and are offered to the mempool in batches, one
-   * batch per turn of the event loop; when the queue is full they are ignored (dropped without
-   * penalty): a burst of valid transactions costs latency or drops, never an honest peer. The
-   * chain checks each signature as it admits the transaction (it has no batch admission yet).
-   */
-  const txQueue = new BatchQueue<{ peer: PeerId; tx: Tx; id: Uint8Array }, TopicValidatorResult>(
-    { maxPending: limits.maxPendingTxs, batchSize: limits.txBatchSize, waitMs: limits.txBatchWaitMs },
-    (items) => items.map((item) => admitTx(item.peer, item.tx, item.id, true).verdict),
-    TopicValidatorResult.Ignore,
-  );
-  const validateTx: TopicValidatorFn = (peer, message) => {
-    const decoded = decodeTxBytes(message.data);
-    if ('offence' in decoded) return TopicValidatorResult.Reject;
-    if (knownTx(decoded.id)) return TopicValidatorResult.Ignore;
-    return txQueue.push({ peer, tx: decoded.tx, id: decoded.id });
-  };
-
   /** Whether the peer told us of a chain with more work than ours (it may know nodes we do not). */
   const peerAhead = (peer: PeerId): boolean =>
     (syncer.statusOf(peer.toString())?.cumulativeWork ?? 0n) > chain.tip().cumulativeWork;
 
-  /** Heartbeats are judged by the liveness service; without one they are ignored, not relayed. */
-  const validateHeartbeat: TopicValidatorFn = (peer, message) => {
-    const verdict = opts.heartbeats?.judge(message.data, peer.toString()) ?? 'ignore';
-    if (verdict === 'accept') return TopicValidatorResult.Accept;
-    if (verdict === 'ignore') return TopicValidatorResult.Ignore;
-    // A node unknown here may be known at a peer whose chain is ahead (we are syncing): that is
-    // no offence, or a node that syncs would ban every peer relaying the heartbeats it cannot place.
-    if ('unknown' in verdict && peerAhead(peer)) return TopicValidatorResult.Ignore;
-    return TopicValidatorResult.Reject;
-  };
+  const validators = createGossipValidators({
+    chain,
+    limits,
+    fromNetwork,
+    relayed,
+    received,
+    importBlock: importFromNetwork,
+    pendingImports: () => pendingImports,
+    refreshPeer,
+    peerAhead,
+    heartbeats: opts.heartbeats,
+    penalise,
+    emit,
+  });
 
   // A transaction announced before a peer's subscription reached us never got to that peer, so
   // each peer that subscribes to transactions is sent our mempool once.
@@ -506,9 +393,9 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     },
     async start() {
       await node.start();
-      pubsub.topicValidators.set(topics.blocks, validateBlock);
-      pubsub.topicValidators.set(topics.txs, validateTx);
-      pubsub.topicValidators.set(topics.heartbeats, validateHeartbeat);
+      pubsub.topicValidators.set(topics.blocks, validators.blocks);
+      pubsub.topicValidators.set(topics.txs, validators.txs);
+      pubsub.topicValidators.set(topics.heartbeats, validators.heartbeats);
       pubsub.subscribe(topics.blocks);
       pubsub.subscribe(topics.txs);
       pubsub.subscribe(topics.heartbeats);
@@ -526,7 +413,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
                 return false;
               },
               penalise,
-              onPushedTx: judgePushedTx,
+              onPushedTx: validators.pushedTx,
               timeoutMs: limits.requestTimeoutMs,
               headersPerRequest: limits.headersPerRequest,
               maxResponseBytes: limits.maxResponseBytes,
@@ -576,7 +463,7 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
       if (timer !== undefined) clearInterval(timer);
       outbound?.stop();
       syncer.stop();
-      txQueue.close();
+      validators.close();
       chain.off('block', onBlock);
       chain.off('tx', onTx);
       chain.off('reorg', onReorg);
