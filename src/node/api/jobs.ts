@@ -20,11 +20,6 @@ export interface JobApiDeps {
   state: StateReader;
   /** This node's job matrices and products; without it the data routes answer 404. */
   data?: JobDataStore;
-  /**
-   * Blocks an ended job's data (and a miner's product) stays, and blocks an upload stays while
-   * no job names it; default about 10 minutes of blocks each (jobs/keeper.ts).
-   */
-  retention?: { keepBlocks?: number; pendingBlocks?: number };
 }
 
 /** Blocks looked at for the share of recent blocks that carried paid jobs. */
