@@ -36,7 +36,7 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, fn: () => T | undefined, ms = 20_000): Promise<T> {
+async function until<T>(what: string, fn: () => T | undefined, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     const v = fn();
@@ -323,7 +323,7 @@ describe('a node that is cut off knows it', () => {
     await until(
       'the chain to mark the dead node down',
       () => (isNodeDown(a.chain.fluxNode(cid)!) ? true : undefined),
-      30_000,
+      60_000,
     );
     const reports = downReports(a.chain);
     const reporters = (target: string) => new Set(reports.filter(([t]) => t === target).map(([, r]) => r));
