@@ -140,6 +140,8 @@ export class OutboundSlots {
   private readonly connectedAt = new Map<string, number>();
   private readonly stopping = new AbortController();
   private filler: NodeJS.Timeout | undefined;
+  /** Peers being dialled now. */
+  private readonly dialling = new Set<string>();
   private filling = false;
   private lookingUp = false;
   private lastLookup = Number.NEGATIVE_INFINITY;
@@ -206,16 +208,20 @@ export class OutboundSlots {
     for (const id of this.chosen) if (!outbound.has(id)) this.forget(id);
     for (const id of this.opts.bootstrap) if (outbound.has(id)) this.adopt(id);
 
-    let need = slots - this.chosen.size;
+    // Dials run on their own: a fill never waits for one, so a dial hanging on a partitioned link
+    // (up to the dial timeout) does not hold back the next fill, a second later, after a heal.
+    const need = slots - this.chosen.size - this.dialling.size;
     if (need > 0) {
       const used = [...this.chosen].flatMap((id) => {
         const addr = outbound.get(id)?.remoteAddr;
         const net = addr === undefined ? undefined : netAddressOfMultiaddr(addr);
         return net === undefined ? [] : [net];
       });
-      const picks = pickDiverse(await this.candidates(connected), used, need);
-      const dialled = await Promise.all(picks.map((c) => this.dial(c)));
-      need -= dialled.filter(Boolean).length;
+      const free = (await this.candidates(connected)).filter((c) => !this.dialling.has(c.id));
+      for (const c of pickDiverse(free, used, need)) {
+        this.dialling.add(c.id);
+        void this.dial(c).finally(() => this.dialling.delete(c.id));
+      }
     }
     const now = this.opts.now();
     if (lookup && (need > 0 || now - this.lastLookup >= this.opts.lookupIntervalMs)) this.lookUp(now);
