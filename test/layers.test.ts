@@ -55,10 +55,6 @@ const CLI_RUNS_A_NODE = new Set([
   // flux node benchmark / node start --datadir: the operator's machine measured, its node's datadir
   'src/cli/nodes.ts -> src/node/fluxnode/benchmark.ts',
   'src/cli/nodes.ts -> src/node/fluxnode/operator.ts',
-  // flux app url: the ingress defaults and endpoint host; not the node runtime, they belong in
-  // src/api (node/ingress would import them from there)
-  'src/cli/apps.ts -> src/node/ingress/proxy.ts',
-  'src/cli/apps.ts -> src/node/ingress/resolve.ts',
 ]);
 
 describe('layers', () => {

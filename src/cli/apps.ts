@@ -1,9 +1,11 @@
 // `flux app price|deploy|status|list|logs|url|update|extend|cancel|convert|build-example`.
+
 import { readFile, writeFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import { formatFlux } from '../api/amount.ts';
 import type { AppStatusJson } from '../api/app-routes.ts';
 import { createClient } from '../api/client.ts';
+import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT, hostOfEndpoint } from '../api/ingress.ts';
 import { convertCompose } from '../core/apps/compose.ts';
 import {
   encodeAppCancel,
@@ -15,8 +17,6 @@ import { appPrice } from '../core/apps/price.ts';
 import { type AppSpec, parseAppSpec } from '../core/apps/spec.ts';
 import { TxKind } from '../core/codec/types.ts';
 import { type ChainParams, type NetworkName, presets } from '../core/params/index.ts';
-import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT } from '../node/ingress/proxy.ts';
-import { hostOfEndpoint } from '../node/ingress/resolve.ts';
 import type { CommandContext } from './context.ts';
 import { ago, CliError } from './io.ts';
 import { networkParams, submitFromWallet } from './nodes.ts';

@@ -4,6 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { DEFAULT_INGRESS_DOMAIN } from '../api/ingress.ts';
 import { toHex } from '../core/crypto/hash.ts';
 import { encodeAddress, type KeyPair } from '../core/crypto/keys.ts';
 import { NodeStatus } from '../core/nodes/types.ts';
@@ -25,7 +26,7 @@ import { createPlacement } from './fluxos/placement.ts';
 import { createDockerRuntime, type Runtime } from './fluxos/runtime.ts';
 import { type FluxOs, startFluxOs } from './fluxos/service.ts';
 import { devnetKeyOf, loadOrCreateDevnetGenesis } from './genesis.ts';
-import { DEFAULT_INGRESS_DOMAIN, type Ingress, startIngress } from './ingress/proxy.ts';
+import { type Ingress, startIngress } from './ingress/proxy.ts';
 import { chainResolver } from './ingress/resolve.ts';
 import { createJobFetcher, type JobFetcher } from './jobs/fetcher.ts';
 import { type JobDataKeeper, startJobDataKeeper } from './jobs/keeper.ts';

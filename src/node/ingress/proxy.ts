@@ -17,6 +17,7 @@ import {
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Dispatcher, errors, Pool } from 'undici';
+import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT } from '../../api/ingress.ts';
 import type { HealthCheckSpec } from '../../core/apps/spec.ts';
 import { createHealthMonitor, type HealthOptions, type InstanceHealth } from './health.ts';
 
@@ -63,8 +64,6 @@ export interface Ingress {
   close(): Promise<void>;
 }
 
-export const DEFAULT_INGRESS_DOMAIN = 'flux.localhost';
-export const DEFAULT_INGRESS_PORT = 16180;
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',

@@ -2,17 +2,12 @@
 // liveness view has alive) and the nodes whose heartbeats say they run it, each at its address
 // (the host of its FluxNode endpoint, where its agent binds published ports) and the first TCP
 // port the app's components publish.
+
+import { hostOfEndpoint } from '../../api/ingress.ts';
 import type { Chain } from '../chain/types.ts';
 import type { PlacementView } from '../fluxos/placement.ts';
 import type { Liveness } from '../liveness/service.ts';
 import type { Instance, Lookup, Resolver } from './proxy.ts';
-
-/** The host part of `HOST:PORT` (brackets of an IPv6 address removed). */
-export function hostOfEndpoint(endpoint: string): string {
-  const at = endpoint.lastIndexOf(':');
-  const host = at < 0 ? endpoint : endpoint.slice(0, at);
-  return host.replace(/^\[(.*)\]$/, '$1');
-}
 
 export function placementResolver(
   view: () => PlacementView,

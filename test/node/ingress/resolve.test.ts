@@ -3,10 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { hostOfEndpoint } from '../../../src/api/ingress.ts';
 import { type AppSpec, parseAppSpec } from '../../../src/core/apps/spec.ts';
 import type { PlacementView } from '../../../src/node/fluxos/placement.ts';
 import { devnetParams } from '../../../src/node/genesis.ts';
-import { hostOfEndpoint, placementResolver } from '../../../src/node/ingress/resolve.ts';
+import { placementResolver } from '../../../src/node/ingress/resolve.ts';
 import { LivenessView } from '../../../src/node/liveness/view.ts';
 import { createNode } from '../../../src/node/node.ts';
 
