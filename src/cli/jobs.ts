@@ -5,6 +5,7 @@ import type { JobJson } from '../api/job-routes.ts';
 import { asInt8, decodeMatrix, encodeMatrixFor, type Int32Matrix } from '../api/matrix-file.ts';
 import { JobChallengePayload, JobSubmitPayload, TxKind } from '../core/codec/types.ts';
 import { bytesEqual, fromHex, toHex } from '../core/crypto/hash.ts';
+import { encodeAddress } from '../core/crypto/keys.ts';
 import { jobIdOf } from '../core/jobs/types.ts';
 import {
   columnOfB,
@@ -16,9 +17,11 @@ import {
   openProductEntry,
   rowOfA,
 } from '../core/pouw/index.ts';
+import { loadKeystore } from '../wallet/keystore.ts';
 import type { CommandContext } from './context.ts';
 import { CliError } from './io.ts';
 import { networkParams, submitFromWallet } from './nodes.ts';
+import { senderAccount } from './wallet.ts';
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 const unb64 = (text: string) => new Uint8Array(Buffer.from(text, 'base64'));
@@ -51,14 +54,20 @@ export async function jobSubmit(ctx: CommandContext): Promise<void> {
   if (ctx.values.fee === undefined) throw new CliError('--fee F (in FLUX, paid to the miner) is required', 2);
   const fee = parseFlux(ctx.values.fee as string, '--fee');
   if (!fee.ok) throw new CliError(fee.error, 2);
-  const { params } = await networkParams(ctx);
+  const { params, info } = await networkParams(ctx);
+  // The upload counts against the quota of the account that will submit the job.
+  const store = await loadKeystore(ctx.walletDir());
+  const owner = encodeAddress(
+    info.addressPrefix,
+    fromHex(senderAccount(store, ctx.values.from as string | undefined, info).address),
+  );
   const a = await readMatrixFile(pathA, 'A');
   const b = await readMatrixFile(pathB, 'B');
   const committed = commitJob(a.matrix, b.matrix, params.pouw);
   if (!committed.ok) throw new CliError(`the job is refused: ${committed.error.message}`, 2);
   const h = committed.value.header;
   // The node keeps the matrices, so its miner (and, by root, others) can take the job.
-  const stored = await ctx.client().putJobData({ body: { a: b64(a.bytes), b: b64(b.bytes) } });
+  const stored = await ctx.client().putJobData({ body: { a: b64(a.bytes), b: b64(b.bytes), owner } });
   if (stored.rootA !== toHex(h.rootA) || stored.rootB !== toHex(h.rootB)) {
     throw new CliError(
       'the node committed to other roots than this machine computed: check the node version',
