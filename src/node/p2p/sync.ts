@@ -254,8 +254,9 @@ export class Syncer {
         out.push(...(await requestBlocks(node, peer, batch.slice(out.length), client)));
       return out;
     };
-    // Small batches first, so importing starts while the larger ones are still on their way.
-    let size = Math.min(8, max);
+    // Smaller batches first, so importing starts while the larger ones are still on their way;
+    // a reorg after a partition (tens of blocks) fits the first, one round trip on a slow link.
+    let size = Math.min(32, max);
     let at = 0;
     const fetchNext = (): Promise<Block[]> | undefined => {
       const batch = items.slice(at, at + size);
