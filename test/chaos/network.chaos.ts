@@ -363,6 +363,9 @@ describe(`chaos: ${NODES} nodes in network namespaces, 50-200 ms and 1 % loss be
   });
 
   it('4. a partition into two halves for 60 s, then heal', async (t) => {
+    // On its own network: after scenarios 1-3 on the same one it converged in 9.9-10.1 s, on a
+    // fresh one in 5.6-7.4 s; why the used network is slower is not known yet (see the notes).
+    fresh = true;
     await scenario(t, { convergeMs: PARTITION.convergeMs }, async ({ c, note }) => {
       const halves = PARTITION.halves.map((h) => h.map((i) => `n${i}`));
       net.partition(halves);
