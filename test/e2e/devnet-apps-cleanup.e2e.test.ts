@@ -28,6 +28,20 @@ describe('a devnet cleans up its app containers', { skip: env.skip, timeout: 300
       .replace('name: hello-web', `name: ${name}`)
       .replace('host: 31080', `host: ${32_100 + (process.pid % 800)}`),
   );
+  /** `devnet up` of two nodes (one mining) that deploys the app, in `devnetDir`. */
+  const upArgs = (devnetDir: string) => [
+    'devnet',
+    'up',
+    '--nodes',
+    '2',
+    '--miners',
+    '1',
+    '--app',
+    spec,
+    '--free-ports',
+    '--dir',
+    devnetDir,
+  ];
   const containers = async () =>
     (await docker.listContainers({ all: true, filters: { label: [`${LABELS.app}=${name}`] } })).length;
   const started: Array<{ devnetDir: string; nodes: Array<{ index: number; pid: number }> }> = [];
@@ -41,26 +55,7 @@ describe('a devnet cleans up its app containers', { skip: env.skip, timeout: 300
   it('devnet down removes the app containers, and says so', async () => {
     await exampleImage(docker);
     const devnetDir = join(dir, 'detached');
-    const up = await flux(
-      [
-        'devnet',
-        'up',
-        '--nodes',
-        '2',
-        '--miners',
-        '1',
-        '--app',
-        spec,
-        '--detach',
-        '--free-ports',
-        '--dir',
-        devnetDir,
-        '--json',
-      ],
-      fluxEnv,
-      '',
-      150_000,
-    );
+    const up = await flux([...upArgs(devnetDir), '--detach', '--json'], fluxEnv, '', 150_000);
     assert.equal(up.code, 0, up.stderr);
     started.push({ devnetDir, nodes: JSON.parse(up.stdout).nodes });
     assert.equal(await containers(), 2, 'both instances run before down');
@@ -72,24 +67,10 @@ describe('a devnet cleans up its app containers', { skip: env.skip, timeout: 300
 
   it('a foreground devnet up killed with SIGKILL leaves no node and no container', async () => {
     const devnetDir = join(dir, 'foreground');
-    const up = spawn(
-      process.execPath,
-      [
-        FLUX,
-        'devnet',
-        'up',
-        '--nodes',
-        '2',
-        '--miners',
-        '1',
-        '--app',
-        spec,
-        '--free-ports',
-        '--dir',
-        devnetDir,
-      ],
-      { env: { ...process.env, ...fluxEnv }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const up = spawn(process.execPath, [FLUX, ...upArgs(devnetDir)], {
+      env: { ...process.env, ...fluxEnv },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     up.stderr.on('data', (b: Buffer) => {
       stderr += b.toString();
