@@ -233,18 +233,15 @@ export class Mempool {
     const mine = this.held.get(sender);
     if (mine === undefined) return;
     const account = this.account(sender);
-    for (const [nonce, h] of mine) {
-      if (nonce >= account.nonce) continue;
-      mine.delete(nonce);
+    const drop = (h: Held): void => {
+      mine.delete(h.nonce);
       this.heldById.delete(h.idHex);
-    }
-    const expected = account.nonce + (this.bySender.get(sender)?.length ?? 0);
-    const next = mine.get(expected);
+    };
+    for (const h of mine.values()) if (h.nonce < account.nonce) drop(h);
+    const next = mine.get(account.nonce + (this.bySender.get(sender)?.length ?? 0));
+    if (next !== undefined) drop(next);
     if (mine.size === 0) this.held.delete(sender);
     if (next === undefined) return;
-    mine.delete(expected);
-    this.heldById.delete(next.idHex);
-    if (mine.size === 0) this.held.delete(sender);
     // Its signature was checked when it was held; add() promotes the one after it in turn.
     this.add(next.tx, { signatureChecked: true, id: next.id });
   }
