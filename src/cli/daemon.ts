@@ -65,7 +65,9 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
     minerAddress = devnetMinerAddress();
   }
 
-  const log = (line: string) => ctx.io.stderr.write(`fluxd: ${line}\n`);
+  // --log-time puts the wall-clock time (UTC, ms) before each line, for reading logs of several nodes side by side.
+  const stamp = v['log-time'] === true ? () => `${new Date().toISOString()} ` : () => '';
+  const log = (line: string) => ctx.io.stderr.write(`${stamp()}fluxd: ${line}\n`);
   let node: Awaited<ReturnType<typeof createNode>>;
   try {
     node = await createNode({

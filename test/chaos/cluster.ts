@@ -205,6 +205,7 @@ export class Cluster {
           '--sig-threads',
           '0',
           '--json',
+          '--log-time',
           // The node stops when this process dies and its stdin closes.
           '--stop-on-stdin-close',
           ...(n.mine ? ['--mine'] : []),
@@ -311,6 +312,50 @@ export class Cluster {
       `nodes ${nodes.join(', ')} are not on one tip after ${timeoutMs / 1000} s: ${last
         .map((t) => `n${t.node} ${t.error ?? `h${t.height} ${t.tip?.slice(0, 12)}`}`)
         .join('; ')}`,
+    );
+  }
+
+  /**
+   * Polls until every node in `nodes` has left any other branch: they hold the same block at a
+   * height h of at least `atLeast`, and no node is more than one block past h. So the nodes
+   * differ at most in their newest block, as Nakamoto consensus differs while a block propagates
+   * or two miners' blocks race at the tip (the next block settles that). Stricter than "one tip"
+   * for a lagging node (it must be within a block of the others), looser only at the tip.
+   */
+  async waitAgreed(
+    nodes: number[],
+    atLeast: number,
+    timeoutMs: number,
+  ): Promise<{ height: number; hash: string; ms: number }> {
+    const t0 = Date.now();
+    let last = '';
+    while (Date.now() - t0 < timeoutMs) {
+      const tips = await this.tips(nodes);
+      const heights = tips.map((t) => t.height ?? -1);
+      const low = Math.min(...heights);
+      const high = Math.max(...heights);
+      const sameTip = new Set(tips.map((t) => t.tip)).size === 1;
+      // All at one height and on different tips: compare their parents.
+      const h = high === low && !sameTip ? low - 1 : low;
+      last = tips.map((t) => `n${t.node} ${t.error ?? `h${t.height} ${t.tip?.slice(0, 12)}`}`).join('; ');
+      if (low >= 0 && high <= h + 1 && h >= atLeast) {
+        const hashes = await Promise.all(
+          nodes.map((i) =>
+            this.nodes[i].client
+              .block({ params: { id: String(h) } })
+              .then((b) => b.hash)
+              .catch(() => undefined),
+          ),
+        );
+        const agreed = hashes[0];
+        if (agreed !== undefined && hashes.every((x) => x === agreed))
+          return { height: h, hash: agreed, ms: Date.now() - t0 };
+        last += ` (at height ${h}: ${hashes.map((x) => x?.slice(0, 12) ?? '?').join(', ')})`;
+      }
+      await sleep(200);
+    }
+    throw new Error(
+      `nodes ${nodes.join(', ')} do not agree on one chain at height ${atLeast} or above, within a block of each tip, after ${timeoutMs / 1000} s: ${last}`,
     );
   }
 
