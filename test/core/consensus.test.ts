@@ -9,10 +9,11 @@ import {
   type HeaderContext,
   isBetterChain,
   medianTime,
+  tieWinner,
   validateHeader,
   validateHeaderAgainstParent,
 } from '../../src/core/consensus/validate.ts';
-import { bigintToBytes32 } from '../../src/core/crypto/hash.ts';
+import { bigintToBytes32, bytesEqual, compareBytes } from '../../src/core/crypto/hash.ts';
 import { createParams, devnet } from '../../src/core/params/index.ts';
 import { genesisBlock } from '../../src/core/transition/genesis.ts';
 
@@ -130,5 +131,40 @@ describe('proof of work and header rules', () => {
     assert.ok(isBetterChain(11n, 10n));
     assert.ok(!isBetterChain(10n, 10n), 'a tie keeps the current chain');
     assert.equal(medianTime([5, 1, 9, 3, 7]), 5);
+  });
+});
+
+describe('fork choice among tips of equal work', () => {
+  const hash32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
+
+  it('picks the same tip whatever order the tips are listed in', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(hash32, { minLength: 1, maxLength: 6, selector: (h) => h.join() }),
+        fc.nat(),
+        (tips, turn) => {
+          const k = turn % tips.length;
+          const rotated = [...tips.slice(k), ...tips.slice(0, k)];
+          const winner = tieWinner(tips);
+          assert.deepEqual(tieWinner(rotated), winner);
+          assert.deepEqual(tieWinner([...tips].reverse()), winner);
+          assert.ok(tips.some((t) => bytesEqual(t, winner)));
+        },
+      ),
+    );
+  });
+
+  it('is a fair coin between two tips: neither the lower hash nor the first listed wins every time', () => {
+    let lowerWins = 0;
+    let firstWins = 0;
+    const pairs = fc.sample(fc.tuple(hash32, hash32), { numRuns: 400, seed: 11 });
+    for (const [a, b] of pairs) {
+      const w = tieWinner([a, b]);
+      if (bytesEqual(w, compareBytes(a, b) < 0 ? a : b)) lowerWins++;
+      if (bytesEqual(w, a)) firstWins++;
+    }
+    // 400 fair coins: outside 150..250 is a rule that favours one side, not chance (p < 1e-6).
+    assert.ok(lowerWins > 150 && lowerWins < 250, `the lower hash won ${lowerWins} of 400`);
+    assert.ok(firstWins > 150 && firstWins < 250, `the first listed won ${firstWins} of 400`);
   });
 });

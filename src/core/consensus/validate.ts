@@ -7,7 +7,7 @@
 //   validateBlockPostExecution   the state root the execution computed
 import { blockHash, blockTxBytes, encodeBlock, txIdFromBytes, txRootFromIds } from '../codec/ids.ts';
 import type { Block, Header } from '../codec/types.ts';
-import { bytesEqual, toHex } from '../crypto/hash.ts';
+import { bytesEqual, compareBytes, sha256Concat, toHex } from '../crypto/hash.ts';
 import { fail, type Result } from '../ledger/errors.ts';
 import type { BlockEffects } from '../ledger/types.ts';
 import { type ChainParams, isActive } from '../params/index.ts';
@@ -132,9 +132,34 @@ export function headerWork(header: Header, params?: ChainParams): bigint {
 }
 
 /**
- * Fork choice: the chain with the most cumulative work wins. On a tie the chain we already
- * follow stays, so nodes do not flip between equal branches.
+ * Fork choice: the chain with the most cumulative work wins. Equal work is not better: a tie is
+ * settled by `tieWinner` over every tip of that work the node knows.
  */
 export function isBetterChain(candidateWork: bigint, currentWork: bigint): boolean {
   return candidateWork > currentWork;
+}
+
+/**
+ * Among tips of equal cumulative work (two miners' blocks at one height, most often), the one
+ * every node picks once it has seen them all: the lowest sha256(hash ‖ mix), where mix is the
+ * XOR of all their hashes. The same set gives the same winner in any order of arrival, so a race
+ * at the tip settles as soon as both blocks have spread, not a block later; and since the winner
+ * depends on every competitor's hash, a miner cannot know at mining time whether its block would
+ * win a tie (a fair coin between two, as with uniform random tie-breaking), where "first seen"
+ * gives ties to the best-connected miner and "lowest hash" to a miner that withholds a low one.
+ */
+export function tieWinner(hashes: readonly Uint8Array[]): Uint8Array {
+  if (hashes.length === 0) throw new Error('tieWinner of no tips');
+  const mix = new Uint8Array(32);
+  for (const h of hashes) for (let i = 0; i < 32; i++) mix[i] ^= h[i] ?? 0;
+  let best = hashes[0];
+  let bestKey = sha256Concat(best, mix);
+  for (let i = 1; i < hashes.length; i++) {
+    const key = sha256Concat(hashes[i], mix);
+    if (compareBytes(key, bestKey) < 0) {
+      best = hashes[i];
+      bestKey = key;
+    }
+  }
+  return best;
 }

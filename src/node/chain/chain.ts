@@ -20,6 +20,7 @@ import {
   isBetterChain,
   MEDIAN_TIME_SPAN,
   medianTime,
+  tieWinner,
   validateBlockPostExecution,
   validateBlockPreExecution,
   validateHeader,
@@ -99,6 +100,9 @@ interface Checked extends Loaded {
   body: CheckedBody;
 }
 
+/** At most this many tips of equal work are weighed against each other (see settleTie). */
+const MAX_TIED_TIPS = 64;
+
 /** SQLite's largest blob: a slice this long reaches the end of any stored block. */
 const MAX_BLOB_BYTES = 1_000_000_000;
 
@@ -119,6 +123,13 @@ class NodeChain implements LocalChain {
   /** Hashes refused by the state transition that were never stored (so peers cannot make us redo them). */
   private readonly invalid = new Set<string>();
   private current: ChainTip;
+  /**
+   * The tips of the best chain's cumulative work seen since it was reached (the best tip among
+   * them), by hash: what `tieWinner` settles. In memory only: after a restart a tie is settled
+   * among the tips seen since.
+   */
+  private ties = new Map<string, HeaderRecord>();
+  private tiesWork = -1n;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: ChainOptions) {
@@ -398,13 +409,51 @@ class NodeChain implements LocalChain {
     const incoming: Checked = { record, block, encoded: body.encoded, body };
     if (bytesEqual(parent.hash, this.current.hash)) return this.extend(incoming, label);
     if (!isBetterChain(record.work, this.current.cumulativeWork)) {
+      const winner = record.work === this.current.cumulativeWork ? this.settleTie(record) : undefined;
+      if (winner !== undefined && bytesEqual(winner.hash, hash)) return this.tieReorg(incoming, parent);
       store.transaction(() => {
         store.headers.put(record);
         store.blocks.put(hash, body.encoded);
       });
+      // The new block tipped the tie to another stored tip (three or more of equal work).
+      if (winner !== undefined && !bytesEqual(winner.hash, this.current.hash))
+        await this.reorgToStored(winner);
       return { ok: true, status: 'side', tip: this.current };
     }
     return this.reorg(incoming, parent);
+  }
+
+  /** Adds a tip of the best chain's work to the tie and returns the tie's winner (core/consensus). */
+  private settleTie(record: HeaderRecord): HeaderRecord | undefined {
+    if (this.tiesWork !== this.current.cumulativeWork) {
+      const tip = this.store.headers.get(this.current.hash);
+      if (tip === undefined) return undefined;
+      this.ties = new Map([[toHex(tip.hash), tip]]);
+      this.tiesWork = this.current.cumulativeWork;
+    }
+    // Each tip costs a block's work; the bound only keeps memory flat under a flood of them.
+    if (this.ties.size >= MAX_TIED_TIPS) return undefined;
+    this.ties.set(toHex(record.hash), record);
+    return this.ties.get(toHex(tieWinner([...this.ties.values()].map((r) => r.hash))));
+  }
+
+  /** A reorg to the winner of a tie; a winner that turns out invalid leaves the tie. */
+  private async tieReorg(incoming: Checked, parent: HeaderRecord): Promise<ImportResult> {
+    const result = await this.reorg(incoming, parent);
+    if (!result.ok) this.ties.delete(toHex(incoming.record.hash));
+    return result;
+  }
+
+  /** Switches to a stored side tip (the winner of a tie), checking its body as an import would. */
+  private async reorgToStored(record: HeaderRecord): Promise<void> {
+    const parent = this.store.headers.get(record.header.parent);
+    const loaded = this.load(record);
+    const checked = validateBlockPreExecution(loaded.block, this.params);
+    if (parent === undefined || !checked.ok) {
+      this.ties.delete(toHex(record.hash));
+      return;
+    }
+    await this.tieReorg({ ...loaded, body: checked.body }, parent);
   }
 
   /** Signature check of a block's transactions by the batch verifier, when there is one. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { txId } from '../../../src/core/codec/ids.ts';
+import { blockHash, txId } from '../../../src/core/codec/ids.ts';
 import type { Block, Tx } from '../../../src/core/codec/types.ts';
+import { tieWinner } from '../../../src/core/consensus/validate.ts';
 import { toHex } from '../../../src/core/crypto/hash.ts';
 import { COIN } from '../../../src/core/params/index.ts';
 import {
@@ -58,12 +59,16 @@ describe('reorgs', () => {
     });
     node.on('block', (b) => connected.push(b.header.height));
     const statuses = await importAll(node, theirs);
-    assert.deepEqual(statuses, ['side', 'side', 'reorged']);
+    // Their second block ties with our tip (equal work): if it wins the tie the switch comes one
+    // block early, and their third block extends.
+    const early =
+      hashHex(theirs[1]) === toHex(tieWinner([ours[1], theirs[1]].map((b) => blockHash(b.header))));
+    assert.deepEqual(statuses, early ? ['side', 'reorged', 'extended'] : ['side', 'side', 'reorged']);
     assert.equal(toHex(node.tip().hash), toHex(winner.tip().hash));
     assert.equal(node.tip().cumulativeWork, winner.tip().cumulativeWork);
     assert.deepEqual(snapshot(node, keys), snapshot(winner, keys));
     assert.deepEqual(reorg?.detached.map(hashHex), [ours[1], ours[0]].map(hashHex));
-    assert.deepEqual(reorg?.attached.map(hashHex), theirs.map(hashHex));
+    assert.deepEqual(reorg?.attached.map(hashHex), (early ? theirs.slice(0, 2) : theirs).map(hashHex));
     assert.deepEqual(connected, [2, 3, 4]);
     // Indexes follow the best chain.
     assert.equal(node.tx(txId(lost1)), undefined);
@@ -85,17 +90,59 @@ describe('reorgs', () => {
     assert.equal(node.mempool(10).length, 0);
   });
 
-  it('keeps an equally heavy branch on the side', async () => {
-    const node = t.open('tie');
-    const other = t.open('tie-other');
-    await extend(node, 2);
+  it('keeps a lighter branch on the side', async () => {
+    const node = t.open('lighter');
+    const other = t.open('lighter-other');
+    await extend(node, 3);
     const branch = await extend(other, 2, (i) =>
       i === 0 ? [transfer(params, bob, addressOf(alice), COIN, 0)] : [],
     );
     const tipBefore = toHex(node.tip().hash);
     assert.deepEqual(await importAll(node, branch), ['side', 'side']);
     assert.equal(toHex(node.tip().hash), tipBefore);
-    assert.ok(node.blockByHash(node.tip().hash));
+  });
+
+  it('settles a race of equally heavy tips on the same block whatever order they arrive in', async () => {
+    // Three miners' blocks on one parent (equal work), each with its own transaction.
+    const base = t.open('race-base');
+    const shared = await extend(base, 1);
+    const rivals: Array<{ block: Block; state: ReturnType<typeof snapshot> }> = [];
+    for (const [i, sender] of [alice, bob, carol].entries()) {
+      const miner = t.open(`race-miner-${i}`);
+      await importAll(miner, shared);
+      const [block] = await extend(miner, 1, () => [transfer(params, sender, addressOf(dave), COIN, 0)]);
+      rivals.push({ block, state: snapshot(miner, keys) });
+    }
+    const hashes = rivals.map((r) => blockHash(r.block.header));
+    assert.equal(new Set(rivals.map((r) => r.state.work)).size, 1, 'the rivals are of equal work');
+    const orders = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ];
+    for (const order of orders) {
+      const node = t.open(`race-${order.join('')}`);
+      await importAll(node, shared);
+      await importAll(node, [rivals[order[0]].block]);
+      // After two: the winner of those two, on every node that saw the same two.
+      await importAll(node, [rivals[order[1]].block]);
+      const two = tieWinner([hashes[order[0]], hashes[order[1]]]);
+      assert.equal(toHex(node.tip().hash), toHex(two), `order ${order}: after two`);
+      await importAll(node, [rivals[order[2]].block]);
+      const all = tieWinner(hashes);
+      const won = hashes.findIndex((h) => toHex(h) === toHex(all));
+      // The state is the winner's own: its transaction on chain, the rivals' not.
+      assert.deepEqual(snapshot(node, keys), rivals[won].state, `order ${order}: after three`);
+      for (const [k, r] of rivals.entries())
+        assert.equal(
+          node.tx(txId(r.block.txs[0]))?.height,
+          k === won ? 2 : undefined,
+          `order ${order}: rival ${k}`,
+        );
+    }
   });
 
   it('reorgs back and forth and ends where a fresh node would', async () => {
@@ -134,13 +181,16 @@ describe('reorgs', () => {
       const branch = await extend(lax, 3, (i) => (i === 1 ? [forged] : []));
       const before = snapshot(node, keys);
       const pendingBefore = node.mempool(10).length;
-      assert.equal((await node.importBlock(branch[0], Date.now())).ok, true);
-      assert.equal((await node.importBlock(branch[1], Date.now())).ok, true); // side: not yet checked
-      const r = await node.importBlock(branch[2], Date.now());
+      assert.equal((await node.importBlock(branch[0], Date.now())).ok, true); // side: not yet checked
+      // The forged block is checked when its branch would become best: at once if it wins the
+      // tie with our tip (equal work), else when the block above it makes the branch heavier.
+      const early = await node.importBlock(branch[1], Date.now());
+      const r = early.ok ? await node.importBlock(branch[2], Date.now()) : early;
       assert.ok(
         !r.ok && r.error.code === 'BAD_BLOCK' && /BAD_SIGNATURE/.test(r.error.message),
         JSON.stringify(r),
       );
+      if (!early.ok) assert.equal((await node.importBlock(branch[2], Date.now())).ok, false);
       assert.deepEqual(snapshot(node, keys), before);
       assert.equal(node.mempool(10).length, pendingBefore);
       // The invalid block and what builds on it stay refused.
