@@ -238,11 +238,20 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         lastLine = now();
         log(syncLine(s));
       });
+      // Which peers served this round's bodies (the sync peer and helpers on the same tip).
+      const servers = new Set<string>();
+      p2p.on('sync:batch', (b) => {
+        servers.add(b.peer);
+        if (process.env.OFX_TMP_BATCH)
+          log(`sync: TMP batch ${b.startHeight}+${b.blocks} from ${b.peer.slice(-6)}`);
+      });
       p2p.on('sync:done', (s) => {
         lastSync = undefined;
+        const from = servers.size;
+        servers.clear();
         log(
           s.ok
-            ? `sync: done, ${s.height - s.startHeight} blocks to height ${s.height} (${Math.round(s.blocksPerSecond)} blocks/s)`
+            ? `sync: done, ${s.height - s.startHeight} blocks to height ${s.height} (${Math.round(s.blocksPerSecond)} blocks/s, bodies from ${from} peer${from === 1 ? '' : 's'})`
             : `sync from ${s.peer} stopped at height ${s.height}: ${s.error ?? 'failed'}`,
         );
       });

@@ -1,6 +1,7 @@
 // Catching up with peers that have more cumulative work: headers first from the fork point
 // (found with a locator of our hashes), checked for linkage and proof of work, then bodies in
-// pipelined batches, each imported (and so fully validated) by the chain as it arrives.
+// batches fetched in parallel from the peer and from other peers on the same tip, each imported
+// (and so fully validated) by the chain in order as it arrives.
 import type { Libp2p, PeerId } from '@libp2p/interface';
 import { blockHash } from '../../core/codec/ids.ts';
 import type { Block, Header } from '../../core/codec/types.ts';
@@ -86,10 +87,22 @@ interface KnownPeer {
   peer: PeerId;
   status: Status;
   at: number;
+  /** How long our last status request to it took, ms (its distance and how busy it is). */
+  rttMs?: number;
 }
 
 /** Failed or lying peers are not picked again for this long. */
 const COOLDOWN_MS = 10_000;
+/**
+ * Bodies come from the sync peer and up to this many others that announced the same tip: on a
+ * long, lossy link one TCP stream carries little (about MSS / RTT / sqrt(loss): some 40 KB/s at
+ * 400 ms and 1 %), and a PoUW block carries tens of KB of tile openings.
+ */
+const MAX_HELPERS = 3;
+/** Smallest batch: small enough that a short reorg is spread over every source. */
+const MIN_BATCH = 4;
+/** Requests each source has in flight at once, so a round trip is not idle time. */
+const STREAMS_PER_SOURCE = 2;
 
 export class Syncer {
   private readonly deps: SyncerDeps;
@@ -121,7 +134,7 @@ export class Syncer {
   }
 
   /** Records what a peer says about its chain; a peer on another network is penalised off. */
-  noteStatus(peer: PeerId, status: Status): void {
+  noteStatus(peer: PeerId, status: Status, rttMs?: number): void {
     const { chain, genesisHash } = this.deps;
     if (status.chainId !== chain.params.chainId || !bytesEqual(status.genesis, genesisHash)) {
       this.deps.penalise(
@@ -131,15 +144,22 @@ export class Syncer {
       );
       return;
     }
-    this.statuses.set(peer.toString(), { peer, status, at: this.deps.now() });
+    const id = peer.toString();
+    this.statuses.set(id, {
+      peer,
+      status,
+      at: this.deps.now(),
+      rttMs: rttMs ?? this.statuses.get(id)?.rttMs,
+    });
     if (status.cumulativeWork > chain.tip().cumulativeWork) this.schedule();
   }
 
   /** Asks the peer for its status (telling it ours); failures count against the peer. */
   async refresh(peer: PeerId): Promise<void> {
     try {
+      const t0 = this.deps.now();
       const status = await requestStatus(this.deps.node, peer, this.deps.ourStatus(), this.deps.client);
-      this.noteStatus(peer, status);
+      this.noteStatus(peer, status, this.deps.now() - t0);
     } catch (e) {
       this.blame(peer, e);
     }
@@ -160,16 +180,38 @@ export class Syncer {
     if (err.offence !== undefined) this.deps.penalise(peer, err.offence, err.message);
   }
 
+  /** The peer with the most work beyond ours; of those with as much, the quickest to answer. */
   private pick(): KnownPeer | undefined {
     const ours = this.deps.chain.tip().cumulativeWork;
-    const now = this.deps.now();
     let best: KnownPeer | undefined;
-    for (const [id, known] of this.statuses) {
-      if ((this.cooldown.get(id) ?? 0) > now) continue;
+    for (const known of this.available()) {
       if (known.status.cumulativeWork <= ours) continue;
-      if (best === undefined || known.status.cumulativeWork > best.status.cumulativeWork) best = known;
+      if (best === undefined || ahead(known, best)) best = known;
     }
     return best;
+  }
+
+  /**
+   * Other peers that can likely serve `main`'s blocks, quickest first: those that announced its
+   * tip, or as much work (most often the same chain, grown since; one that is not fails its first
+   * batch and drops out).
+   */
+  private helpersOf(main: KnownPeer): PeerId[] {
+    return this.available()
+      .filter(
+        (k) =>
+          !k.peer.equals(main.peer) &&
+          (bytesEqual(k.status.tip, main.status.tip) ||
+            k.status.cumulativeWork >= main.status.cumulativeWork),
+      )
+      .sort((a, b) => (a.rttMs ?? Number.POSITIVE_INFINITY) - (b.rttMs ?? Number.POSITIVE_INFINITY))
+      .slice(0, MAX_HELPERS)
+      .map((k) => k.peer);
+  }
+
+  private available(): KnownPeer[] {
+    const now = this.deps.now();
+    return [...this.statuses].filter(([id]) => (this.cooldown.get(id) ?? 0) <= now).map(([, k]) => k);
   }
 
   private async run(): Promise<void> {
@@ -217,10 +259,15 @@ export class Syncer {
         const res = await requestHeaders(node, peer, { locator: buildLocator(chain, cursor), max }, client);
         if (res.headers.length === 0) break;
         const items = checkHeaders(chain, res).filter((item) => chain.blockByHash(item.hash) === undefined);
-        await this.fetchAndImport(peer, items, () => {
-          blocks = chain.tip().height - start.height;
-          this.deps.emit('sync:progress', progress());
-        });
+        await this.fetchAndImport(
+          peer,
+          () => this.helpersOf(known),
+          items,
+          () => {
+            blocks = chain.tip().height - start.height;
+            this.deps.emit('sync:progress', progress());
+          },
+        );
         blocks = Math.max(0, chain.tip().height - start.height);
         cursor = blockHash(res.headers[res.headers.length - 1]);
         // Done at the tip the peer announced; otherwise ask again (its cap may be below ours).
@@ -243,46 +290,125 @@ export class Syncer {
     return progressed;
   }
 
-  /** Downloads bodies in batches (the next batch is fetched while this one imports). */
-  private async fetchAndImport(peer: PeerId, items: HeaderItem[], onBatch: () => void): Promise<void> {
+  /**
+   * Downloads the bodies of `items` in batches and imports them in order. The sync peer and the
+   * helpers (`helpers()`: peers that announced the same tip, asked again after each batch, so a
+   * peer that connects during the sync joins it) each keep two requests in flight. A helper that
+   * fails (it moved to another tip, or is slow past the timeout) hands its batch to the sync
+   * peer and drops out; what the sync peer fails ends the round. As many blocks are held at
+   * once as two full requests from one peer.
+   */
+  private async fetchAndImport(
+    main: PeerId,
+    helpers: () => PeerId[],
+    items: HeaderItem[],
+    onBatch: () => void,
+  ): Promise<void> {
     const { node, client, limits } = this.deps;
+    if (items.length === 0) return;
     const max = Math.max(1, limits.blocksPerRequest);
-    const fetchBatch = async (batch: HeaderItem[]): Promise<Block[]> => {
+    const window = STREAMS_PER_SOURCE * (1 + MAX_HELPERS) + 1;
+    // Small enough that a reorg of tens of blocks is spread over every source, as large as the
+    // memory bound allows for a long sync.
+    const size = Math.max(
+      1,
+      Math.min(Math.floor((2 * max) / window), Math.max(MIN_BATCH, Math.ceil(items.length / 8))),
+    );
+    const batches: HeaderItem[][] = [];
+    for (let at = 0; at < items.length; at += size) batches.push(items.slice(at, at + size));
+
+    const fetchBatch = async (peer: PeerId, batch: HeaderItem[]): Promise<Block[]> => {
       const out: Block[] = [];
       // A response may stop early at its byte budget: ask again for the rest.
       while (out.length < batch.length)
         out.push(...(await requestBlocks(node, peer, batch.slice(out.length), client)));
       return out;
     };
-    // Smaller batches first, so importing starts while the larger ones are still on their way;
-    // a reorg after a partition (tens of blocks) fits the first, one round trip on a slow link.
-    let size = Math.min(32, max);
-    let at = 0;
-    const fetchNext = (): Promise<Block[]> | undefined => {
-      const batch = items.slice(at, at + size);
-      at += batch.length;
-      size = Math.min(size * 2, max);
-      return batch.length > 0 ? fetchBatch(batch) : undefined;
+    const fetched = batches.map(() => Promise.withResolvers<{ blocks: Block[]; from: PeerId }>());
+    for (const f of fetched) f.promise.catch(() => undefined); // awaited below, or abandoned
+    let next = 0;
+    let imported = 0;
+    let done = false;
+    let wake: Array<() => void> = [];
+    const wakeAll = () => {
+      const w = wake;
+      wake = [];
+      for (const f of w) f();
     };
-    let next = fetchNext();
+    const failed = new Set<string>();
+
+    const worker = async (peer: PeerId, isMain: boolean): Promise<void> => {
+      while (!done && !this.stopped && !failed.has(peer.toString())) {
+        while (!done && next < batches.length && next >= imported + window)
+          await new Promise<void>((r) => wake.push(r));
+        if (done || next >= batches.length) return;
+        const i = next++;
+        try {
+          fetched[i].resolve({ blocks: await fetchBatch(peer, batches[i]), from: peer });
+        } catch (e) {
+          if (isMain) {
+            fetched[i].reject(e);
+            return;
+          }
+          // The helper is out of this round; the sync peer fetches its batch.
+          failed.add(peer.toString());
+          try {
+            fetched[i].resolve({ blocks: await fetchBatch(main, batches[i]), from: main });
+          } catch (e2) {
+            fetched[i].reject(e2);
+          }
+          return;
+        }
+      }
+    };
+    const workers: Promise<void>[] = [];
+    const sources = new Set<string>();
+    const join = (peer: PeerId, isMain: boolean) => {
+      sources.add(peer.toString());
+      for (let k = 0; k < STREAMS_PER_SOURCE; k++) workers.push(worker(peer, isMain));
+    };
+    const recruit = () => {
+      for (const peer of helpers()) {
+        if (sources.size > MAX_HELPERS || next >= batches.length) return;
+        if (!sources.has(peer.toString())) join(peer, false);
+      }
+    };
+    join(main, true);
+    recruit();
     try {
-      while (next !== undefined) {
-        const batch = await next;
-        next = fetchNext();
-        for (const block of batch) {
+      for (let i = 0; i < batches.length; i++) {
+        const { blocks, from } = await fetched[i].promise;
+        this.deps.emit('sync:batch', {
+          peer: from.toString(),
+          startHeight: batches[i][0].header.height,
+          blocks: blocks.length,
+        });
+        for (const block of blocks) {
           if (this.stopped) return;
           const result = await this.deps.importBlock(block);
           if (!result.ok) {
-            throw new PeerError(
-              'invalidBlock',
-              `block at height ${block.header.height} refused: ${result.error.code}: ${result.error.message}`,
-            );
+            const why = `block at height ${block.header.height} refused: ${result.error.code}: ${result.error.message}`;
+            // The sync peer announced its header; a helper that served it holds it as best too.
+            if (!from.equals(main)) this.deps.penalise(from, 'invalidBlock', why);
+            throw new PeerError('invalidBlock', why);
           }
         }
+        imported = i + 1;
+        wakeAll();
         onBatch();
+        recruit();
       }
     } finally {
-      next?.catch(() => undefined);
+      done = true;
+      wakeAll();
+      await Promise.allSettled(workers);
     }
   }
+}
+
+/** Whether `a` is a better sync peer than `b`: more work, or as much and quicker to answer. */
+function ahead(a: KnownPeer, b: KnownPeer): boolean {
+  if (a.status.cumulativeWork !== b.status.cumulativeWork)
+    return a.status.cumulativeWork > b.status.cumulativeWork;
+  return (a.rttMs ?? Number.POSITIVE_INFINITY) < (b.rttMs ?? Number.POSITIVE_INFINITY);
 }

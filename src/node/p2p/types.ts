@@ -46,6 +46,9 @@ export interface P2PLimits {
   maxResponseBytes: number;
   /** Gossiped blocks waiting to be imported; beyond this, new ones are ignored, not queued. */
   maxPendingBlocks: number;
+  /** Gossiped blocks kept while their parent is missing (see orphans.ts): count and bytes. */
+  maxOrphanBlocks: number;
+  maxOrphanBytes: number;
   /** Score at or under which a peer is disconnected and banned. */
   banThreshold: number;
   banMs: number;
@@ -79,6 +82,8 @@ export const DEFAULT_LIMITS: P2PLimits = {
   headersPerRequest: 1_000,
   maxResponseBytes: 8 * 1024 * 1024,
   maxPendingBlocks: 64,
+  maxOrphanBlocks: 64,
+  maxOrphanBytes: 32 * 1024 * 1024,
   banThreshold: -100,
   banMs: 10 * 60 * 1000,
   statusIntervalMs: 5_000,
@@ -158,6 +163,8 @@ export interface P2PEvents {
   'sync:start': (progress: SyncProgress) => void;
   'sync:progress': (progress: SyncProgress) => void;
   'sync:done': (progress: SyncProgress & { ok: boolean; error?: string }) => void;
+  /** A batch of bodies arrived from one source (the sync peer or a helper on the same tip). */
+  'sync:batch': (batch: { peer: string; startHeight: number; blocks: number }) => void;
   /** Every sync round has ended: `syncing()` is false now (it is not yet at `sync:done`). */
   'sync:idle': () => void;
   /** A block or transaction arrived by gossip and the chain took it. */

@@ -133,6 +133,44 @@ describe('p2p network', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('fetches the bodies of a sync from every peer on the same tip, and finishes when helpers leave', async () => {
+    const params = testParams();
+    // Three peers holding the same 200 blocks (built on one schedule, so identical).
+    const sources = await Promise.all(
+      ['s1', 's2', 's3'].map((name) =>
+        node(name, params, { prepare: (chain) => extendOnSchedule(chain, 200) }),
+      ),
+    );
+    assert.equal(new Set(sources.map((s) => toHex(s.chain.tip().hash))).size, 1);
+    const b = await node('b', params, { bootstrap: sources.map(addrOf), limits: { blocksPerRequest: 16 } });
+    const served = new Map<string, number>();
+    b.p2p.on('sync:batch', ({ peer, blocks }) => {
+      served.set(peer, (served.get(peer) ?? 0) + blocks);
+      // The helpers leave after the first batch: the sync peer takes over what they held.
+      if ([...served.values()].reduce((x, y) => x + y, 0) === blocks)
+        for (const s of sources.slice(1)) void s.close();
+    });
+    await waitFor('B to reach the tip', () => b.chain.tip().height === 200, 20_000);
+    assert.equal(toHex(b.chain.tip().hash), toHex(sources[0].chain.tip().hash));
+    assert.equal(
+      [...served.values()].reduce((x, y) => x + y, 0),
+      200,
+      'every block fetched once',
+    );
+
+    // A second node syncs with all three still there: more than one of them serves bodies.
+    const fresh = await Promise.all(
+      ['t1', 't2', 't3'].map((name) =>
+        node(name, params, { prepare: (chain) => extendOnSchedule(chain, 200) }),
+      ),
+    );
+    const c = await node('c', params, { bootstrap: fresh.map(addrOf), limits: { blocksPerRequest: 16 } });
+    const from = new Set<string>();
+    c.p2p.on('sync:batch', ({ peer }) => from.add(peer));
+    await waitFor('C to reach the tip', () => c.chain.tip().height === 200, 20_000);
+    assert.ok(from.size >= 2, `bodies came from ${from.size} peer(s)`);
+  });
+
   it('converges on the heaviest branch after a partition heals and re-mines the losing branch’s txs', async () => {
     const params = testParams();
     const a = await node('a', params);
