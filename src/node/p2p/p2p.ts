@@ -19,6 +19,7 @@ import type { Block } from '../../core/codec/types.ts';
 import { fromHex, toHex } from '../../core/crypto/hash.ts';
 import type { ChainParams } from '../../core/params/index.ts';
 import type { ChainEvents, ImportResult } from '../chain/types.ts';
+import { compressBlock, inflateBlock } from './compress.ts';
 import { PeerDatastore } from './datastore.ts';
 import { dhtService, dialSource, dialsPrivate, OutboundSlots, PEER_STORE_MAX_AGE_MS } from './discovery.ts';
 import { AddressBans, ConnectionGuard } from './gater.ts';
@@ -30,6 +31,7 @@ import {
   gossipScoreParams,
 } from './gossip-score.ts';
 import { fetchJobData, JOBDATA_PROTOCOL, serveJobDataStream } from './jobdata.ts';
+import { OrphanBlocks } from './orphans.ts';
 import { generatePeerKey, privateKeyOf } from './peer-key.ts';
 import { type Offence, PeerBook, RateLimiter, RebroadcastSchedule, RecentSet } from './peers.ts';
 import { pushTxs, serveSyncStream } from './protocol.ts';
@@ -51,7 +53,7 @@ export function gossipTopics(params: Pick<ChainParams, 'network' | 'chainId'>): 
   heartbeats: string;
 } {
   const base = `/openflux/${params.network}/${params.chainId}`;
-  return { blocks: `${base}/blocks/1`, txs: `${base}/txs/1`, heartbeats: `${base}/heartbeats/1` };
+  return { blocks: `${base}/blocks/2`, txs: `${base}/txs/1`, heartbeats: `${base}/heartbeats/1` };
 }
 
 /** How many block hashes / tx ids we remember having seen from peers or relayed. */
@@ -156,6 +158,13 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
         }),
         scoreThresholds: GOSSIP_THRESHOLDS,
         fastMsgIdFn: fastMessageId,
+        // Blocks travel compressed (compress.ts): the signature covers the compressed bytes, a
+        // message that does not inflate within the block limit is invalid (P4) like a bad block.
+        dataTransform: {
+          inboundTransform: (topic, data) =>
+            topic === topics.blocks ? inflateBlock(data, params.limits.maxBlockBytes) : data,
+          outboundTransform: (topic, data) => (topic === topics.blocks ? compressBlock(data) : data),
+        },
         // Our own messages go to mesh peers only; blocks are flooded to every peer (see publish).
         floodPublish: false,
         // gossipsub 17 validates every message of every RPC at once (its messageProcessingConcurrency
@@ -189,14 +198,31 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
   // for gossip by maxPendingBlocks and for sync by its own batch size).
   let importTail: Promise<unknown> = Promise.resolve();
   let pendingImports = 0;
+  const orphans = new OrphanBlocks({ maxBlocks: limits.maxOrphanBlocks, maxBytes: limits.maxOrphanBytes });
   const importFromNetwork = (block: Block): Promise<ImportResult> => {
-    fromNetwork.add(toHex(blockHash(block.header)));
+    const hash = blockHash(block.header);
+    fromNetwork.add(toHex(hash));
     pendingImports++;
     const result = importTail.then(() => chain.importBlock(block, now()));
     importTail = result.catch(() => undefined);
-    return result.finally(() => {
-      pendingImports--;
-    });
+    return result
+      .finally(() => {
+        pendingImports--;
+      })
+      .then((r) => {
+        if (r.ok) adoptOrphans(hash);
+        return r;
+      });
+  };
+  /** Imports the kept blocks whose parent just arrived (and, through this, their children). */
+  const adoptOrphans = (parent: Uint8Array): void => {
+    for (const { block, from } of orphans.take(toHex(parent))) {
+      void importFromNetwork(block)
+        .then((r) => {
+          if (!r.ok && r.error.code === 'BAD_BLOCK') penalise(from, 'invalidBlock', r.error.message);
+        })
+        .catch(() => undefined);
+    }
   };
 
   const ourStatus = (): Status => {
@@ -245,6 +271,8 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     importBlock: importFromNetwork,
     pendingImports: () => pendingImports,
     refreshPeer,
+    keepOrphan: (block, hash, bytes, peer) =>
+      orphans.add(toHex(hash), toHex(block.header.parent), block, bytes, peer),
     peerAhead,
     heartbeats: opts.heartbeats,
     penalise,

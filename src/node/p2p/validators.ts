@@ -39,6 +39,8 @@ export interface GossipValidatorDeps {
   pendingImports: () => number;
   /** Asks a peer where its chain is (it sent a block whose parent we lack). */
   refreshPeer: (peer: PeerId) => void;
+  /** Keeps a block whose parent we lack, to import when the parent arrives (OrphanBlocks). */
+  keepOrphan: (block: Block, hash: Uint8Array, bytes: number, peer: PeerId) => void;
   /** Whether the peer told us of a chain with more work than ours (it may know nodes we do not). */
   peerAhead: (peer: PeerId) => boolean;
   /** The liveness service's judge; without one heartbeats are ignored, not relayed. */
@@ -80,6 +82,7 @@ export function createGossipValidators(deps: GossipValidatorDeps): GossipValidat
     }
     if (!checkBlockWork(block.header, block.proof, chain.params).ok) return TopicValidatorResult.Reject;
     if (chain.blockByHash(block.header.parent) === undefined) {
+      deps.keepOrphan(block, hash, data.length, peer);
       deps.refreshPeer(peer);
       return TopicValidatorResult.Ignore;
     }

@@ -13,8 +13,10 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { blockHash, encodeBlock } from '../../../src/core/codec/ids.ts';
 import type { Block } from '../../../src/core/codec/types.ts';
+import { toHex } from '../../../src/core/crypto/hash.ts';
 import type { LocalChain } from '../../../src/node/chain/chain.ts';
 import { buildTemplate, sealHeader } from '../../../src/node/miner/miner.ts';
+import { compressBlock } from '../../../src/node/p2p/compress.ts';
 import { gossipTopics, SYNC_PROTOCOL } from '../../../src/node/p2p/index.ts';
 import { encodeMessage, Status } from '../../../src/node/p2p/wire.ts';
 import {
@@ -76,7 +78,7 @@ describe('p2p peer hygiene', () => {
     a.p2p.on('peer:ban', (peer) => bans.push(peer));
 
     const bad = [badBlock(a.chain, 1), badBlock(a.chain, 2)];
-    for (const block of bad) await evil.services.pubsub.publish(topic, encodeBlock(block));
+    for (const block of bad) await evil.services.pubsub.publish(topic, compressBlock(encodeBlock(block)));
     await waitFor('a to ban the rogue', () => bans.includes(evil.peerId.toString()));
     await waitFor('the rogue to be disconnected', () => evil.getConnections().length === 0);
     assert.ok(a.p2p.banned().some((x) => x.peer === evil.peerId.toString()));
@@ -155,7 +157,7 @@ describe('p2p peer hygiene', () => {
     );
   });
 
-  it('asks the sender of a block with an unknown parent where its chain is, instead of dropping it', async () => {
+  it('asks the sender of a block with an unknown parent where its chain is, and imports the block once its parent comes', async () => {
     const params = testParams();
     const src = await node('src', params, { prepare: (chain) => extendOnSchedule(chain, 2) });
     const b = await node('b', params, { limits: { statusIntervalMs: 60_000 } });
@@ -187,11 +189,17 @@ describe('p2p peer hygiene', () => {
     );
     const orphan = src.chain.blockByHeight(2);
     assert.ok(orphan);
-    await peer.services.pubsub.publish(topic, encodeBlock(orphan));
+    await peer.services.pubsub.publish(topic, compressBlock(encodeBlock(orphan)));
     await waitFor('b to ask the sender for its status', () => statusRequests === 2);
     assert.equal(b.chain.blockByHash(blockHash(orphan.header)), undefined);
     const seen = b.p2p.peers().find((p) => p.id === peer.peerId.toString());
     assert.equal(seen?.score, 0, 'an orphan is no offence');
     assert.ok((seen?.gossipScore ?? -1) >= 0, 'not in gossip either');
+    // The parent comes by gossip (this peer serves no sync): the kept block follows it at once.
+    const parent = src.chain.blockByHeight(1);
+    assert.ok(parent);
+    await peer.services.pubsub.publish(topic, compressBlock(encodeBlock(parent)));
+    await waitFor('b to import the parent and then the kept block', () => b.chain.tip().height === 2);
+    assert.equal(toHex(b.chain.tip().hash), toHex(blockHash(orphan.header)));
   });
 });
