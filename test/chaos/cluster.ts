@@ -348,8 +348,10 @@ export class Cluster {
           ),
         );
         const agreed = hashes[0];
-        if (agreed !== undefined && hashes.every((x) => x === agreed))
-          return { height: h, hash: agreed, ms: Date.now() - t0 };
+        // Counted when the poll's last answer came, and only within the time allowed.
+        const ms = Date.now() - t0;
+        if (agreed !== undefined && hashes.every((x) => x === agreed) && ms <= timeoutMs)
+          return { height: h, hash: agreed, ms };
         last += ` (at height ${h}: ${hashes.map((x) => x?.slice(0, 12) ?? '?').join(', ')})`;
       }
       await sleep(200);

@@ -2,8 +2,12 @@
 // byte followed by the SSZ bytes of that type's container (blocks and headers use the core codec).
 import { ByteListType, ContainerType, ListCompositeType, UintBigintType, type ValueOf } from '@chainsafe/ssz';
 import { Block, Bytes32, Header, Uint32, Uint64Num } from '../../core/codec/types.ts';
+import { compressBlock, inflateBlock } from './compress.ts';
 
-export const SYNC_PROTOCOL = '/openflux/sync/1';
+/** Version 2: block frames are compressed (compress.ts). */
+export const SYNC_PROTOCOL = '/openflux/sync/2';
+/** Most bytes a block frame may inflate to: above every network's maxBlockBytes (the chain checks that). */
+export const MAX_INFLATED_BLOCK_BYTES = 8 * 1024 * 1024;
 
 /** Most hashes a locator may carry: dense near the tip, then doubling steps back to genesis. */
 export const MAX_LOCATOR = 64;
@@ -115,7 +119,7 @@ export function encodeMessage(message: WireMessage): Uint8Array {
     case 'blocks':
       return frame(MessageType.blocks, BlocksResponse.serialize(message.value));
     case 'block':
-      return frame(MessageType.block, message.bytes);
+      return frame(MessageType.block, compressBlock(message.bytes));
     case 'txs':
       return frame(MessageType.txs, TxsPush.serialize(message.value));
     case 'tx':
@@ -149,8 +153,10 @@ export function decodeMessage(bytes: Uint8Array): Decoded {
         return { ok: true, message: { type: 'blocksRequest', value: BlocksRequest.deserialize(body) } };
       case MessageType.blocks:
         return { ok: true, message: { type: 'blocks', value: BlocksResponse.deserialize(body) } };
-      case MessageType.block:
-        return { ok: true, message: { type: 'block', value: Block.deserialize(body), bytes: body } };
+      case MessageType.block: {
+        const ssz = inflateBlock(body, MAX_INFLATED_BLOCK_BYTES);
+        return { ok: true, message: { type: 'block', value: Block.deserialize(ssz), bytes: ssz } };
+      }
       case MessageType.txs:
         return { ok: true, message: { type: 'txs', value: TxsPush.deserialize(body) } };
       case MessageType.tx:
