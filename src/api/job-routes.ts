@@ -109,7 +109,8 @@ export const jobRoutes = {
   jobResult: route({
     method: 'GET',
     path: '/jobs/:id/result',
-    summary: 'The product C = A*B (int32 .fxm, base64) when this node computed it',
+    summary:
+      'The product C = A*B (int32 .fxm, base64) of a delivered job: held here, or fetched from peers and checked against the product root on chain',
     params: jobIdParams,
     status: 200,
     response: MatrixFileJson,

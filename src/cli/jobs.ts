@@ -1,6 +1,7 @@
 // `flux job submit|status|result|verify|challenge`: matrix-multiplication jobs for PoUW miners.
 import { readFile, writeFile } from 'node:fs/promises';
 import { formatFlux, parseFlux } from '../api/amount.ts';
+import { createClient } from '../api/client.ts';
 import type { JobJson } from '../api/job-routes.ts';
 import { asInt8, decodeMatrix, encodeMatrixFor, type Int32Matrix } from '../api/matrix-file.ts';
 import { JobChallengePayload, JobSubmitPayload, TxKind } from '../core/codec/types.ts';
@@ -113,12 +114,19 @@ export async function jobStatus(ctx: CommandContext): Promise<void> {
   ctx.emit(job, jobLines(job));
 }
 
-/** The product as the node serves it, checked against the root the miner posted. */
+/** A node lacking a product fetches it from its peers first (up to 1 s per MiB per peer asked). */
+const RESULT_TIMEOUT_MS = 120_000;
+
+/**
+ * The product as the node serves it (any node: one that lacks it fetches it from its peers),
+ * checked here against the root the miner posted.
+ */
 async function fetchProduct(
   ctx: CommandContext,
   job: JobJson,
 ): Promise<{ product: Int32Matrix; rootMatches: boolean }> {
-  const { file } = await ctx.client().jobResult({ params: { id: job.id } });
+  const client = createClient({ baseUrl: ctx.api, timeoutMs: RESULT_TIMEOUT_MS });
+  const { file } = await client.jobResult({ params: { id: job.id } });
   const decoded = decodeMatrix(unb64(file));
   if (decoded.type !== 'int32' || decoded.rows !== job.m || decoded.cols !== job.n) {
     throw new CliError(`the node's product is not an int32 ${job.m}x${job.n} matrix`);

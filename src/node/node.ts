@@ -30,6 +30,7 @@ import { type Ingress, startIngress } from './ingress/proxy.ts';
 import { chainResolver } from './ingress/resolve.ts';
 import { createJobFetcher, type JobFetcher } from './jobs/fetcher.ts';
 import { type JobDataKeeper, startJobDataKeeper } from './jobs/keeper.ts';
+import { createProductFetcher, type ProductFetcher } from './jobs/products.ts';
 import { JobDataStore } from './jobs/store.ts';
 import { createIsolationMonitor, type IsolationMonitor, PeerDeliveries } from './liveness/isolation.ts';
 import { type DownReporter, startDownReporter } from './liveness/reporter.ts';
@@ -187,6 +188,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
   let api: ApiServer | undefined;
   let ingress: Ingress | undefined;
   let keeper: JobDataKeeper | undefined;
+  let products: ProductFetcher | undefined;
   let fluxos: FluxOs | undefined;
   const closeAll = async () => {
     await fluxos?.close();
@@ -194,6 +196,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
     liveness.close();
     await ingress?.close();
     await api?.close();
+    products?.close();
     await p2p?.stop();
     keeper?.close();
     chain.close();
@@ -256,6 +259,8 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         );
       });
     }
+    // Any node answers for a delivered job's product: what its store lacks it fetches from peers.
+    products = createProductFetcher({ state: chain.state, store: jobData, net: p2p, log });
     const self = createIsolationMonitor({ chain, liveness, p2p, deliveries, nodeId, now, log });
     isolation = self;
     // The app agent runs what placement assigns to this machine's FluxNode; the API shows it.
@@ -289,7 +294,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
               return { ...networkJson(net, lastSync), isolation: { isolated, since, reasons } };
             }
           : undefined,
-        jobs: { state: chain.state, data: jobData },
+        jobs: { state: chain.state, data: jobData, products },
         apps: { state: chain.state, placement, fluxos, liveness },
       });
       log(`api listening on ${api.url}`);

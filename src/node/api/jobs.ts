@@ -12,6 +12,7 @@ import { getJob, JOB_STATUS_NAMES, JobStatus, listOpenJobs } from '../../core/jo
 import type { StateReader } from '../../core/ledger/state.ts';
 import { isActive } from '../../core/params/index.ts';
 import type { Chain } from '../chain/types.ts';
+import { createProductFetcher, type ProductFetcher } from '../jobs/products.ts';
 import { type JobDataStore, NO_SUBMITTER, type Submitter } from '../jobs/store.ts';
 import { perTip } from './tip-cache.ts';
 
@@ -20,7 +21,21 @@ export interface JobApiDeps {
   state: StateReader;
   /** This node's job matrices and products; without it the data routes answer 404. */
   data?: JobDataStore;
+  /**
+   * Where `GET /jobs/:id/result` gets a product this node lacks (from peers, by the job's id);
+   * without it only `data` answers.
+   */
+  products?: ProductFetcher;
 }
+
+/** HTTP status and error code of each reason a product is not served. */
+const PRODUCT_ERRORS = {
+  NOT_FOUND: [404, 'NOT_FOUND'],
+  TOO_LARGE: [404, 'NOT_FOUND'],
+  NOT_DELIVERED: [409, 'NOT_DELIVERED'],
+  UNAVAILABLE: [503, 'PRODUCT_UNAVAILABLE'],
+  BUSY: [503, 'BUSY'],
+} as const;
 
 /** Blocks looked at for the share of recent blocks that carried paid jobs. */
 export const RECENT_BLOCKS = 50;
@@ -29,9 +44,9 @@ const OPEN_LISTED = 200;
 const OPEN_COUNTED = 1000;
 
 type JobHandlers = {
-  [K in 'job' | 'jobs' | 'putJobData' | 'jobData' | 'jobResult']: (
-    req: RouteRequest<Routes[K]>,
-  ) => RouteOutput<Routes[K]>;
+  [K in 'job' | 'jobs' | 'putJobData' | 'jobData']: (req: RouteRequest<Routes[K]>) => RouteOutput<Routes[K]>;
+} & {
+  jobResult: (req: RouteRequest<Routes['jobResult']>) => Promise<RouteOutput<Routes['jobResult']>>;
 };
 
 export function createJobHandlers(chain: Chain, deps?: JobApiDeps): JobHandlers {
@@ -71,6 +86,9 @@ export function createJobHandlers(chain: Chain, deps?: JobApiDeps): JobHandlers 
     if (!data) throw new ApiError(404, 'NOT_FOUND', 'this node keeps no job data');
     return data;
   };
+  let localProducts: ProductFetcher | undefined;
+  const products = (): ProductFetcher =>
+    need().products ?? (localProducts ??= createProductFetcher({ state: need().state, store: dataStore() }));
   const decodeFile = (b64: string, name: string) => {
     try {
       return asInt8(decodeMatrix(new Uint8Array(Buffer.from(b64, 'base64'))), name);
@@ -121,11 +139,15 @@ export function createJobHandlers(chain: Chain, deps?: JobApiDeps): JobHandlers 
       const b64 = (m: typeof matrices.a) => Buffer.from(encodeFxm({ type: 'int8', ...m })).toString('base64');
       return { a: b64(matrices.a), b: b64(matrices.b) };
     },
-    jobResult({ params: { id } }) {
+    async jobResult({ params: { id } }) {
       jobOf(id);
-      const product = dataStore().product(id);
-      if (!product) throw new ApiError(404, 'NOT_FOUND', `this node does not hold the product of job ${id}`);
-      return { file: Buffer.from(encodeFxm({ type: 'int32', ...product })).toString('base64') };
+      dataStore();
+      const got = await products().product(id);
+      if (!got.ok) {
+        const [status, code] = PRODUCT_ERRORS[got.error.code];
+        throw new ApiError(status, code, got.error.message);
+      }
+      return { file: Buffer.from(encodeFxm({ type: 'int32', ...got.product })).toString('base64') };
     },
   };
 }

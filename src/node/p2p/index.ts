@@ -1,5 +1,5 @@
-export type { JobDataFetch, JobDataSource } from './jobdata.ts';
-export { JOBDATA_PROTOCOL } from './jobdata.ts';
+export type { JobDataFetch, JobDataSource, ProductFetch, ProductWanted } from './jobdata.ts';
+export { JOBDATA_PROTOCOL, JOBDATA_PROTOCOL_V2 } from './jobdata.ts';
 export { createP2P, gossipTopics } from './p2p.ts';
 export { generatePeerKey, loadOrCreatePeerKey, PEER_KEY_BYTES, peerIdOf } from './peer-key.ts';
 export { PENALTIES } from './peers.ts';

@@ -30,7 +30,13 @@ import {
   GOSSIP_THRESHOLDS,
   gossipScoreParams,
 } from './gossip-score.ts';
-import { fetchJobData, JOBDATA_PROTOCOL, serveJobDataStream } from './jobdata.ts';
+import {
+  fetchJobData,
+  fetchProduct,
+  JOBDATA_PROTOCOL,
+  JOBDATA_PROTOCOL_V2,
+  serveJobDataStream,
+} from './jobdata.ts';
 import { OrphanBlocks } from './orphans.ts';
 import { generatePeerKey, privateKeyOf } from './peer-key.ts';
 import { type Offence, PeerBook, RateLimiter, RebroadcastSchedule, RecentSet } from './peers.ts';
@@ -85,6 +91,11 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
   const requestLimiter = new RateLimiter(limits.requestsPerSecond, limits.requestBurst);
   const jobDataLimiter = new RateLimiter(limits.jobDataPerSecond, limits.jobDataBurst);
   let jobDataServing = 0;
+  const jobDataClient = {
+    params: params.pouw,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    maxJobBytes: limits.maxJobDataBytes,
+  };
   /** Blocks and txs that came from peers: the chain's events for them are not re-published. */
   const fromNetwork = new RecentSet(RECENT_CAPACITY);
   /** Blocks already accepted for relay, so repeats are ignored rather than relayed again. */
@@ -451,8 +462,9 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
           ),
         { maxInboundStreams: 8, maxOutboundStreams: 8 },
       );
+      // One handler, one limiter and one set of serving slots for both versions (/2 adds products).
       await node.handle(
-        JOBDATA_PROTOCOL,
+        [JOBDATA_PROTOCOL, JOBDATA_PROTOCOL_V2],
         (stream, connection) =>
           serveJobDataStream(
             {
@@ -521,17 +533,9 @@ export async function createP2P(opts: P2POptions): Promise<P2P> {
     syncing: () => syncer.isRunning(),
     syncNow: maintain,
     fetchJobData: (peerId, header) =>
-      fetchJobData(
-        node,
-        peerIdFromString(peerId),
-        header,
-        {
-          params: params.pouw,
-          requestTimeoutMs: limits.requestTimeoutMs,
-          maxJobBytes: limits.maxJobDataBytes,
-        },
-        penalise,
-      ),
+      fetchJobData(node, peerIdFromString(peerId), header, jobDataClient, penalise),
+    fetchProduct: (peerId, want) =>
+      fetchProduct(node, peerIdFromString(peerId), want, jobDataClient, penalise),
     on(event, listener) {
       emitter.on(event, listener);
     },

@@ -15,6 +15,8 @@ export const PENALTIES = {
   timeout: 5,
   /** Sent job data whose Merkle roots are not the job's: never honest (its store checks them). */
   badJobData: 100,
+  /** Sent a product whose root is not the one on chain: never honest (the miner committed it). */
+  badProduct: 100,
   /** Claimed more work than it could deliver. */
   falseStatus: 30,
   /**

@@ -1,6 +1,6 @@
 import type { JobHeader } from '../../core/pouw/index.ts';
 import type { Chain } from '../chain/types.ts';
-import type { JobDataFetch, JobDataSource } from './jobdata.ts';
+import type { JobDataFetch, JobDataSource, ProductFetch, ProductWanted } from './jobdata.ts';
 
 export interface P2PLimits {
   /** Most simultaneous connections (inbound and outbound). */
@@ -59,7 +59,7 @@ export interface P2PLimits {
   jobDataBurst: number;
   /** Job-data responses this node sends at once (to all peers). */
   jobDataServing: number;
-  /** Jobs with more bytes of A and B than this are not fetched. */
+  /** Jobs with more bytes of A and B than this, and products of more bytes (4·m·n), are not fetched. */
   maxJobDataBytes: number;
 }
 
@@ -115,7 +115,7 @@ export interface P2POptions {
   limits?: Partial<P2PLimits>;
   /** Clock in ms (tests may shift it); defaults to Date.now. */
   now?: () => number;
-  /** Job matrices this node serves to peers on the job-data protocol (the node's jobs store). */
+  /** Job matrices and products this node serves to peers on the job-data protocol (the node's jobs store). */
   jobData?: JobDataSource;
   /** Judges gossiped heartbeats (the liveness service); without it they are ignored. */
   heartbeats?: HeartbeatJudge;
@@ -201,6 +201,11 @@ export interface P2P {
    * has its roots checked (a peer sending other data is penalised, and the data dropped).
    */
   fetchJobData(peerId: string, header: JobHeader): Promise<JobDataFetch>;
+  /**
+   * Asks one connected peer for a delivered job's product by the job's id; the product returned
+   * matches `want.productRoot` (a peer sending another is penalised, and the product dropped).
+   */
+  fetchProduct(peerId: string, want: ProductWanted): Promise<ProductFetch>;
   on<E extends keyof P2PEvents>(event: E, listener: P2PEvents[E]): void;
   off<E extends keyof P2PEvents>(event: E, listener: P2PEvents[E]): void;
 }

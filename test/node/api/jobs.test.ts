@@ -1,6 +1,8 @@
 // Job data through the API on a real chain: an upload counts against its owner's quota (a 429
 // names the limit); when the job ends (paid, or lapsed after a missed deadline) the node deletes
-// its matrices and the miner's product some blocks later; an upload no job names goes too.
+// its matrices and the miner's product some blocks later; an upload no job names goes too. A
+// product asked for before its job is delivered, or after it lapsed, is refused with a 409 that
+// names the job's status.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,6 +107,12 @@ describe('job data in the API', () => {
     const key = toHex(jobHeaderHash(committed.value.header));
     const id = await submit(1);
     assert.equal(status(id), JobStatus.open);
+    await assert.rejects(api.client.jobResult({ params: { id } }), (e: ApiError) => {
+      assert.equal(e.status, 409);
+      assert.equal(e.code, 'NOT_DELIVERED');
+      assert.match(e.message, new RegExp(`job ${id} is open: no miner has claimed it yet`));
+      return true;
+    });
     const miner = createMiner({
       chain: api.chain,
       minerAddress: addressBytes(BOB.publicKey),
@@ -144,8 +152,17 @@ describe('job data in the API', () => {
     const imported = await api.chain.importBlock(claim, Date.now());
     assert.ok(imported.ok, imported.ok ? '' : imported.error.message);
     assert.equal(status(id), JobStatus.claimed);
+    await assert.rejects(
+      api.client.jobResult({ params: { id } }),
+      (e: ApiError) =>
+        e.status === 409 && new RegExp(`job ${id} is claimed: .*due by height \\d+`).test(e.message),
+    );
     await extendOnSchedule(api.chain, params.pouw.deliveryWindow);
     assert.equal(status(id), JobStatus.lapsed);
+    await assert.rejects(
+      api.client.jobResult({ params: { id } }),
+      (e: ApiError) => e.status === 409 && /lapsed: its miner never posted a product/.test(e.message),
+    );
     const key = toHex(jobHeaderHash(data.value.header));
     await extendOnSchedule(api.chain, KEEP);
     assert.ok(!existsSync(join(jobsDir, `${key}.a.fxm`)), 'a lapsed job’s data is gone');

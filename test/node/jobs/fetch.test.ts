@@ -1,17 +1,21 @@
 // The node's wiring of the job-data fetcher: two daemons (createNode), the owner's not mining and
 // holding a job's data, the other mining; the miner fetches the data, claims the job and posts
-// its result, which the owner's chain records.
+// its result, which the owner's chain records; the owner's API then answers with the product,
+// which it fetched from the miner.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createClient } from '../../../src/api/client.ts';
+import { decodeMatrix } from '../../../src/api/matrix-file.ts';
 import { JobSubmitPayload, TxKind } from '../../../src/core/codec/types.ts';
+import { toHex } from '../../../src/core/crypto/hash.ts';
 import { addressBytes } from '../../../src/core/crypto/keys.ts';
 import { getJob, JobStatus, jobIdOf } from '../../../src/core/jobs/index.ts';
 import { minimumFee, signTx, txSize } from '../../../src/core/ledger/tx.ts';
 import { COIN, createParams, devnet } from '../../../src/core/params/index.ts';
-import { int8Matrix } from '../../../src/core/pouw/index.ts';
+import { commitProduct, dotProduct, int8Matrix } from '../../../src/core/pouw/index.ts';
 import type { LocalChain } from '../../../src/node/chain/chain.ts';
 import { createNode, type FluxNode } from '../../../src/node/node.ts';
 import { ALICE, BOB, extendOnSchedule, testParams, waitFor } from '../p2p/helpers.ts';
@@ -46,8 +50,8 @@ async function daemon(name: string, extra: Partial<Parameters<typeof createNode>
 }
 
 describe('job-data fetch in the node', () => {
-  it('a mining node fetches a job held by the owner’s node, claims it and delivers it', async () => {
-    const owner = await daemon('owner', {});
+  it('a mining node fetches a job held by the owner’s node, claims it and delivers it; the owner’s API serves the product', async () => {
+    const owner = await daemon('owner', { api: { host: '127.0.0.1', port: 0 } });
     const chain = owner.chain as LocalChain;
     await extendOnSchedule(chain, 4);
     const a = int8Matrix(
@@ -90,5 +94,22 @@ describe('job-data fetch in the node', () => {
     console.log(`job fetched, claimed and delivered ${Date.now() - started} ms after the miner started`);
     assert.deepEqual(getJob(chain.state, id)?.miner, addressBytes(BOB.publicKey));
     assert.ok(miner.jobData.product(id), 'the miner keeps the product to serve');
+
+    // The owner's node did not mine the job: GET /jobs/:id/result fetches it from the miner.
+    assert.equal(owner.jobData.hasProduct(id), false);
+    const client = createClient({ baseUrl: owner.url! });
+    const status = await client.job({ params: { id } });
+    assert.equal(status.resultHere, false);
+    const c = decodeMatrix(
+      new Uint8Array(Buffer.from((await client.jobResult({ params: { id } })).file, 'base64')),
+    );
+    assert.equal(c.type, 'int32');
+    assert.deepEqual([c.rows, c.cols], [16, 16]);
+    const bColumn = (j: number) => Int8Array.from({ length: 256 }, (_, t) => b.data[t * 16 + j]);
+    for (let i = 0; i < 16; i++)
+      for (let j = 0; j < 16; j++)
+        assert.equal(c.data[i * 16 + j], dotProduct(a.data.subarray(i * 256, (i + 1) * 256), bColumn(j)));
+    assert.equal(toHex(commitProduct(c.data as Int32Array, 16, 16).root), status.productRoot);
+    assert.equal((await client.job({ params: { id } })).resultHere, true, 'the owner’s node keeps it');
   });
 });

@@ -1,7 +1,8 @@
 // Job data over the network: a job submitted with its data on a node that does not mine is
 // fetched by root by a miner node, which then claims it, computes it and posts its result; a peer
 // serving other data is penalised (banned) and its data refused, and the data comes from an
-// honest peer instead.
+// honest peer instead. The delivered product reaches a node that did not mine the job the same
+// way, by the job's id, checked against the product root on chain.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,8 +15,9 @@ import { addressBytes } from '../../../src/core/crypto/keys.ts';
 import { getJob, JobStatus, jobIdOf } from '../../../src/core/jobs/index.ts';
 import { minimumFee, signTx, txSize } from '../../../src/core/ledger/tx.ts';
 import { COIN, createParams, devnet } from '../../../src/core/params/index.ts';
-import { type Int8Matrix, int8Matrix, type JobHeader } from '../../../src/core/pouw/index.ts';
+import { commitProduct, type Int8Matrix, int8Matrix, type JobHeader } from '../../../src/core/pouw/index.ts';
 import { createJobFetcher, type JobFetcher } from '../../../src/node/jobs/fetcher.ts';
+import { createProductFetcher } from '../../../src/node/jobs/products.ts';
 import { JobDataStore } from '../../../src/node/jobs/store.ts';
 import {
   ALICE,
@@ -181,30 +183,100 @@ describe('job data over p2p', () => {
     await asker.close();
   });
 
+  let miner: TestNode | undefined;
+  const minerJobs = store('miner');
+
   it('a miner fetches the job by root, claims it, and delivers its product', async () => {
-    const jobs = store('miner');
+    const jobs = minerJobs;
     const minerAddress = addressBytes(BOB.publicKey);
-    const miner = await node('miner', params, {
+    // As in the node (node.ts), the miner's store is also what its p2p host serves.
+    const m = await node('miner', params, {
       bootstrap: [addrOf(owner)],
+      jobData: jobs,
       miner: { minerAddress, jobData: jobs, resultKey: BOB },
     });
-    await waitFor('the miner to sync', () => sameTip([owner, miner]));
+    miner = m;
+    await waitFor('the miner to sync', () => sameTip([owner, m]));
     const started = Date.now();
-    fetcherFor(miner, jobs);
+    fetcherFor(m, jobs);
     await waitFor('the miner to fetch the job data', () => jobs.has(header));
     console.log(`fetched ${M * K + K * N} bytes of job data in ${Date.now() - started} ms`);
 
-    const claim = await miner.miner.mineBlock();
+    const claim = await m.miner.mineBlock();
     const proof = decodePouwProof(claim.proof);
     assert.ok(proof.ok);
     assert.equal(toHex(proof.proof.job), jobId, 'the block claimed the fetched job');
-    assert.equal(getJob(miner.chain.state, jobId)?.status, JobStatus.claimed);
+    assert.equal(getJob(m.chain.state, jobId)?.status, JobStatus.claimed);
     assert.deepEqual(jobs.product(jobId)?.data, product(a, b), 'the miner kept the exact product A·B');
 
-    await miner.miner.mineBlock(); // carries the result transaction posted after the claim
-    await waitFor('the owner to see the result', () => sameTip([owner, miner]));
+    await m.miner.mineBlock(); // carries the result transaction posted after the claim
+    await waitFor('the owner to see the result', () => sameTip([owner, m]));
     const done = getJob(owner.chain.state, jobId);
     assert.equal(done?.status, JobStatus.delivered);
     assert.deepEqual(done?.miner, minerAddress);
+  });
+
+  it('a node that did not mine the job gets its product by id from the miner, past a peer serving a corrupted one', async () => {
+    const honest = miner;
+    assert.ok(honest, 'the miner of the test above delivered the job');
+    const expected = product(a, b);
+    // The liar holds the chain and serves the miner's product with one entry changed.
+    const liar = await node('product-liar', params, {
+      bootstrap: [addrOf(honest)],
+      jobData: {
+        get: () => undefined,
+        product(id) {
+          const real = minerJobs.product(id);
+          if (real === undefined) return undefined;
+          const data = real.data.slice();
+          data[0] ^= 1;
+          return { ...real, data };
+        },
+      },
+    });
+    await waitFor('the liar to sync', () => sameTip([honest, liar]));
+
+    // Only the liar to ask: its product is refused, it is banned, and the error says so.
+    const alone = await node('product-alone', params, { bootstrap: [addrOf(liar)] });
+    await waitFor('a node beside the liar to sync', () => sameTip([honest, alone]));
+    const aloneJobs = store('product-alone');
+    const refused = await createProductFetcher({
+      state: alone.chain.state,
+      store: aloneJobs,
+      net: alone.p2p,
+    }).product(jobId);
+    assert.equal(refused.ok, false);
+    assert.ok(!refused.ok);
+    assert.equal(refused.error.code, 'UNAVAILABLE');
+    assert.match(refused.error.message, new RegExp(`job ${jobId}.*${liar.p2p.peerId}: sent a wrong product`));
+    assert.equal(aloneJobs.hasProduct(jobId), false, 'the corrupted product was not kept');
+    await waitFor('the liar to be banned', () => alone.p2p.banned().some((x) => x.peer === liar.p2p.peerId));
+    assert.match(alone.p2p.banned().find((x) => x.peer === liar.p2p.peerId)?.reason ?? '', /badProduct/);
+
+    // The liar first, then the miner: the liar's product is refused and the miner's kept.
+    const asker = await node('product-asker', params, { bootstrap: [addrOf(liar)] });
+    await waitFor('the asker to sync from the liar', () => sameTip([honest, asker]));
+    await asker.p2p.connect(addrOf(honest));
+    assert.deepEqual(
+      asker.p2p.peers().map((p) => p.id),
+      [liar.p2p.peerId, honest.p2p.peerId],
+      'the liar is asked first',
+    );
+    assert.equal(getJob(asker.chain.state, jobId)?.status, JobStatus.delivered);
+    const jobs = store('product-asker');
+    const products = createProductFetcher({ state: asker.chain.state, store: jobs, net: asker.p2p });
+    const got = await products.product(jobId);
+    assert.ok(got.ok, got.ok ? '' : got.error.message);
+    assert.deepEqual(got.from, { peer: honest.p2p.peerId });
+    assert.deepEqual(got.product.data, expected, 'byte-identical to A·B');
+    assert.deepEqual(
+      commitProduct(got.product.data, M, N).root,
+      getJob(asker.chain.state, jobId)?.productRoot,
+      'matches the product root on chain',
+    );
+    assert.ok(asker.p2p.banned().some((x) => x.peer === liar.p2p.peerId && /badProduct/.test(x.reason)));
+    assert.deepEqual(jobs.product(jobId)?.data, expected, 'kept in the store');
+    const again = await products.product(jobId);
+    assert.equal(again.ok && again.from, 'store', 'asked again, it answers from its store');
   });
 });
