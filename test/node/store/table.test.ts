@@ -1,7 +1,9 @@
-// The typed table under the repositories: its statements and codecs.
+// The typed table under the repositories: its statements, and its specs against db.ts's schema.
 import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
+import { openDatabase } from '../../../src/node/store/db.ts';
+import { tableSpecs } from '../../../src/node/store/repositories.ts';
 import {
   BATCH,
   blob,
@@ -89,5 +91,27 @@ describe('SqlTable', () => {
     assert.deepEqual(seqs(table.list({ owner: 'b' }, { limit: 2, reverse: true })), ['b3', 'b2']);
     assert.deepEqual(seqs(table.list({}, { limit: 3 })), ['a1', 'a3', 'b1']);
     assert.throws(() => table.list({ seq: 1 }, { limit: 1 }), /leading key columns/);
+  });
+
+  it('every repository names its table, columns and primary key as db.ts creates them', () => {
+    const db = openDatabase(':memory:');
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
+    assert.deepEqual(
+      tables.map((t) => t.name),
+      tableSpecs.map((s) => s.name).sort(),
+    );
+    for (const s of tableSpecs) {
+      const info = db.prepare(`PRAGMA table_info(${s.name})`).all();
+      assert.deepEqual(
+        info.map((c) => c.name),
+        Object.keys(s.columns),
+        s.name,
+      );
+      const key = info
+        .filter((c) => (c.pk as number) > 0)
+        .sort((a, b) => (a.pk as number) - (b.pk as number))
+        .map((c) => c.name);
+      assert.deepEqual(key, s.key, s.name);
+    }
   });
 });
