@@ -1,5 +1,6 @@
 // The node's database: one SQLite file in WAL mode. Every table is created here; the
-// repositories in repositories.ts each own one of them.
+// repositories in repositories.ts each own one of them, through a table spec that
+// test/node/store/table.test.ts holds to this schema.
 import { DatabaseSync } from 'node:sqlite';
 
 const SCHEMA = `

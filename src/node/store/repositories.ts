@@ -1,21 +1,19 @@
-// One repository per table, each with typed keys and values over prepared statements.
+// One repository per table, each a typed SqlTable (table.ts) with its domain's keys and values;
+// hand-written SQL only where a query is special (a status update, a byte slice, a key-range scan).
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { Header } from '../../core/codec/types.ts';
 import type { StateReader } from '../../core/ledger/state.ts';
-
-type Row = Record<string, unknown>;
-
-/** Rows per multi-row INSERT: fewer statements per block, far below SQLite's parameter limit. */
-const BATCH = 64;
-
-function placeholders(columns: number): string {
-  const row = `(${new Array(columns).fill('?').join(', ')})`;
-  return new Array(BATCH).fill(row).join(', ');
-}
-
-function bytes(value: unknown): Uint8Array {
-  return value as Uint8Array;
-}
+import {
+  blob,
+  type Column,
+  decimal,
+  encoded,
+  hex,
+  integer,
+  SqlTable,
+  type TableSpec,
+  text,
+} from './table.ts';
 
 /** Where a block stands: stored with a valid header, connected at least once, or refused. */
 export const BlockStatus = { side: 0, valid: 1, invalid: 2 } as const;
@@ -30,35 +28,49 @@ export interface HeaderRecord {
   status: BlockStatus;
 }
 
+interface HeaderRow {
+  hash: Uint8Array;
+  height: number;
+  parent: Uint8Array;
+  header: Header;
+  work: bigint;
+  status: BlockStatus;
+}
+
+const headersTable: TableSpec<HeaderRow, 'hash'> = {
+  name: 'headers',
+  columns: {
+    hash: blob,
+    height: integer,
+    parent: blob,
+    header: encoded(
+      (h: Header) => Header.serialize(h),
+      (b) => Header.deserialize(b),
+    ),
+    work: hex,
+    status: integer as Column<BlockStatus>,
+  },
+  key: ['hash'],
+};
+
 /** headers: every stored block's header, its cumulative work and its status, by hash. */
 export class HeaderRepository {
-  private readonly getStmt: StatementSync;
-  private readonly putStmt: StatementSync;
+  private readonly table: SqlTable<HeaderRow, 'hash'>;
   private readonly statusStmt: StatementSync;
 
   constructor(db: DatabaseSync) {
-    this.getStmt = db.prepare('SELECT height, header, work, status FROM headers WHERE hash = ?');
-    this.putStmt = db.prepare(
-      'INSERT OR REPLACE INTO headers (hash, height, parent, header, work, status) VALUES (?, ?, ?, ?, ?, ?)',
-    );
+    this.table = new SqlTable(db, headersTable);
     this.statusStmt = db.prepare('UPDATE headers SET status = ? WHERE hash = ?');
   }
 
   get(hash: Uint8Array): HeaderRecord | undefined {
-    const row = this.getStmt.get(hash) as Row | undefined;
+    const row = this.table.get({ hash });
     if (!row) return undefined;
-    return {
-      hash,
-      height: row.height as number,
-      header: Header.deserialize(bytes(row.header)),
-      work: BigInt(row.work as string),
-      status: row.status as BlockStatus,
-    };
+    return { hash, height: row.height, header: row.header, work: row.work, status: row.status };
   }
 
   put(record: HeaderRecord): void {
-    const { hash, height, header, work, status } = record;
-    this.putStmt.run(hash, height, header.parent, Header.serialize(header), `0x${work.toString(16)}`, status);
+    this.table.put({ ...record, parent: record.header.parent });
   }
 
   setStatus(hash: Uint8Array, status: BlockStatus): void {
@@ -66,59 +78,85 @@ export class HeaderRepository {
   }
 }
 
+interface BlockRow {
+  hash: Uint8Array;
+  bytes: Uint8Array;
+}
+
+const blocksTable: TableSpec<BlockRow, 'hash'> = {
+  name: 'blocks',
+  columns: { hash: blob, bytes: blob },
+  key: ['hash'],
+  onConflict: 'ignore',
+};
+
 /** blocks: the encoded block by hash (side branches included). */
 export class BlockRepository {
-  private readonly getStmt: StatementSync;
+  private readonly table: SqlTable<BlockRow, 'hash'>;
   private readonly sliceStmt: StatementSync;
-  private readonly putStmt: StatementSync;
 
   constructor(db: DatabaseSync) {
-    this.getStmt = db.prepare('SELECT bytes FROM blocks WHERE hash = ?');
+    this.table = new SqlTable(db, blocksTable);
     this.sliceStmt = db.prepare('SELECT substr(bytes, ?, ?) AS part FROM blocks WHERE hash = ?');
-    this.putStmt = db.prepare('INSERT OR IGNORE INTO blocks (hash, bytes) VALUES (?, ?)');
   }
 
   get(hash: Uint8Array): Uint8Array | undefined {
-    const row = this.getStmt.get(hash) as Row | undefined;
-    return row ? bytes(row.bytes) : undefined;
+    return this.table.get({ hash })?.bytes;
   }
 
   /** `length` bytes of the encoded block from `offset` (e.g. one transaction). */
   slice(hash: Uint8Array, offset: number, length: number): Uint8Array | undefined {
-    const row = this.sliceStmt.get(offset + 1, length, hash) as Row | undefined;
-    return row ? bytes(row.part) : undefined;
+    const row = this.sliceStmt.get(offset + 1, length, hash);
+    return row ? (row.part as Uint8Array) : undefined;
   }
 
-  put(hash: Uint8Array, encoded: Uint8Array): void {
-    this.putStmt.run(hash, encoded);
+  put(hash: Uint8Array, bytes: Uint8Array): void {
+    this.table.put({ hash, bytes });
   }
 }
+
+interface BestChainRow {
+  height: number;
+  hash: Uint8Array;
+}
+
+const bestChainTable: TableSpec<BestChainRow, 'height'> = {
+  name: 'best_chain',
+  columns: { height: integer, hash: blob },
+  key: ['height'],
+};
 
 /** best_chain: height -> hash of the block at that height on the best chain. */
 export class BestChainRepository {
-  private readonly getStmt: StatementSync;
-  private readonly putStmt: StatementSync;
-  private readonly deleteStmt: StatementSync;
+  private readonly table: SqlTable<BestChainRow, 'height'>;
 
   constructor(db: DatabaseSync) {
-    this.getStmt = db.prepare('SELECT hash FROM best_chain WHERE height = ?');
-    this.putStmt = db.prepare('INSERT OR REPLACE INTO best_chain (height, hash) VALUES (?, ?)');
-    this.deleteStmt = db.prepare('DELETE FROM best_chain WHERE height = ?');
+    this.table = new SqlTable(db, bestChainTable);
   }
 
   get(height: number): Uint8Array | undefined {
-    const row = this.getStmt.get(height) as Row | undefined;
-    return row ? bytes(row.hash) : undefined;
+    return this.table.get({ height })?.hash;
   }
 
   put(height: number, hash: Uint8Array): void {
-    this.putStmt.run(height, hash);
+    this.table.put({ height, hash });
   }
 
   delete(height: number): void {
-    this.deleteStmt.run(height);
+    this.table.delete({ height });
   }
 }
+
+interface StateRow {
+  key: string;
+  value: Uint8Array;
+}
+
+const stateTable: TableSpec<StateRow, 'key'> = {
+  name: 'state',
+  columns: { key: text, value: blob },
+  key: ['key'],
+};
 
 /**
  * state: key -> encoded value, the committed ledger state (a `StateReader` for core). Reads go
@@ -126,9 +164,7 @@ export class BestChainRepository {
  * until it commits, so a rollback leaves the cache exact.
  */
 export class StateRepository implements StateReader {
-  private readonly getStmt: StatementSync;
-  private readonly putStmt: StatementSync;
-  private readonly deleteStmt: StatementSync;
+  private readonly table: SqlTable<StateRow, 'key'>;
   private readonly cache = new Map<string, Uint8Array | null>();
   private pending: Map<string, Uint8Array | null> | undefined;
   private readonly capacity: number;
@@ -137,9 +173,7 @@ export class StateRepository implements StateReader {
 
   constructor(db: DatabaseSync, capacity = 200_000) {
     this.db = db;
-    this.getStmt = db.prepare('SELECT value FROM state WHERE key = ?');
-    this.putStmt = db.prepare('INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)');
-    this.deleteStmt = db.prepare('DELETE FROM state WHERE key = ?');
+    this.table = new SqlTable(db, stateTable);
     this.capacity = capacity;
   }
 
@@ -148,8 +182,7 @@ export class StateRepository implements StateReader {
     if (staged !== undefined) return staged ?? undefined;
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached ?? undefined;
-    const row = this.getStmt.get(key) as Row | undefined;
-    const value = row ? bytes(row.value) : undefined;
+    const value = this.table.get({ key })?.value;
     // Own writes are all in `pending`, so what the table returns here is committed state.
     this.remember(key, value ?? null);
     return value;
@@ -160,8 +193,8 @@ export class StateRepository implements StateReader {
     const pending = this.pending;
     if (!pending) throw new Error('state writes need an open transaction');
     for (const [key, value] of entries) {
-      if (value === undefined) this.deleteStmt.run(key);
-      else this.putStmt.run(key, value);
+      if (value === undefined) this.table.delete({ key });
+      else this.table.put({ key, value });
       pending.set(key, value ?? null);
     }
   }
@@ -191,8 +224,8 @@ export class StateRepository implements StateReader {
     this.scanStmt ??= this.db.prepare(
       'SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
     );
-    const rows = this.scanStmt.all(prefix, prefixEnd(prefix), limit) as Row[];
-    return rows.map((r) => [r.key as string, bytes(r.value)]);
+    const rows = this.scanStmt.all(prefix, prefixEnd(prefix), limit);
+    return rows.map((r) => [r.key as string, r.value as Uint8Array]);
   }
 
   private remember(key: string, value: Uint8Array | null): void {
@@ -250,29 +283,35 @@ export function decodeUndo(encoded: Uint8Array): UndoEntries {
   return out;
 }
 
+interface UndoRow {
+  hash: Uint8Array;
+  bytes: UndoEntries;
+}
+
+const undoTable: TableSpec<UndoRow, 'hash'> = {
+  name: 'undo',
+  columns: { hash: blob, bytes: encoded(encodeUndo, decodeUndo) },
+  key: ['hash'],
+};
+
 /** undo: per connected block, the previous values of every state key it wrote. */
 export class UndoRepository {
-  private readonly getStmt: StatementSync;
-  private readonly putStmt: StatementSync;
-  private readonly deleteStmt: StatementSync;
+  private readonly table: SqlTable<UndoRow, 'hash'>;
 
   constructor(db: DatabaseSync) {
-    this.getStmt = db.prepare('SELECT bytes FROM undo WHERE hash = ?');
-    this.putStmt = db.prepare('INSERT OR REPLACE INTO undo (hash, bytes) VALUES (?, ?)');
-    this.deleteStmt = db.prepare('DELETE FROM undo WHERE hash = ?');
+    this.table = new SqlTable(db, undoTable);
   }
 
   get(hash: Uint8Array): UndoEntries | undefined {
-    const row = this.getStmt.get(hash) as Row | undefined;
-    return row ? decodeUndo(bytes(row.bytes)) : undefined;
+    return this.table.get({ hash })?.bytes;
   }
 
   put(hash: Uint8Array, entries: UndoEntries): void {
-    this.putStmt.run(hash, encodeUndo(entries));
+    this.table.put({ hash, bytes: entries });
   }
 
   delete(hash: Uint8Array): void {
-    this.deleteStmt.run(hash);
+    this.table.delete({ hash });
   }
 }
 
@@ -285,100 +324,103 @@ export interface TxLocation {
   length: number;
 }
 
+interface TxIndexRow {
+  id: Uint8Array;
+  block_hash: Uint8Array;
+  height: number;
+  idx: number;
+  offset: number;
+  length: number;
+}
+
+const txIndexTable: TableSpec<TxIndexRow, 'id'> = {
+  name: 'tx_index',
+  columns: { id: blob, block_hash: blob, height: integer, idx: integer, offset: integer, length: integer },
+  key: ['id'],
+};
+
+function txIndexRow(id: Uint8Array, at: TxLocation): TxIndexRow {
+  return {
+    id,
+    block_hash: at.blockHash,
+    height: at.height,
+    idx: at.index,
+    offset: at.offset,
+    length: at.length,
+  };
+}
+
 /** tx_index: transaction id -> where it sits on the best chain. */
 export class TxIndexRepository {
-  private readonly getStmt: StatementSync;
-  private readonly putStmt: StatementSync;
-  private readonly putBatchStmt: StatementSync;
-  private readonly deleteStmt: StatementSync;
+  private readonly table: SqlTable<TxIndexRow, 'id'>;
 
   constructor(db: DatabaseSync) {
-    this.getStmt = db.prepare('SELECT block_hash, height, idx, offset, length FROM tx_index WHERE id = ?');
-    this.putStmt = db.prepare(
-      'INSERT OR REPLACE INTO tx_index (id, block_hash, height, idx, offset, length) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    this.putBatchStmt = db.prepare(
-      `INSERT OR REPLACE INTO tx_index (id, block_hash, height, idx, offset, length) VALUES ${placeholders(6)}`,
-    );
-    this.deleteStmt = db.prepare('DELETE FROM tx_index WHERE id = ?');
+    this.table = new SqlTable(db, txIndexTable);
   }
 
   get(id: Uint8Array): TxLocation | undefined {
-    const row = this.getStmt.get(id) as Row | undefined;
+    const row = this.table.get({ id });
     if (!row) return undefined;
     return {
-      blockHash: bytes(row.block_hash),
-      height: row.height as number,
-      index: row.idx as number,
-      offset: row.offset as number,
-      length: row.length as number,
+      blockHash: row.block_hash,
+      height: row.height,
+      index: row.idx,
+      offset: row.offset,
+      length: row.length,
     };
   }
 
   put(id: Uint8Array, at: TxLocation): void {
-    this.putStmt.run(id, at.blockHash, at.height, at.index, at.offset, at.length);
+    this.table.put(txIndexRow(id, at));
   }
 
   /** Many rows with few statements (a block's worth). */
   putMany(rows: Array<[Uint8Array, TxLocation]>): void {
-    let i = 0;
-    for (; i + BATCH <= rows.length; i += BATCH) {
-      const args: Array<Uint8Array | number> = [];
-      for (let j = i; j < i + BATCH; j++) {
-        const [id, at] = rows[j];
-        args.push(id, at.blockHash, at.height, at.index, at.offset, at.length);
-      }
-      this.putBatchStmt.run(...args);
-    }
-    for (; i < rows.length; i++) this.put(rows[i][0], rows[i][1]);
+    this.table.putMany(rows.map(([id, at]) => txIndexRow(id, at)));
   }
 
   delete(id: Uint8Array): void {
-    this.deleteStmt.run(id);
+    this.table.delete({ id });
   }
 }
 
+interface AddressTxRow {
+  address: Uint8Array;
+  height: number;
+  idx: number;
+  tx_id: Uint8Array;
+}
+
+const addressTxsTable: TableSpec<AddressTxRow, 'address' | 'height' | 'idx'> = {
+  name: 'address_txs',
+  columns: { address: blob, height: integer, idx: integer, tx_id: blob },
+  key: ['address', 'height', 'idx'],
+  onConflict: 'ignore',
+};
+
 /** address_txs: address -> ids of the best-chain transactions that touch it, newest first. */
 export class AddressIndexRepository {
-  private readonly listStmt: StatementSync;
-  private readonly putStmt: StatementSync;
-  private readonly putBatchStmt: StatementSync;
-  private readonly deleteStmt: StatementSync;
+  private readonly table: SqlTable<AddressTxRow, 'address' | 'height' | 'idx'>;
 
   constructor(db: DatabaseSync) {
-    this.listStmt = db.prepare(
-      'SELECT tx_id FROM address_txs WHERE address = ? ORDER BY height DESC, idx DESC LIMIT ?',
-    );
-    this.putStmt = db.prepare(
-      'INSERT OR IGNORE INTO address_txs (address, height, idx, tx_id) VALUES (?, ?, ?, ?)',
-    );
-    this.putBatchStmt = db.prepare(
-      `INSERT OR IGNORE INTO address_txs (address, height, idx, tx_id) VALUES ${placeholders(4)}`,
-    );
-    this.deleteStmt = db.prepare('DELETE FROM address_txs WHERE address = ? AND height = ? AND idx = ?');
+    this.table = new SqlTable(db, addressTxsTable);
   }
 
   list(address: Uint8Array, limit: number): Uint8Array[] {
-    return (this.listStmt.all(address, limit) as Row[]).map((r) => bytes(r.tx_id));
+    return this.table.list({ address }, { limit, reverse: true }).map((row) => row.tx_id);
   }
 
-  put(address: Uint8Array, height: number, index: number, id: Uint8Array): void {
-    this.putStmt.run(address, height, index, id);
+  put(address: Uint8Array, height: number, idx: number, id: Uint8Array): void {
+    this.table.put({ address, height, idx, tx_id: id });
   }
 
   /** Rows of [address, index in block, tx id] at one height, with few statements. */
   putMany(height: number, rows: Array<[Uint8Array, number, Uint8Array]>): void {
-    let i = 0;
-    for (; i + BATCH <= rows.length; i += BATCH) {
-      const args: Array<Uint8Array | number> = [];
-      for (let j = i; j < i + BATCH; j++) args.push(rows[j][0], height, rows[j][1], rows[j][2]);
-      this.putBatchStmt.run(...args);
-    }
-    for (; i < rows.length; i++) this.put(rows[i][0], height, rows[i][1], rows[i][2]);
+    this.table.putMany(rows.map(([address, idx, id]) => ({ address, height, idx, tx_id: id })));
   }
 
-  delete(address: Uint8Array, height: number, index: number): void {
-    this.deleteStmt.run(address, height, index);
+  delete(address: Uint8Array, height: number, idx: number): void {
+    this.table.delete({ address, height, idx });
   }
 }
 
@@ -387,49 +429,77 @@ export interface SupplySnapshot {
   locked: bigint;
 }
 
+interface SupplyRow extends SupplySnapshot {
+  height: number;
+}
+
+const supplyTable: TableSpec<SupplyRow, 'height'> = {
+  name: 'supply',
+  columns: { height: integer, minted: decimal, locked: decimal },
+  key: ['height'],
+};
+
 /** supply: the chain's totals after each best-chain height. */
 export class SupplyRepository {
-  private readonly getStmt: StatementSync;
-  private readonly putStmt: StatementSync;
-  private readonly deleteStmt: StatementSync;
+  private readonly table: SqlTable<SupplyRow, 'height'>;
 
   constructor(db: DatabaseSync) {
-    this.getStmt = db.prepare('SELECT minted, locked FROM supply WHERE height = ?');
-    this.putStmt = db.prepare('INSERT OR REPLACE INTO supply (height, minted, locked) VALUES (?, ?, ?)');
-    this.deleteStmt = db.prepare('DELETE FROM supply WHERE height = ?');
+    this.table = new SqlTable(db, supplyTable);
   }
 
   get(height: number): SupplySnapshot | undefined {
-    const row = this.getStmt.get(height) as Row | undefined;
-    if (!row) return undefined;
-    return { minted: BigInt(row.minted as string), locked: BigInt(row.locked as string) };
+    const row = this.table.get({ height });
+    return row && { minted: row.minted, locked: row.locked };
   }
 
   put(height: number, snapshot: SupplySnapshot): void {
-    this.putStmt.run(height, snapshot.minted.toString(), snapshot.locked.toString());
+    this.table.put({ height, minted: snapshot.minted, locked: snapshot.locked });
   }
 
   delete(height: number): void {
-    this.deleteStmt.run(height);
+    this.table.delete({ height });
   }
 }
+
+type MetaKey = 'tip' | 'genesis';
+
+interface MetaRow {
+  key: MetaKey;
+  value: Uint8Array;
+}
+
+const metaTable: TableSpec<MetaRow, 'key'> = {
+  name: 'meta',
+  columns: { key: text as Column<MetaKey>, value: blob },
+  key: ['key'],
+};
 
 /** meta: chain-wide values (the tip hash, the genesis hash). */
 export class MetaRepository {
-  private readonly getStmt: StatementSync;
-  private readonly putStmt: StatementSync;
+  private readonly table: SqlTable<MetaRow, 'key'>;
 
   constructor(db: DatabaseSync) {
-    this.getStmt = db.prepare('SELECT value FROM meta WHERE key = ?');
-    this.putStmt = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
+    this.table = new SqlTable(db, metaTable);
   }
 
-  get(key: 'tip' | 'genesis'): Uint8Array | undefined {
-    const row = this.getStmt.get(key) as Row | undefined;
-    return row ? bytes(row.value) : undefined;
+  get(key: MetaKey): Uint8Array | undefined {
+    return this.table.get({ key })?.value;
   }
 
-  put(key: 'tip' | 'genesis', value: Uint8Array): void {
-    this.putStmt.run(key, value);
+  put(key: MetaKey, value: Uint8Array): void {
+    this.table.put({ key, value });
   }
 }
+
+/** Every table's spec, for the test that holds them to db.ts's schema. */
+export const tableSpecs = [
+  headersTable,
+  blocksTable,
+  bestChainTable,
+  stateTable,
+  undoTable,
+  txIndexTable,
+  addressTxsTable,
+  supplyTable,
+  metaTable,
+] as const;
