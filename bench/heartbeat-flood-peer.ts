@@ -12,6 +12,7 @@ import { identify } from '@libp2p/identify';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
+import { until } from '../test/support/wait.ts';
 
 const [target, topic, count] = process.argv.slice(2);
 const MAX_IDENTITIES = 20;
@@ -35,15 +36,6 @@ async function identity(n: number) {
   });
 }
 
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
-}
-
 const recorded: Uint8Array[] = [];
 let sent = 0;
 let identities = 0;
@@ -58,7 +50,16 @@ for (let n = 0; n < MAX_IDENTITIES && sent < Number(count); n++) {
     (await rogue.dial(multiaddr(target)).then(
       () => true,
       () => false,
-    )) && (await until(() => pubsub.getSubscribers(topic).length > 0 && recorded.length >= 4, 15_000));
+    )) &&
+    (await until(
+      'the rogue to join the topic and record heartbeats',
+      () => pubsub.getSubscribers(topic).length > 0 && recorded.length >= 4,
+      15_000,
+      10,
+    ).then(
+      () => true,
+      () => false,
+    ));
   if (!joined) {
     await rogue.stop();
     break; // refused (its address is banned): no more identities to try

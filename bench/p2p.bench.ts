@@ -19,6 +19,7 @@ import { devnetParams } from '../src/node/genesis.ts';
 import { buildBlock, createMiner } from '../src/node/miner/miner.ts';
 import { createNode, type FluxNode } from '../src/node/node.ts';
 import { createP2P, gossipTopics, type P2P } from '../src/node/p2p/index.ts';
+import { until } from '../test/support/wait.ts';
 import { type BenchRow, formatRate } from './table.ts';
 
 const BLOCKS = 300;
@@ -80,14 +81,6 @@ async function fillChain(chain: LocalChain): Promise<void> {
   }
 }
 
-async function until(check: () => boolean, timeoutMs: number): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('bench timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 async function syncVsImport(): Promise<BenchRow[]> {
   const params = benchParams();
   const source = open(params);
@@ -131,7 +124,7 @@ async function syncVsImport(): Promise<BenchRow[]> {
     syncStart ??= performance.now();
   });
   await client.start();
-  await until(() => fresh.chain.tip().height === BLOCKS, 60_000);
+  await until('the fresh node to sync', () => fresh.chain.tip().height === BLOCKS, 60_000, 5);
   const end = performance.now();
   const connectMs = (syncStart ?? start) - start;
   const syncRate = BLOCKS / ((end - (syncStart ?? start)) / 1000);
@@ -165,7 +158,7 @@ async function propagation(): Promise<BenchRow[]> {
     await p2p.start();
     nodes.push({ opened, p2p });
   }
-  await until(() => nodes.every((n) => n.p2p.peers().length >= 1), 10_000);
+  await until('every node to have a peer', () => nodes.every((n) => n.p2p.peers().length >= 1), 10_000, 5);
   await new Promise((r) => setTimeout(r, 1_500)); // let gossipsub form its mesh
   const arrivals = new Map<string, number[]>();
   for (const n of nodes) {
@@ -181,7 +174,12 @@ async function propagation(): Promise<BenchRow[]> {
     const miner = createMiner({ chain: nodes[i % nodes.length].opened.chain, minerAddress: MINER });
     const block = await miner.mineBlock();
     const key = toHex(blockHash(block.header));
-    await until(() => (arrivals.get(key)?.length ?? 0) >= nodes.length, 10_000);
+    await until(
+      'the block to reach every node',
+      () => (arrivals.get(key)?.length ?? 0) >= nodes.length,
+      10_000,
+      5,
+    );
     const list = arrivals.get(key) ?? [];
     times.push(Math.max(...list) - Math.min(...list));
   }
@@ -237,7 +235,7 @@ async function heartbeatFlood(): Promise<BenchRow[]> {
   const a = await start(dirs[0], []);
   const b = await start(dirs[1], [a.p2p?.multiaddrs()[0] ?? '']);
   const nodeB = b.chain.fluxNodesOfOperator(operators[1].publicKey)[0].id;
-  await until(() => a.liveness.get(nodeB)?.lastHeard !== undefined, 20_000);
+  await until('A to hear B', () => a.liveness.get(nodeB)?.lastHeard !== undefined, 20_000, 5);
 
   let replays = 0;
   const inner = a.liveness.judge.judge.bind(a.liveness.judge);

@@ -11,7 +11,8 @@ import { after, describe, it } from 'node:test';
 import { nodeAlive } from '../../src/cli/devnet.ts';
 import { encodeAddress } from '../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
-import { devnetLogLines, FLUX, flux, until } from './helpers.ts';
+import { until } from '../support/wait.ts';
+import { devnetLogLines, FLUX, flux } from './helpers.ts';
 
 interface NodeStatus {
   index: number;
@@ -71,6 +72,7 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
           : undefined;
       },
       20_000,
+      250,
     );
 
     const node2 = nodes[2].api;
@@ -87,6 +89,7 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
           : undefined;
       },
       25_000,
+      250,
     );
     assert.ok(blocks[0].height >= 1);
     for (const n of nodes) {
@@ -133,6 +136,7 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
         return info.height >= target && info.peers >= 1 ? info : undefined;
       },
       20_000,
+      250,
     );
     assert.ok(
       stderr.some((l) => /sync: .*blocks/.test(l)),
@@ -162,6 +166,7 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
           : undefined;
       },
       30_000,
+      250,
     );
     assert.deepEqual(rows.map((n) => n.tier).sort(), ['cumulus', 'nimbus', 'stratus']);
     const payouts = await json(['node', 'payouts', rows[0].id, '--api', api]);

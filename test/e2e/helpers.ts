@@ -34,22 +34,6 @@ export function flux(
   });
 }
 
-/** Polls `fn` until it returns a value; fails after `timeoutMs` naming what it waited for. */
-export async function until<T>(
-  what: string | (() => string),
-  fn: () => Promise<T | undefined>,
-  timeoutMs: number,
-  intervalMs = 250,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-}
-
 /** The last `count` lines of each devnet node's log that match `pattern` (for failure messages). */
 export function devnetLogLines(
   devnetDir: string,

@@ -9,7 +9,8 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { encodeAddress } from '../../src/core/crypto/keys.ts';
 import { COIN, DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
-import { FLUX, flux, until } from './helpers.ts';
+import { until } from '../support/wait.ts';
+import { FLUX, flux } from './helpers.ts';
 
 interface Daemon {
   child: ChildProcess;

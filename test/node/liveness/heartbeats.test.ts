@@ -25,6 +25,7 @@ import { devnetParams } from '../../../src/node/genesis.ts';
 import { encodeHeartbeat } from '../../../src/node/liveness/heartbeat.ts';
 import { createNode, type FluxNode } from '../../../src/node/node.ts';
 import { createP2P, gossipTopics, type P2P } from '../../../src/node/p2p/index.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'openflux-liveness-'));
 const open: Array<{ close(): Promise<void> }> = [];
@@ -32,15 +33,6 @@ after(async () => {
   for (const n of open) await n.close().catch(() => undefined);
   rmSync(root, { recursive: true, force: true });
 });
-
-async function until<T>(what: string, fn: () => T | undefined, ms = 10_000): Promise<number> {
-  const start = Date.now();
-  while (fn() === undefined) {
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return Date.now() - start;
-}
 
 function bindable(host: string): Promise<boolean> {
   return new Promise((done) => {
@@ -91,16 +83,16 @@ describe('heartbeats between real nodes', () => {
     let c = await start(params, dirs[2], [a.p2p!.multiaddrs()[0]]);
     const idOf = (n: FluxNode) => n.chain.fluxNodesOfOperator(n.operatorKey!)[0].id;
     const [ia, ib, ic] = [idOf(a), idOf(b), idOf(c)];
-    await until('A to hear B and C', () =>
+    await waitFor('A to hear B and C', () =>
       a.liveness.get(ib)?.lastHeard && a.liveness.get(ic)?.lastHeard ? true : undefined,
     );
     assert.equal(a.liveness.isAlive(ib), true);
     assert.equal(a.liveness.isAlive(ia), true, 'a node is always alive in its own view');
-    await until('B to hear C through A', () => (b.liveness.get(ic)?.lastHeard ? true : undefined));
+    await waitFor('B to hear C through A', () => (b.liveness.get(ic)?.lastHeard ? true : undefined));
 
     await c.close();
     const stoppedAt = Date.now();
-    await until('A and B to see C down', () =>
+    await waitFor('A and B to see C down', () =>
       !a.liveness.isAlive(ic) && !b.liveness.isAlive(ic) ? true : undefined,
     );
     const detectMs = Date.now() - stoppedAt;
@@ -111,9 +103,9 @@ describe('heartbeats between real nodes', () => {
     );
 
     c = await start(params, dirs[2], [a.p2p!.multiaddrs()[0]]);
-    await until('A to hear C again', () => (a.liveness.get(ic)?.state === 'returning' ? true : undefined));
+    await waitFor('A to hear C again', () => (a.liveness.get(ic)?.state === 'returning' ? true : undefined));
     assert.equal(a.liveness.isAlive(ic), false, 'not taken back before the hold-down');
-    const backMs = await until('A to take C back', () => (a.liveness.isAlive(ic) ? true : undefined));
+    const backMs = await waitFor('A to take C back', () => (a.liveness.isAlive(ic) ? true : undefined));
     assert.ok(backMs >= LIVENESS.holdDownMs - 2 * LIVENESS.heartbeatMs, `taken back after ${backMs} ms`);
   });
 
@@ -177,8 +169,8 @@ describe('heartbeats between real nodes', () => {
         chain.close();
       },
     });
-    await until('the rogue to connect', () => (a.p2p!.peers().length > 0 ? true : undefined));
-    await until('A to penalise the rogue', () => {
+    await waitFor('the rogue to connect', () => (a.p2p!.peers().length > 0 ? true : undefined));
+    await waitFor('A to penalise the rogue', () => {
       rogue.publishHeartbeat(encodeHeartbeat(hb(unknown), stranger));
       const penalised = (a.p2p!.peers().find((p) => p.id === rogue.peerId)?.gossipScore ?? 0) < 0;
       return penalised || a.p2p!.banned().some((b) => b.peer === rogue.peerId) ? true : undefined;
@@ -190,7 +182,7 @@ describe('heartbeats between real nodes', () => {
     const a = await start(params, dirs[0]);
     const b = await start(params, dirs[1], [a.p2p!.multiaddrs()[0]]);
     const nodeB = b.chain.fluxNodesOfOperator(b.operatorKey!)[0].id;
-    await until('A to hear B', () => (a.liveness.get(nodeB)?.lastHeard ? true : undefined));
+    await waitFor('A to hear B', () => (a.liveness.get(nodeB)?.lastHeard ? true : undefined));
 
     // The rogue speaks plain gossipsub: it records the heartbeats it hears, then sends them again,
     // each in a new envelope of its own (so gossipsub's duplicate cache does not stop them).
@@ -217,7 +209,7 @@ describe('heartbeats between real nodes', () => {
     });
     rogue.services.pubsub.subscribe(topic);
     await rogue.dial(multiaddr(a.p2p!.multiaddrs()[0]));
-    await until('the rogue to record heartbeats', () => (recorded.length >= 6 ? true : undefined));
+    await waitFor('the rogue to record heartbeats', () => (recorded.length >= 6 ? true : undefined));
 
     const verdicts = new Map<string, number>();
     const inner = a.liveness.judge.judge.bind(a.liveness.judge);
@@ -247,8 +239,8 @@ describe('heartbeats between real nodes', () => {
       sent++;
       if (sent % 200 === 0) await new Promise((r) => setImmediate(r));
     }
-    await until('A to ban the rogue', () => (bans.length > 0 ? true : undefined));
-    await until('the rogue to be cut off', () => (rogue.getConnections().length === 0 ? true : undefined));
+    await waitFor('A to ban the rogue', () => (bans.length > 0 ? true : undefined));
+    await waitFor('the rogue to be cut off', () => (rogue.getConnections().length === 0 ? true : undefined));
     const used = process.cpuUsage(cpu);
     const judged = [...verdicts.values()].reduce((x, y) => x + y, 0);
     console.log(
@@ -267,11 +259,11 @@ describe('heartbeats between real nodes', () => {
 
     // B's heartbeats still reach A, and B is alive there.
     const heardAt = a.liveness.get(nodeB)?.lastHeard ?? 0;
-    await until('A to hear B again', () =>
+    await waitFor('A to hear B again', () =>
       (a.liveness.get(nodeB)?.lastHeard ?? 0) > heardAt ? true : undefined,
     );
     // (rogue and target share this process's one thread, so B may have looked silent meanwhile)
-    await until('B alive at A', () => (a.liveness.isAlive(nodeB) ? true : undefined));
+    await waitFor('B alive at A', () => (a.liveness.isAlive(nodeB) ? true : undefined));
     assert.ok(a.p2p!.peers().some((p) => p.id === b.p2p!.peerId && p.gossipScore >= 0));
   });
 });

@@ -14,6 +14,7 @@ import { PeerDatastore } from '../../../src/node/p2p/datastore.ts';
 import { type Candidate, dialSource, dialsPrivate, pickDiverse } from '../../../src/node/p2p/discovery.ts';
 import { netAddressOf } from '../../../src/node/p2p/gater.ts';
 import { generatePeerKey } from '../../../src/node/p2p/index.ts';
+import { waitFor } from '../../support/wait.ts';
 import {
   ALICE,
   addrOf,
@@ -23,7 +24,6 @@ import {
   type TestNode,
   testParams,
   transfer,
-  waitFor,
 } from './helpers.ts';
 
 const open: TestNode[] = [];

@@ -14,15 +14,8 @@ import { createLibp2p } from 'libp2p';
 import { dialSource } from '../../../src/node/p2p/discovery.ts';
 import { AddressBans, ConnectionGuard, netAddressOf } from '../../../src/node/p2p/gater.ts';
 import { SYNC_PROTOCOL } from '../../../src/node/p2p/index.ts';
-import {
-  addrOf,
-  canBindLoopback,
-  sameTip,
-  startNode,
-  type TestNode,
-  testParams,
-  waitFor,
-} from './helpers.ts';
+import { waitFor } from '../../support/wait.ts';
+import { addrOf, canBindLoopback, sameTip, startNode, type TestNode, testParams } from './helpers.ts';
 
 const open: TestNode[] = [];
 const raw: Libp2p[] = [];

@@ -17,7 +17,8 @@ import { addressBytes, type KeyPair } from '../../../src/core/crypto/keys.ts';
 import { encodeTransfer, minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
 import { COIN, createParams, devnet } from '../../../src/core/params/index.ts';
 import { gossipTopics } from '../../../src/node/p2p/index.ts';
-import { addrOf, sameTip, startNode, type TestNode, testKey, testParams, waitFor } from './helpers.ts';
+import { waitFor } from '../../support/wait.ts';
+import { addrOf, sameTip, startNode, type TestNode, testKey, testParams } from './helpers.ts';
 
 const open: TestNode[] = [];
 const raw: Libp2p[] = [];

@@ -153,16 +153,6 @@ export async function extendOnSchedule(chain: LocalChain, count: number, txs: Tx
   }
 }
 
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<number> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - start;
-}
-
 export function sameTip(nodes: TestNode[]): boolean {
   const hash = toHex(nodes[0].chain.tip().hash);
   return nodes.every((n) => toHex(n.chain.tip().hash) === hash);

@@ -17,6 +17,7 @@ import { COIN, createParams, devnet } from '../../../src/core/params/index.ts';
 import { type Int8Matrix, int8Matrix, type JobHeader } from '../../../src/core/pouw/index.ts';
 import { createJobFetcher, type JobFetcher } from '../../../src/node/jobs/fetcher.ts';
 import { JobDataStore } from '../../../src/node/jobs/store.ts';
+import { waitFor } from '../../support/wait.ts';
 import {
   ALICE,
   addrOf,
@@ -26,7 +27,6 @@ import {
   startNode,
   type TestNode,
   testParams,
-  waitFor,
 } from './helpers.ts';
 
 // PoUW from height 4, with an easy per-MAC target so a 32x256x32 job wins in a pass or two.

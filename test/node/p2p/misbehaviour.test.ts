@@ -17,6 +17,7 @@ import type { LocalChain } from '../../../src/node/chain/chain.ts';
 import { buildTemplate, sealHeader } from '../../../src/node/miner/miner.ts';
 import { gossipTopics, SYNC_PROTOCOL } from '../../../src/node/p2p/index.ts';
 import { encodeMessage, Status } from '../../../src/node/p2p/wire.ts';
+import { waitFor } from '../../support/wait.ts';
 import {
   addrOf,
   extendOnSchedule,
@@ -25,7 +26,6 @@ import {
   startNode,
   type TestNode,
   testParams,
-  waitFor,
 } from './helpers.ts';
 
 const open: TestNode[] = [];

@@ -8,6 +8,7 @@ import { addressBytes } from '../../../src/core/crypto/keys.ts';
 import { encodeTransfer, minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
 import { COIN } from '../../../src/core/params/index.ts';
 import type { SyncProgress } from '../../../src/node/p2p/index.ts';
+import { waitFor } from '../../support/wait.ts';
 import {
   ALICE,
   addrOf,
@@ -19,7 +20,6 @@ import {
   testKey,
   testParams,
   transfer,
-  waitFor,
 } from './helpers.ts';
 
 const open: TestNode[] = [];

@@ -3,15 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createParams } from '../../../src/core/params/index.ts';
-import {
-  addrOf,
-  extendOnSchedule,
-  sameTip,
-  startNode,
-  type TestNode,
-  testParams,
-  waitFor,
-} from './helpers.ts';
+import { waitFor } from '../../support/wait.ts';
+import { addrOf, extendOnSchedule, sameTip, startNode, type TestNode, testParams } from './helpers.ts';
 
 const open: TestNode[] = [];
 after(async () => {
