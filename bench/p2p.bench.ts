@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { blockHash } from '../src/core/codec/ids.ts';
 import { type Tx, TxKind } from '../src/core/codec/types.ts';
 import { toHex } from '../src/core/crypto/hash.ts';
-import { addressBytes, keyPairFromSecret, signMessage, verifySignature } from '../src/core/crypto/keys.ts';
+import { signMessage, verifySignature } from '../src/core/crypto/keys.ts';
 import { encodeTransfer, minimumFee, signTx } from '../src/core/ledger/tx.ts';
 import { type ChainParams, COIN, createParams, devnet } from '../src/core/params/index.ts';
 import { type LocalChain, openChain } from '../src/node/chain/chain.ts';
@@ -19,6 +19,8 @@ import { devnetParams } from '../src/node/genesis.ts';
 import { buildBlock, createMiner } from '../src/node/miner/miner.ts';
 import { createNode, type FluxNode } from '../src/node/node.ts';
 import { createP2P, gossipTopics, type P2P } from '../src/node/p2p/index.ts';
+import { filledKey } from '../test/support/keys.ts';
+import { testParams } from '../test/support/params.ts';
 import { until } from '../test/support/wait.ts';
 import { type BenchRow, formatRate } from './table.ts';
 
@@ -29,16 +31,10 @@ const PROPAGATION_BLOCKS = 20;
 const FLOOD = 20_000;
 const MINER = new Uint8Array(20).fill(7);
 
-const sender = keyPairFromSecret(new Uint8Array(32).fill(3));
+const sender = filledKey(3);
 
 export function benchParams(genesisTime = Date.now() - (BLOCKS + 50) * devnet.blockTimeMs): ChainParams {
-  return createParams(devnet, {
-    genesis: {
-      time: genesisTime,
-      allocations: [{ address: toHex(addressBytes(sender.publicKey)), amount: 1_000_000n * COIN }],
-    },
-    pow: { ...devnet.pow, pacedMining: false },
-  });
+  return testParams([sender], { genesisTime, pow: 'unpaced', amount: 1_000_000n * COIN });
 }
 
 interface Opened {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/cli/flux.ts';
 import { encodeAddress } from '../../src/core/crypto/keys.ts';
@@ -12,14 +12,7 @@ import { createDevNode } from '../../src/node/dev-node.ts';
 import { DEVNET_ALLOCATION } from '../../src/node/genesis.ts';
 import { createMiner } from '../../src/node/miner/miner.ts';
 import type { FluxNode } from '../../src/node/node.ts';
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: string, cb: () => void) {
-    this.text += chunk.toString();
-    cb();
-  }
-}
+import { Sink } from '../support/io.ts';
 
 interface Run {
   code: number;

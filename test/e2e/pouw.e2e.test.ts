@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { decodeMatrix, encodeNpy } from '../../src/api/matrix-file.ts';
 import { main } from '../../src/cli/flux.ts';
@@ -13,14 +13,7 @@ import { DEVNET_MNEMONIC, devnet } from '../../src/core/params/index.ts';
 import { dotProduct } from '../../src/core/pouw/index.ts';
 import { createDevNode } from '../../src/node/dev-node.ts';
 import type { FluxNode } from '../../src/node/node.ts';
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: string, cb: () => void) {
-    this.text += chunk.toString();
-    cb();
-  }
-}
+import { Sink } from '../support/io.ts';
 
 const ACTIVATION = 3;
 const M = 32;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Tx, TxKind } from '../../../src/core/codec/types.ts';
-import { type KeyPair, keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
+import type { KeyPair } from '../../../src/core/crypto/keys.ts';
 import { genesisNodeId } from '../../../src/core/nodes/lifecycle.ts';
 import { encodeNodeDown } from '../../../src/core/nodes/payloads.ts';
 import { isNodeDown } from '../../../src/core/nodes/types.ts';
@@ -17,9 +17,10 @@ import { devnetParams } from '../../../src/node/genesis.ts';
 import { createMiner, type Miner } from '../../../src/node/miner/miner.ts';
 import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
 import { GOOD_REPORT } from '../../core/nodes/helpers.ts';
+import { filledKey } from '../../support/keys.ts';
 import { until } from '../../support/wait.ts';
 
-const [own, r1, r2] = [7, 8, 9].map((i): KeyPair => keyPairFromSecret(new Uint8Array(32).fill(i)));
+const [own, r1, r2] = [7, 8, 9].map((i): KeyPair => filledKey(i));
 const params = withDevnetFluxNodes(
   devnetParams(Date.now()),
   [own, r1, r2].map((k, i) => ({ operator: k.publicKey, endpoint: `127.0.0.${i + 2}:16127` })),

@@ -15,7 +15,6 @@ import { identify } from '@libp2p/identify';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
-import { keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
 import { nodeIdOf } from '../../../src/core/nodes/lifecycle.ts';
 import { type ChainParams, createParams } from '../../../src/core/params/index.ts';
 import { openChain } from '../../../src/node/chain/chain.ts';
@@ -25,6 +24,7 @@ import { devnetParams } from '../../../src/node/genesis.ts';
 import { encodeHeartbeat } from '../../../src/node/liveness/heartbeat.ts';
 import { createNode, type FluxNode } from '../../../src/node/node.ts';
 import { createP2P, gossipTopics, type P2P } from '../../../src/node/p2p/index.ts';
+import { filledKey } from '../../support/keys.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'openflux-liveness-'));
@@ -112,7 +112,7 @@ describe('heartbeats between real nodes', () => {
   it('refuses heartbeats of unknown nodes, of other keys, far off the clock and replayed, and penalises the peer', async () => {
     const { params, dirs } = networkOf(2);
     const a = await start(params, dirs[0]); // B's node is confirmed at genesis, but B never runs
-    const stranger = keyPairFromSecret(new Uint8Array(32).fill(9));
+    const stranger = filledKey(9);
     const operatorB = loadOrCreateOperatorKey(operatorKeyFile(dirs[1]));
     const nodeB = a.chain.fluxNodesOfOperator(operatorB.publicKey)[0].id;
     const judge = (bytes: Uint8Array) => JSON.stringify(a.liveness.judge.judge(bytes, 'test'));
