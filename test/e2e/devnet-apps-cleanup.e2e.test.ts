@@ -11,10 +11,9 @@ import type Docker from 'dockerode';
 import { nodeAlive, readDevnetState } from '../../src/cli/devnet.ts';
 import { LABELS } from '../../src/node/fluxos/options.ts';
 import { exampleImage, testDocker } from '../node/fluxos/docker.ts';
+import { EXAMPLE, FLUX, flux, tearDownDevnet } from '../support/devnet.ts';
 import { until } from '../support/wait.ts';
-import { FLUX, flux, tearDownDevnet } from './helpers.ts';
 
-const EXAMPLE = join(import.meta.dirname, '../../examples/hello-web/app.yaml');
 const env = await testDocker();
 
 describe('a devnet cleans up its app containers', { skip: env.skip, timeout: 300_000 }, () => {

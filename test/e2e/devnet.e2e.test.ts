@@ -2,17 +2,16 @@
 // they converge, a transfer sent through node 2 is mined into the same block on every node, a
 // node started late with `--bootstrap` syncs to the tip, and `flux devnet down` leaves nothing.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { nodeAlive } from '../../src/cli/devnet.ts';
 import { encodeAddress } from '../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
+import { devnetLogLines, flux, spawnFluxd } from '../support/devnet.ts';
 import { until } from '../support/wait.ts';
-import { devnetLogLines, FLUX, flux } from './helpers.ts';
 
 interface NodeStatus {
   index: number;
@@ -100,14 +99,8 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
 
   it('syncs a node started late with fluxd --bootstrap', async () => {
     const target = (await status())[0].height ?? 0;
-    late = spawn(
-      process.execPath,
+    const node = spawnFluxd(
       [
-        FLUX,
-        'node',
-        'run',
-        '--network',
-        'devnet',
         '--datadir',
         join(dir, 'late'),
         '--genesis',
@@ -118,17 +111,12 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
         '0',
         '--bootstrap',
         nodes[0].p2p[0],
-        '--json',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      'late node',
     );
-    const stderr: string[] = [];
-    createInterface({ input: late.stderr! }).on('line', (l) => stderr.push(l));
-    const exited = new Promise<number | null>((resolve) => late!.on('exit', (code) => resolve(code)));
-    const ready = await new Promise<{ api: string }>((resolve, reject) => {
-      exited.then((code) => reject(new Error(`late node exited with ${code}:\n${stderr.join('\n')}`)));
-      createInterface({ input: late!.stdout! }).once('line', (line) => resolve(JSON.parse(line)));
-    });
+    late = node.child;
+    const { stderr, exited } = node;
+    const ready = await node.ready;
     await until(
       () => `the late node to reach height ${target} (its log:\n${stderr.join('\n')})`,
       async () => {

@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { LABELS } from '../../src/node/fluxos/options.ts';
-import { exampleImage, httpText, testDocker } from '../node/fluxos/docker.ts';
+import { exampleImage, testDocker } from '../node/fluxos/docker.ts';
+import { devnetLogLines, devnetUp, EXAMPLE, flux as runFlux, tearDownDevnet } from '../support/devnet.ts';
+import { httpText } from '../support/http.ts';
 import { until } from '../support/wait.ts';
-import { devnetLogLines, devnetUp, flux as runFlux, tearDownDevnet } from './helpers.ts';
 
 const flux = (args: string[], env: Record<string, string>, stdin = '') => runFlux(args, env, stdin, 120_000);
-const EXAMPLE = join(import.meta.dirname, '../../examples/hello-web/app.yaml');
 const env = await testDocker();
 
 interface Instance {

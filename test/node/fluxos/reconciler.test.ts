@@ -7,8 +7,9 @@ import { devnet } from '../../../src/core/params/index.ts';
 import { LABELS } from '../../../src/node/fluxos/options.ts';
 import { type AssignedApp, createReconciler, type Reconciler } from '../../../src/node/fluxos/reconciler.ts';
 import { createDockerRuntime } from '../../../src/node/fluxos/runtime.ts';
+import { httpText } from '../../support/http.ts';
 import { until } from '../../support/wait.ts';
-import { exampleImage, httpText, removeContainersOf, testDocker } from './docker.ts';
+import { exampleImage, removeContainersOf, testDocker } from './docker.ts';
 
 const env = await testDocker();
 const NODE = randomBytes(32).toString('hex');
