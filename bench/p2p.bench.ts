@@ -3,7 +3,7 @@
 // flood of replayed heartbeats costs its target before the flooder is cut off.
 // All nodes run in this one process (one thread), so latencies include the others' work.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { blockHash } from '../src/core/codec/ids.ts';
@@ -13,12 +13,9 @@ import { signMessage, verifySignature } from '../src/core/crypto/keys.ts';
 import { encodeTransfer, minimumFee, signTx } from '../src/core/ledger/tx.ts';
 import { type ChainParams, COIN, createParams, devnet } from '../src/core/params/index.ts';
 import { type LocalChain, openChain } from '../src/node/chain/chain.ts';
-import { withDevnetFluxNodes } from '../src/node/fluxnode/devnet.ts';
-import { loadOrCreateOperatorKey, operatorKeyFile } from '../src/node/fluxnode/operator.ts';
-import { devnetParams } from '../src/node/genesis.ts';
 import { buildBlock, createMiner } from '../src/node/miner/miner.ts';
-import { createNode, type FluxNode } from '../src/node/node.ts';
 import { createP2P, gossipTopics, type P2P } from '../src/node/p2p/index.ts';
+import { devnetFluxNodes, startFluxNode } from '../test/support/fluxnodes.ts';
 import { filledKey } from '../test/support/keys.ts';
 import { testParams } from '../test/support/params.ts';
 import { until } from '../test/support/wait.ts';
@@ -210,24 +207,8 @@ async function cpuMs(work: () => Promise<void> | void): Promise<number> {
 async function heartbeatFlood(): Promise<BenchRow[]> {
   const root = mkdtempSync(join(tmpdir(), 'openflux-bench-flood-'));
   const dirs = [join(root, 'a'), join(root, 'b')];
-  const operators = dirs.map((d) => {
-    mkdirSync(d, { recursive: true });
-    return loadOrCreateOperatorKey(operatorKeyFile(d));
-  });
-  const params = withDevnetFluxNodes(
-    devnetParams(Date.now()),
-    operators.map((k, i) => ({ operator: k.publicKey, endpoint: `127.0.0.${i + 1}:16127` })),
-  );
-  const start = (dir: string, bootstrap: string[]): Promise<FluxNode> =>
-    createNode({
-      network: 'devnet',
-      datadir: dir,
-      params,
-      api: false,
-      p2p: { host: '127.0.0.1', bootstrap },
-      fluxnode: { cpuMs: 50, diskBytes: 2 ** 20 },
-      fluxos: false,
-    });
+  const { params, operators } = devnetFluxNodes(dirs);
+  const start = (dir: string, bootstrap: string[]) => startFluxNode(params, dir, bootstrap);
   const a = await start(dirs[0], []);
   const b = await start(dirs[1], [a.p2p?.multiaddrs()[0] ?? '']);
   const nodeB = b.chain.fluxNodesOfOperator(operators[1].publicKey)[0].id;

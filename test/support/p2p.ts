@@ -28,14 +28,19 @@ export const TEST_LIMITS: Partial<P2PLimits> = {
   banMs: 60_000,
 };
 
+/** Whether this machine can listen on `host` (Linux answers on all of 127/8, others on 127.0.0.1). */
+export function canBind(host: string): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen({ host, port: 0 }, () => server.close(() => done(true)));
+  });
+}
+
 /** Whether this machine answers on loopback addresses other than 127.0.0.1. */
 let manyLoopback: Promise<boolean> | undefined;
 export function canBindLoopback(): Promise<boolean> {
-  manyLoopback ??= new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen({ host: '127.0.0.2', port: 0 }, () => server.close(() => done(true)));
-  });
+  manyLoopback ??= canBind('127.0.0.2');
   return manyLoopback;
 }
 
@@ -134,15 +139,37 @@ export function addrOf(node: TestNode): string {
   return node.p2p.multiaddrs()[0];
 }
 
-/** A bare libp2p host speaking our stack from 127.0.0.1, driven by hand (a rogue peer). */
-export function rawHost() {
+/**
+ * A bare libp2p host speaking our stack, driven by hand (a rogue peer): it listens on 127.0.0.1,
+ * or on `from` and dials from there too; its gossipsub publishes with no peers on the topic
+ * unless `publishToZeroPeers` is false.
+ */
+export function rawHost(o: { from?: string; publishToZeroPeers?: boolean } = {}) {
+  const host = o.from ?? '127.0.0.1';
+  const dialOpts = { noDelay: true, localAddress: o.from }; // dial from `from`, not 127.0.0.1
   return createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
+    addresses: { listen: [`/ip4/${host}/tcp/0`] },
+    transports: [o.from === undefined ? tcp() : tcp({ dialOpts })],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: o.publishToZeroPeers ?? true }),
+    },
   });
+}
+
+/** Subscribes `host` to `topic` and collects what it hears there into `into` (returned). */
+export function recordTopic(
+  host: Awaited<ReturnType<typeof rawHost>>,
+  topic: string,
+  into: Uint8Array[] = [],
+): Uint8Array[] {
+  host.services.pubsub.addEventListener('message', (e) => {
+    if (e.detail.topic === topic) into.push(e.detail.data);
+  });
+  host.services.pubsub.subscribe(topic);
+  return into;
 }
 
 /** The nodes and bare hosts one test file starts; `close()` (in its `after`) stops them all. */
@@ -161,7 +188,7 @@ export function testNet() {
       nodes.push(n);
       return n;
     },
-    rawHost: async () => keep(await rawHost()),
+    rawHost: async (o?: Parameters<typeof rawHost>[0]) => keep(await rawHost(o)),
     async close(): Promise<void> {
       await Promise.all([...nodes.map((n) => n.close()), ...hosts.map((h) => h.stop())]);
     },

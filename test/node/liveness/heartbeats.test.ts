@@ -3,28 +3,21 @@
 // taken back after the hold-down, heartbeats nobody should send cost the relaying peer, and a
 // peer that floods replayed heartbeats is cut off at little cost.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { gossipsub } from '@libp2p/gossipsub';
-import { identify } from '@libp2p/identify';
-import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
 import { nodeIdOf } from '../../../src/core/nodes/lifecycle.ts';
 import { type ChainParams, createParams } from '../../../src/core/params/index.ts';
 import { openChain } from '../../../src/node/chain/chain.ts';
-import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile } from '../../../src/node/fluxnode/operator.ts';
-import { devnetParams } from '../../../src/node/genesis.ts';
 import { encodeHeartbeat } from '../../../src/node/liveness/heartbeat.ts';
-import { createNode, type FluxNode } from '../../../src/node/node.ts';
+import type { FluxNode } from '../../../src/node/node.ts';
 import { createP2P, gossipTopics, type P2P } from '../../../src/node/p2p/index.ts';
+import { devnetFluxNodes, startFluxNode } from '../../support/fluxnodes.ts';
 import { filledKey } from '../../support/keys.ts';
+import { canBind, rawHost, recordTopic } from '../../support/p2p.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'openflux-liveness-'));
@@ -34,26 +27,11 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function bindable(host: string): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen({ host, port: 0 }, () => server.close(() => done(true)));
-  });
-}
-
 const LIVENESS = { heartbeatMs: 200, timeoutMs: 800, holdDownMs: 1_500, maxSkewMs: 30_000 };
 
 function networkOf(count: number): { params: ChainParams; dirs: string[]; ids: string[] } {
   const dirs = Array.from({ length: count }, (_, i) => join(root, `n${i}-${Date.now()}`));
-  const operators = dirs.map((d) => {
-    mkdirSync(d, { recursive: true });
-    return loadOrCreateOperatorKey(operatorKeyFile(d));
-  });
-  const base = withDevnetFluxNodes(
-    devnetParams(Date.now()),
-    operators.map((k, i) => ({ operator: k.publicKey, endpoint: `127.0.0.${i + 1}:16127` })),
-  );
+  const { params: base } = devnetFluxNodes(dirs);
   const params = createParams(base, { nodes: { ...base.nodes, liveness: LIVENESS } });
   const probe = openChain({ params, dbPath: join(root, `probe-${Date.now()}.db`) });
   const ids = probe.fluxNodes().map((n) => n.id);
@@ -62,15 +40,7 @@ function networkOf(count: number): { params: ChainParams; dirs: string[]; ids: s
 }
 
 async function start(params: ChainParams, dir: string, bootstrap: string[] = []): Promise<FluxNode> {
-  const node = await createNode({
-    network: 'devnet',
-    datadir: dir,
-    params,
-    api: false,
-    p2p: { host: '127.0.0.1', bootstrap },
-    fluxnode: { cpuMs: 50, diskBytes: 2 ** 20 },
-    fluxos: false,
-  });
+  const node = await startFluxNode(params, dir, bootstrap);
   open.push(node);
   return node;
 }
@@ -188,26 +158,15 @@ describe('heartbeats between real nodes', () => {
     // each in a new envelope of its own (so gossipsub's duplicate cache does not stop them).
     // From a loopback address of its own where there are several (Linux): A bans the address it
     // floods from, which must not be the honest nodes' 127.0.0.1.
-    const host = (await bindable('127.0.9.1')) ? '127.0.9.1' : '127.0.0.1';
-    const dialOpts = { noDelay: true, localAddress: host };
-    const rogue = await createLibp2p({
-      addresses: { listen: [`/ip4/${host}/tcp/0`] },
-      transports: [tcp({ dialOpts })],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: false }) },
-    });
+    const host = (await canBind('127.0.9.1')) ? '127.0.9.1' : '127.0.0.1';
+    const rogue = await rawHost({ from: host, publishToZeroPeers: false });
     open.push({
       async close() {
         await rogue.stop();
       },
     });
     const topic = gossipTopics(params).heartbeats;
-    const recorded: Uint8Array[] = [];
-    rogue.services.pubsub.addEventListener('message', (e) => {
-      if (e.detail.topic === topic) recorded.push(e.detail.data);
-    });
-    rogue.services.pubsub.subscribe(topic);
+    const recorded = recordTopic(rogue, topic);
     await rogue.dial(multiaddr(a.p2p!.multiaddrs()[0]));
     await waitFor('the rogue to record heartbeats', () => (recorded.length >= 6 ? true : undefined));
 

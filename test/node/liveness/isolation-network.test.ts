@@ -8,7 +8,7 @@
 // and it is back. No honest node is ever reported, V never expires, and a node that really dies
 // is still reported and marked down.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -22,12 +22,11 @@ import { isNodeDown, NodeStatus } from '../../../src/core/nodes/types.ts';
 import { type ChainParams, createParams } from '../../../src/core/params/index.ts';
 import { openChain } from '../../../src/node/chain/chain.ts';
 import type { Chain } from '../../../src/node/chain/types.ts';
-import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
-import { loadOrCreateOperatorKey, operatorKeyFile, saveReport } from '../../../src/node/fluxnode/operator.ts';
-import { devnetParams } from '../../../src/node/genesis.ts';
+import { saveReport } from '../../../src/node/fluxnode/operator.ts';
 import { createNode, type FluxNode } from '../../../src/node/node.ts';
 import { createP2P, type P2P } from '../../../src/node/p2p/index.ts';
 import { GOOD_REPORT } from '../../core/nodes/helpers.ts';
+import { devnetFluxNodes } from '../../support/fluxnodes.ts';
 import { sleep, until } from '../../support/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'openflux-isolation-'));
@@ -43,14 +42,7 @@ const LIMITS = { requestTimeoutMs: 2_000, statusIntervalMs: 1_000 };
 
 function networkOf(count: number): { params: ChainParams; dirs: string[] } {
   const dirs = Array.from({ length: count }, (_, i) => join(root, `n${i}`));
-  const operators = dirs.map((d) => {
-    mkdirSync(d, { recursive: true });
-    return loadOrCreateOperatorKey(operatorKeyFile(d));
-  });
-  const base = withDevnetFluxNodes(
-    devnetParams(Date.now()),
-    operators.map((k, i) => ({ operator: k.publicKey, endpoint: `127.0.0.${i + 1}:16127` })),
-  );
+  const { params: base } = devnetFluxNodes(dirs);
   // A long confirmation period: only re-confirmations after a down mark happen in this test.
   const params = createParams(base, {
     nodes: {
