@@ -12,8 +12,12 @@ import { TIERS } from '../src/core/ledger/emission.ts';
 import { DEVNET_MNEMONIC } from '../src/core/params/index.ts';
 import { buildExampleImage } from '../src/node/fluxos/example-image.ts';
 import { LABELS } from '../src/node/fluxos/options.ts';
-import { devnetUp, EXAMPLE, flux, httpText, median } from './cli.ts';
-import { type BenchRow, formatRate } from './table.ts';
+import { devnetUp, EXAMPLE, flux as runFlux } from '../test/support/devnet.ts';
+import { httpText } from '../test/support/http.ts';
+import { type BenchRow, formatRate, median } from './table.ts';
+
+/** `flux` with the benches' 180 s timeout. */
+const flux = (args: string[], env: Record<string, string>, stdin = '') => runFlux(args, env, stdin, 180_000);
 
 const NODES = 10_000;
 const INSTANCES = 100_000;
@@ -88,7 +92,7 @@ async function deployLatency(): Promise<BenchRow[]> {
   const devnet = join(dir, 'devnet');
   const names: string[] = [];
   try {
-    const nodes = await devnetUp(devnet, env, 3);
+    const nodes = (await devnetUp(devnet, env, 3, [], 180_000)).nodes;
     const api = nodes[0].api;
     await flux(['wallet', 'import', '--accounts', '4', '--api', api], env, `${DEVNET_MNEMONIC}\n`);
     const client = createClient({ baseUrl: api });
@@ -112,7 +116,9 @@ async function deployLatency(): Promise<BenchRow[]> {
         (x) => x.endpoints[0],
       );
       while (
-        !(await Promise.all(endpoints.map((e) => httpText(`http://${e}/`)))).every((t) => t !== undefined)
+        !(await Promise.all(endpoints.map((e) => httpText(`http://${e}/`, 1_000)))).every(
+          (t) => t !== undefined,
+        )
       )
         await new Promise((res) => setTimeout(res, 50));
       seconds.push((performance.now() - t0) / 1000);

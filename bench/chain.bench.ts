@@ -7,56 +7,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeTx, txSigningMessage } from '../src/core/codec/ids.ts';
 import { type Block, type Tx, TxKind } from '../src/core/codec/types.ts';
-import { toHex } from '../src/core/crypto/hash.ts';
-import { addressBytes, type KeyPair, keyPairFromSecret, publicKeyObject } from '../src/core/crypto/keys.ts';
+import { keyPairFromSecret, publicKeyObject } from '../src/core/crypto/keys.ts';
 import { encodeTransfer, minimumFee, signTx } from '../src/core/ledger/tx.ts';
-import { type ChainParams, COIN, createParams, devnet } from '../src/core/params/index.ts';
+import { type ChainParams, COIN, devnet } from '../src/core/params/index.ts';
 import { openChain } from '../src/node/chain/chain.ts';
 import { createSignaturePool } from '../src/node/chain/sigpool.ts';
 import { buildBlock } from '../src/node/miner/miner.ts';
-import { type BenchRow, formatRate } from './table.ts';
+import { testKeys } from '../test/support/keys.ts';
+import { testParams } from '../test/support/params.ts';
+import { transferAtFee } from '../test/support/tx.ts';
+import { type BenchRow, formatRate, median } from './table.ts';
 
 const TXS = 10_000;
 const SENDERS = 2_000;
 const ROUNDS = 3;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 export function workloadForProfile(): { params: ChainParams; txs: Tx[] } {
   return workload();
 }
 
 function workload(): { params: ChainParams; txs: Tx[] } {
-  const keys: KeyPair[] = [];
-  for (let i = 0; i < SENDERS; i++) {
-    const secret = new Uint8Array(32);
-    new DataView(secret.buffer).setUint32(0, i + 1);
-    keys.push(keyPairFromSecret(secret));
-  }
+  const keys = testKeys(SENDERS, 0);
   const now = Date.now();
-  const params = createParams(devnet, {
-    genesis: {
-      time: now - devnet.blockTimeMs,
-      allocations: keys.map((k) => ({ address: toHex(addressBytes(k.publicKey)), amount: 1_000n * COIN })),
-    },
-    pow: { ...devnet.pow, pacedMining: false },
-  });
+  const params = testParams(keys, { genesisTime: now - devnet.blockTimeMs, pow: 'unpaced' });
   const txs: Tx[] = [];
   for (let i = 0; i < TXS; i++) {
     const to = new Uint8Array(20);
     new DataView(to.buffer).setUint32(0, 0x10000 + i);
-    const payload = encodeTransfer(to, COIN);
     const nonce = Math.floor(i / SENDERS);
-    txs.push(
-      signTx(
-        { nonce, fee: minimumFee(200, params), kind: TxKind.transfer, payload },
-        keys[i % SENDERS],
-        params,
-      ),
-    );
+    txs.push(transferAtFee(params, keys[i % SENDERS], to, COIN, nonce, minimumFee(200, params)));
   }
   return { params, txs };
 }

@@ -9,8 +9,12 @@ import Docker from 'dockerode';
 import { DEVNET_MNEMONIC } from '../src/core/params/index.ts';
 import { buildExampleImage } from '../src/node/fluxos/example-image.ts';
 import { LABELS } from '../src/node/fluxos/options.ts';
-import { devnetUp, EXAMPLE, flux, httpText, median } from './cli.ts';
-import type { BenchRow } from './table.ts';
+import { devnetUp, EXAMPLE, flux as runFlux } from '../test/support/devnet.ts';
+import { httpText } from '../test/support/http.ts';
+import { type BenchRow, median } from './table.ts';
+
+/** `flux` with the benches' 180 s timeout. */
+const flux = (args: string[], env: Record<string, string>, stdin = '') => runFlux(args, env, stdin, 180_000);
 
 const NODES = 6;
 const RUNS = 3;
@@ -41,7 +45,7 @@ export async function run(): Promise<BenchRow[]> {
     return JSON.parse(r.stdout);
   };
   try {
-    const nodes = await devnetUp(devnet, env, NODES);
+    const nodes = (await devnetUp(devnet, env, NODES, [], 180_000)).nodes;
     const api = nodes[0].api;
     await flux(['wallet', 'import', '--accounts', '4', '--api', api], env, `${DEVNET_MNEMONIC}\n`);
     const file = join(dir, 'app.yaml');
@@ -87,7 +91,11 @@ export async function run(): Promise<BenchRow[]> {
           (i) => i.state === 'running' && !i.extra && !dead.has(i.node),
         );
         const fresh = live.find((i) => !hosts.includes(i.node));
-        if (live.length >= 2 && fresh && (await httpText(`http://${fresh.endpoints[0]}/`)) !== undefined) {
+        if (
+          live.length >= 2 &&
+          fresh &&
+          (await httpText(`http://${fresh.endpoints[0]}/`, 1_000)) !== undefined
+        ) {
           hosts = live.map((i) => i.node);
           break;
         }

@@ -4,45 +4,19 @@
 // new peer id from a new loopback address (a sybil with many hosts), until COUNT are sent.
 // Usage: node bench/heartbeat-flood-peer.ts TARGET_MULTIADDR TOPIC COUNT
 // Prints `flooding` when it starts and `{"sent":N,"identities":M}` when it stops.
-import { createServer } from 'node:net';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { gossipsub } from '@libp2p/gossipsub';
-import { identify } from '@libp2p/identify';
-import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
+import { canBind, rawHost, recordTopic } from '../test/support/p2p.ts';
+import { until } from '../test/support/wait.ts';
 
 const [target, topic, count] = process.argv.slice(2);
 const MAX_IDENTITIES = 20;
 
 /** Linux answers on all of 127/8; elsewhere there is one address, and one identity gets through. */
-const manyAddresses = await new Promise<boolean>((done) => {
-  const server = createServer();
-  server.once('error', () => done(false));
-  server.listen({ host: '127.0.3.1', port: 0 }, () => server.close(() => done(true)));
-});
+const manyAddresses = await canBind('127.0.3.1');
 
-async function identity(n: number) {
-  const host = manyAddresses ? `127.0.3.${n + 1}` : '127.0.0.1';
-  const dialOpts = { noDelay: true, localAddress: host }; // dial from this address, not 127.0.0.1
-  return createLibp2p({
-    addresses: { listen: [`/ip4/${host}/tcp/0`] },
-    transports: [tcp({ dialOpts })],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: false }) },
-  });
-}
-
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
-}
+/** A rogue identity dialing from its own loopback address, not 127.0.0.1. */
+const identity = (n: number) =>
+  rawHost({ from: manyAddresses ? `127.0.3.${n + 1}` : '127.0.0.1', publishToZeroPeers: false });
 
 const recorded: Uint8Array[] = [];
 let sent = 0;
@@ -50,15 +24,21 @@ let identities = 0;
 for (let n = 0; n < MAX_IDENTITIES && sent < Number(count); n++) {
   const rogue = await identity(n);
   const pubsub = rogue.services.pubsub;
-  pubsub.addEventListener('message', (e) => {
-    if (e.detail.topic === topic) recorded.push(e.detail.data);
-  });
-  pubsub.subscribe(topic);
+  recordTopic(rogue, topic, recorded);
   const joined =
     (await rogue.dial(multiaddr(target)).then(
       () => true,
       () => false,
-    )) && (await until(() => pubsub.getSubscribers(topic).length > 0 && recorded.length >= 4, 15_000));
+    )) &&
+    (await until(
+      'the rogue to join the topic and record heartbeats',
+      () => pubsub.getSubscribers(topic).length > 0 && recorded.length >= 4,
+      15_000,
+      10,
+    ).then(
+      () => true,
+      () => false,
+    ));
   if (!joined) {
     await rogue.stop();
     break; // refused (its address is banned): no more identities to try

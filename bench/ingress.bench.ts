@@ -4,44 +4,25 @@
 // container in the local Docker engine (what the issue asks for). The ingress runs in another
 // process, and this one drives a fixed number of clients with a minimal raw HTTP/1.1 client (so
 // the client's own cost does not hide the proxy's). Direct and proxied rounds alternate.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { buildExampleImage, EXAMPLE_IMAGE } from '../src/node/fluxos/example-image.ts';
+import {
+  type LoadRound,
+  type LoadSummary,
+  loadRound,
+  type PeerProcess,
+  startPeer,
+  stopPeer,
+  summarize,
+} from '../test/support/http.ts';
 import { type BenchRow, formatRate } from './table.ts';
 
 const CONNECTIONS = 16;
 const ROUND_MS = 2_000;
 const ROUNDS = 3;
 const PEER = join(import.meta.dirname, 'ingress-peer.ts');
-
-interface Peer {
-  child: ChildProcess;
-  port: number;
-}
-
-function startPeer(args: string[]): Promise<Peer> {
-  const child = spawn(process.execPath, [PEER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.once('exit', (code) => reject(new Error(`bench peer ${args[0]} exited with code ${code}`)));
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n');
-      if (line.length > 1) resolve({ child, port: Number(line[0]) });
-    });
-  });
-}
-
-function stopPeer(p: Peer): Promise<void> {
-  return new Promise((resolve) => {
-    p.child.removeAllListeners('exit');
-    p.child.once('exit', () => resolve());
-    p.child.kill('SIGTERM');
-  });
-}
 
 /** CPU time (ms) a process has used, from /proc (Linux); undefined elsewhere. */
 function cpuMs(pid: number | undefined): number | undefined {
@@ -51,103 +32,22 @@ function cpuMs(pid: number | undefined): number | undefined {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 1/100 s
 }
 
-interface Round {
-  requests: number;
-  errors: number;
-  ms: number;
-  latencies: number[];
-}
-
-/**
- * One client sending GETs back to back until `until` over a keep-alive connection, opening a new
- * one whenever the server closes it (busybox httpd answers `connection: close`: then each
- * request's latency includes its connect). Latencies in ms.
- */
-function connection(port: number, host: string, until: number, into: Round): Promise<void> {
-  const ask = Buffer.from(`GET / HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
-  return new Promise((resolve) => {
-    let sent = 0;
-    const open = () => {
-      if (performance.now() >= until) {
-        resolve();
-        return;
-      }
-      sent = performance.now();
-      const s = connect({ host: '127.0.0.1', port });
-      s.setNoDelay(true);
-      let buf: Buffer = Buffer.alloc(0);
-      let done = false;
-      let waiting = true;
-      const next = () => {
-        if (done) return;
-        done = true;
-        if (waiting) into.errors++; // closed or failed before its answer
-        s.destroy();
-        open();
-      };
-      s.on('connect', () => s.write(ask));
-      s.on('error', next);
-      s.on('end', next);
-      s.on('data', (d: Buffer) => {
-        buf = buf.length ? Buffer.concat([buf, d]) : d;
-        for (;;) {
-          const end = buf.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          const head = buf.subarray(0, end).toString('latin1');
-          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-          if (buf.length < end + 4 + length) return;
-          buf = buf.subarray(end + 4 + length);
-          waiting = false;
-          into.latencies.push(performance.now() - sent);
-          if (head.startsWith('HTTP/1.1 200')) into.requests++;
-          else into.errors++;
-          if (/\r\nconnection: *close/i.test(head) || performance.now() >= until) {
-            next();
-            return;
-          }
-          waiting = true;
-          sent = performance.now();
-          s.write(ask);
-        }
-      });
-    };
-    open();
-  });
-}
-
-async function round(port: number, host: string, ms: number): Promise<Round> {
-  const r: Round = { requests: 0, errors: 0, ms, latencies: [] };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONNECTIONS }, () => connection(port, host, t0 + ms, r)));
-  r.ms = performance.now() - t0;
-  return r;
-}
-
-function merge(rounds: Round[]): { perSecond: number; errors: number; p50: number; p99: number } {
-  const lat = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  const requests = rounds.reduce((n, r) => n + r.requests, 0);
-  const ms = rounds.reduce((n, r) => n + r.ms, 0);
-  return {
-    perSecond: (requests / ms) * 1000,
-    errors: rounds.reduce((n, r) => n + r.errors, 0),
-    p50: lat[Math.floor(lat.length * 0.5)] ?? 0,
-    p99: lat[Math.floor(lat.length * 0.99)] ?? 0,
-  };
-}
+const round = (port: number, host: string, ms: number) =>
+  loadRound(port, { host, connections: CONNECTIONS, ms });
 
 interface Comparison {
-  direct: ReturnType<typeof merge>;
-  proxied: ReturnType<typeof merge>;
+  direct: LoadSummary;
+  proxied: LoadSummary;
   /** Ingress CPU per proxied request, µs (NaN where /proc is missing). */
   cpuPerRequest: number;
 }
 
 /** Direct and proxied rounds alternating, after a warm-up of both paths. */
-async function compare(directPort: number, ingress: Peer, host: string): Promise<Comparison> {
+async function compare(directPort: number, ingress: PeerProcess, host: string): Promise<Comparison> {
   await round(directPort, host, 300);
   await round(ingress.port, host, 300);
-  const direct: Round[] = [];
-  const proxied: Round[] = [];
+  const direct: LoadRound[] = [];
+  const proxied: LoadRound[] = [];
   let ingressCpu = 0;
   for (let i = 0; i < ROUNDS; i++) {
     direct.push(await round(directPort, host, ROUND_MS));
@@ -157,8 +57,8 @@ async function compare(directPort: number, ingress: Peer, host: string): Promise
   }
   const proxiedRequests = proxied.reduce((n, r) => n + r.requests, 0);
   return {
-    direct: merge(direct),
-    proxied: merge(proxied),
+    direct: summarize(direct),
+    proxied: summarize(proxied),
     cpuPerRequest: (ingressCpu / proxiedRequests) * 1000,
   };
 }
@@ -172,8 +72,8 @@ const errorsOf = (c: Comparison) =>
 
 /** The bare baseline: a node:http server on loopback, the cheapest upstream there is. */
 async function bareRows(): Promise<BenchRow[]> {
-  const upstream = await startPeer(['upstream']);
-  const ingress = await startPeer(['ingress', String(upstream.port)]);
+  const upstream = await startPeer(PEER, ['upstream'], 'bench peer upstream');
+  const ingress = await startPeer(PEER, ['ingress', String(upstream.port)], 'bench peer ingress');
   try {
     const c = await compare(upstream.port, ingress, 'bench.flux.localhost');
     const { direct: d, proxied: p } = c;
@@ -238,14 +138,14 @@ async function containerRows(): Promise<BenchRow[]> {
     ExposedPorts: { '8080/tcp': {} },
     HostConfig: { PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } },
   });
-  let ingress: Peer | undefined;
+  let ingress: PeerProcess | undefined;
   try {
     await container.start();
     const info = await container.inspect();
     const port = Number(info.NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort);
     if (!port || !(await answers(port, 10_000)))
       return [{ name, value: 'skipped: the container did not answer on its published port within 10 s' }];
-    ingress = await startPeer(['ingress', String(port)]);
+    ingress = await startPeer(PEER, ['ingress', String(port)], 'bench peer ingress');
     const c = await compare(port, ingress, 'bench.flux.localhost');
     const { direct: d, proxied: p } = c;
     return [

@@ -3,22 +3,22 @@
 // flood of replayed heartbeats costs its target before the flooder is cut off.
 // All nodes run in this one process (one thread), so latencies include the others' work.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { blockHash } from '../src/core/codec/ids.ts';
 import { type Tx, TxKind } from '../src/core/codec/types.ts';
 import { toHex } from '../src/core/crypto/hash.ts';
-import { addressBytes, keyPairFromSecret, signMessage, verifySignature } from '../src/core/crypto/keys.ts';
+import { signMessage, verifySignature } from '../src/core/crypto/keys.ts';
 import { encodeTransfer, minimumFee, signTx } from '../src/core/ledger/tx.ts';
 import { type ChainParams, COIN, createParams, devnet } from '../src/core/params/index.ts';
 import { type LocalChain, openChain } from '../src/node/chain/chain.ts';
-import { withDevnetFluxNodes } from '../src/node/fluxnode/devnet.ts';
-import { loadOrCreateOperatorKey, operatorKeyFile } from '../src/node/fluxnode/operator.ts';
-import { devnetParams } from '../src/node/genesis.ts';
 import { buildBlock, createMiner } from '../src/node/miner/miner.ts';
-import { createNode, type FluxNode } from '../src/node/node.ts';
 import { createP2P, gossipTopics, type P2P } from '../src/node/p2p/index.ts';
+import { devnetFluxNodes, startFluxNode } from '../test/support/fluxnodes.ts';
+import { filledKey } from '../test/support/keys.ts';
+import { testParams } from '../test/support/params.ts';
+import { until } from '../test/support/wait.ts';
 import { type BenchRow, formatRate } from './table.ts';
 
 const BLOCKS = 300;
@@ -28,16 +28,10 @@ const PROPAGATION_BLOCKS = 20;
 const FLOOD = 20_000;
 const MINER = new Uint8Array(20).fill(7);
 
-const sender = keyPairFromSecret(new Uint8Array(32).fill(3));
+const sender = filledKey(3);
 
 export function benchParams(genesisTime = Date.now() - (BLOCKS + 50) * devnet.blockTimeMs): ChainParams {
-  return createParams(devnet, {
-    genesis: {
-      time: genesisTime,
-      allocations: [{ address: toHex(addressBytes(sender.publicKey)), amount: 1_000_000n * COIN }],
-    },
-    pow: { ...devnet.pow, pacedMining: false },
-  });
+  return testParams([sender], { genesisTime, pow: 'unpaced', amount: 1_000_000n * COIN });
 }
 
 interface Opened {
@@ -77,14 +71,6 @@ async function fillChain(chain: LocalChain): Promise<void> {
     const block = buildBlock(chain, txs, MINER, chain.tip().header.time + chain.params.blockTimeMs);
     const result = await chain.importBlock(block, Date.now());
     if (!result.ok) throw new Error(`bench block refused: ${result.error.message}`);
-  }
-}
-
-async function until(check: () => boolean, timeoutMs: number): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('bench timed out');
-    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
@@ -131,7 +117,7 @@ async function syncVsImport(): Promise<BenchRow[]> {
     syncStart ??= performance.now();
   });
   await client.start();
-  await until(() => fresh.chain.tip().height === BLOCKS, 60_000);
+  await until('the fresh node to sync', () => fresh.chain.tip().height === BLOCKS, 60_000, 5);
   const end = performance.now();
   const connectMs = (syncStart ?? start) - start;
   const syncRate = BLOCKS / ((end - (syncStart ?? start)) / 1000);
@@ -165,7 +151,7 @@ async function propagation(): Promise<BenchRow[]> {
     await p2p.start();
     nodes.push({ opened, p2p });
   }
-  await until(() => nodes.every((n) => n.p2p.peers().length >= 1), 10_000);
+  await until('every node to have a peer', () => nodes.every((n) => n.p2p.peers().length >= 1), 10_000, 5);
   await new Promise((r) => setTimeout(r, 1_500)); // let gossipsub form its mesh
   const arrivals = new Map<string, number[]>();
   for (const n of nodes) {
@@ -181,7 +167,12 @@ async function propagation(): Promise<BenchRow[]> {
     const miner = createMiner({ chain: nodes[i % nodes.length].opened.chain, minerAddress: MINER });
     const block = await miner.mineBlock();
     const key = toHex(blockHash(block.header));
-    await until(() => (arrivals.get(key)?.length ?? 0) >= nodes.length, 10_000);
+    await until(
+      'the block to reach every node',
+      () => (arrivals.get(key)?.length ?? 0) >= nodes.length,
+      10_000,
+      5,
+    );
     const list = arrivals.get(key) ?? [];
     times.push(Math.max(...list) - Math.min(...list));
   }
@@ -216,28 +207,12 @@ async function cpuMs(work: () => Promise<void> | void): Promise<number> {
 async function heartbeatFlood(): Promise<BenchRow[]> {
   const root = mkdtempSync(join(tmpdir(), 'openflux-bench-flood-'));
   const dirs = [join(root, 'a'), join(root, 'b')];
-  const operators = dirs.map((d) => {
-    mkdirSync(d, { recursive: true });
-    return loadOrCreateOperatorKey(operatorKeyFile(d));
-  });
-  const params = withDevnetFluxNodes(
-    devnetParams(Date.now()),
-    operators.map((k, i) => ({ operator: k.publicKey, endpoint: `127.0.0.${i + 1}:16127` })),
-  );
-  const start = (dir: string, bootstrap: string[]): Promise<FluxNode> =>
-    createNode({
-      network: 'devnet',
-      datadir: dir,
-      params,
-      api: false,
-      p2p: { host: '127.0.0.1', bootstrap },
-      fluxnode: { cpuMs: 50, diskBytes: 2 ** 20 },
-      fluxos: false,
-    });
+  const { params, operators } = devnetFluxNodes(dirs);
+  const start = (dir: string, bootstrap: string[]) => startFluxNode(params, dir, bootstrap);
   const a = await start(dirs[0], []);
   const b = await start(dirs[1], [a.p2p?.multiaddrs()[0] ?? '']);
   const nodeB = b.chain.fluxNodesOfOperator(operators[1].publicKey)[0].id;
-  await until(() => a.liveness.get(nodeB)?.lastHeard !== undefined, 20_000);
+  await until('A to hear B', () => a.liveness.get(nodeB)?.lastHeard !== undefined, 20_000, 5);
 
   let replays = 0;
   const inner = a.liveness.judge.judge.bind(a.liveness.judge);

@@ -13,6 +13,9 @@ export interface BenchRow {
 /** A benchmark file exports `run`, which measures and returns its rows. */
 export type BenchSuite = () => Promise<BenchRow[]>;
 
+/** The middle value (the upper middle of an even count). */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 export function formatRate(perSecond: number, unit = '/s'): string {
   return `${Math.round(perSecond).toLocaleString('en-US')} ${unit}`;
 }

@@ -1,6 +1,7 @@
 // The house's layering, checked on the import lines of src: the API contract (src/api) and the
 // wallet (src/wallet) are libraries below both the node and the CLI; the CLI reaches into the
-// node only where it runs one.
+// node only where it runs one. And of the tests: what tests and benches share lives in
+// test/support, which src never imports.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -85,5 +86,33 @@ describe('layers', () => {
       [...CLI_RUNS_A_NODE].filter((i) => !reached.includes(i)),
       [],
     );
+  });
+
+  it('keeps src free of test code, and test/support free of tests and benches', () => {
+    assert.deepEqual(importsUnder('src', 'test/'), []);
+    assert.deepEqual(importsUnder('src', 'bench/'), []);
+    assert.deepEqual(
+      importsUnder('test/support', 'test/').filter((i) => !i.split(' -> ')[1].startsWith('test/support/')),
+      [],
+    );
+    assert.deepEqual(importsUnder('test/support', 'bench/'), []);
+  });
+
+  it('lets benches reach into the tests only through test/support', () => {
+    // The chaos benchmark drives the chaos suite's own cluster (test/chaos), the one exception.
+    const reached = importsUnder('bench', 'test/').filter(
+      (i) => !i.split(' -> ')[1].startsWith('test/support/'),
+    );
+    assert.deepEqual(
+      reached.filter((i) => !i.startsWith('bench/chaos.bench.ts -> test/chaos/')),
+      [],
+    );
+  });
+
+  it('says on the first line of each test/support module what it is for', () => {
+    const silent = sources('test/support').filter(
+      (f) => !readFileSync(join(ROOT, f), 'utf8').startsWith('// '),
+    );
+    assert.deepEqual(silent, []);
   });
 });

@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../src/cli/flux.ts';
 import { encodeAddress } from '../../src/core/crypto/keys.ts';
 import { COIN, DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
 import type { LocalChain } from '../../src/node/chain/chain.ts';
@@ -12,20 +10,7 @@ import { createDevNode } from '../../src/node/dev-node.ts';
 import { DEVNET_ALLOCATION } from '../../src/node/genesis.ts';
 import { createMiner } from '../../src/node/miner/miner.ts';
 import type { FluxNode } from '../../src/node/node.ts';
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: string, cb: () => void) {
-    this.text += chunk.toString();
-    cb();
-  }
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { type CliRun, fluxInProcess } from '../support/io.ts';
 
 describe('flux CLI', () => {
   let node: FluxNode;
@@ -33,16 +18,10 @@ describe('flux CLI', () => {
   let env: Record<string, string>;
   const recipient = encodeAddress('tflux', new Uint8Array(20).fill(0x42));
 
-  const flux = async (
+  const flux = (
     args: string[],
     opts: { stdin?: string; env?: Record<string, string> } = {},
-  ): Promise<Run> => {
-    const stdout = new Sink();
-    const stderr = new Sink();
-    const stdin = Readable.from(opts.stdin === undefined ? [] : [opts.stdin]);
-    const code = await main(args, { env: { ...env, ...opts.env }, stdin, stdout, stderr });
-    return { code, stdout: stdout.text, stderr: stderr.text };
-  };
+  ): Promise<CliRun> => fluxInProcess(args, { ...env, ...opts.env }, opts.stdin);
   const json = async (args: string[], opts?: { stdin?: string; env?: Record<string, string> }) => {
     const r = await flux([...args, '--json'], opts);
     assert.equal(r.code, 0, r.stderr);

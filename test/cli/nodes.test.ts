@@ -2,42 +2,23 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../src/cli/flux.ts';
 import { toHex } from '../../src/core/crypto/hash.ts';
-import { keyPairFromSecret } from '../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
 import type { LocalChain } from '../../src/node/chain/chain.ts';
 import { createDevNode } from '../../src/node/dev-node.ts';
 import { createMiner } from '../../src/node/miner/miner.ts';
 import type { FluxNode } from '../../src/node/node.ts';
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: string, cb: () => void) {
-    this.text += chunk.toString();
-    cb();
-  }
-}
+import { fluxInProcess } from '../support/io.ts';
+import { filledKey } from '../support/keys.ts';
 
 describe('flux node start --region', () => {
   let node: FluxNode;
   let dir: string;
   let env: Record<string, string>;
-  const operator = toHex(keyPairFromSecret(new Uint8Array(32).fill(9)).publicKey);
+  const operator = toHex(filledKey(9).publicKey);
 
-  const flux = async (args: string[], stdin?: string) => {
-    const stdout = new Sink();
-    const stderr = new Sink();
-    const code = await main(args, {
-      env,
-      stdin: Readable.from(stdin === undefined ? [] : [stdin]),
-      stdout,
-      stderr,
-    });
-    return { code, stdout: stdout.text, stderr: stderr.text };
-  };
+  const flux = (args: string[], stdin?: string) => fluxInProcess(args, env, stdin);
 
   before(async () => {
     node = await createDevNode();

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { decodeTx, encodeTx, txId, txRoot } from '../../src/core/codec/ids.ts';
 import { Block, type Tx, TxKind } from '../../src/core/codec/types.ts';
 import { toHex } from '../../src/core/crypto/hash.ts';
-import { addressBytes, type KeyPair, keyPairFromSecret } from '../../src/core/crypto/keys.ts';
+import { addressBytes, type KeyPair } from '../../src/core/crypto/keys.ts';
 import { blockSubsidy, scheduledSubsidy, splitSubsidy } from '../../src/core/ledger/emission.ts';
 import {
   accounts,
@@ -13,58 +13,33 @@ import {
   type StateReader,
   supply,
 } from '../../src/core/ledger/state.ts';
-import { encodeTransfer, minimumFee, signTx, txSize } from '../../src/core/ledger/tx.ts';
+import { minimumFee, signTx, txSize } from '../../src/core/ledger/tx.ts';
 import { type ChainParams, COIN, createParams, devnet, mainnet } from '../../src/core/params/index.ts';
 import { applyBlock, executeBlock } from '../../src/core/transition/block.ts';
-import { genesisBlock, genesisEffects } from '../../src/core/transition/genesis.ts';
+import { genesisBlock } from '../../src/core/transition/genesis.ts';
 import { applyTx } from '../../src/core/transition/tx.ts';
+import { addressOf, filledKey, idOf } from '../support/keys.ts';
+import { testParams } from '../support/params.ts';
+import { genesisState } from '../support/state.ts';
+import { transferAtFee } from '../support/tx.ts';
 
-const keys: KeyPair[] = [1, 2, 3, 4].map((i) => keyPairFromSecret(new Uint8Array(32).fill(i)));
-const ids = keys.map((k) => toHex(addressBytes(k.publicKey)));
-const miner = addressBytes(keyPairFromSecret(new Uint8Array(32).fill(99)).publicKey);
+const keys: KeyPair[] = [1, 2, 3, 4].map((i) => filledKey(i));
+const ids = keys.map(idOf);
+const miner = addressOf(filledKey(99));
 
-function testParams(overrides: Partial<ChainParams> = {}): ChainParams {
-  return createParams(devnet, {
-    genesis: { time: 0, allocations: ids.slice(0, 3).map((address) => ({ address, amount: 1000n * COIN })) },
-    ...overrides,
-  });
-}
+/** Keys 0 to 2 funded at genesis time 0, devnet's PoW as it is. */
+const ledgerParams = (overrides: Partial<ChainParams> = {}): ChainParams =>
+  createParams(testParams(keys.slice(0, 3), { genesisTime: 0, pow: 'preset' }), overrides);
 
-/** A state reader over a plain map, with the block writes applied to it. */
-class MemoryState implements StateReader {
-  readonly map = new Map<string, Uint8Array>();
-  get(key: string) {
-    return this.map.get(key);
-  }
-  apply(changes: Array<[string, Uint8Array | undefined]>) {
-    for (const [k, v] of changes) {
-      if (v) this.map.set(k, v);
-      else this.map.delete(k);
-    }
-  }
-}
-
-function genesisState(params: ChainParams): MemoryState {
-  const state = new MemoryState();
-  state.apply(genesisEffects(params).changes);
-  return state;
-}
-
-function transfer(
+/** A transfer from keys[from] at the minimum fee of 200 bytes unless `fee` says otherwise. */
+const transfer = (
   from: number,
   to: Uint8Array,
   amount: bigint,
   nonce: number,
   params: ChainParams,
   fee?: bigint,
-): Tx {
-  const payload = encodeTransfer(to, amount);
-  return signTx(
-    { nonce, fee: fee ?? minimumFee(200, params), kind: TxKind.transfer, payload },
-    keys[from],
-    params,
-  );
-}
+): Tx => transferAtFee(params, keys[from], to, amount, nonce, fee ?? minimumFee(200, params));
 
 function totals(state: StateReader, params: ChainParams) {
   const view = new StateOverlay(state);
@@ -81,7 +56,7 @@ function totals(state: StateReader, params: ChainParams) {
 }
 
 describe('transactions', () => {
-  const params = testParams();
+  const params = ledgerParams();
 
   it('moves the amount and the fee, and bumps the nonce', () => {
     const view = new StateOverlay(genesisState(params));
@@ -158,7 +133,7 @@ describe('transactions', () => {
 
 describe('emission', () => {
   it('halves on schedule, never below the tail, and starts at block 1', () => {
-    const p = testParams({ emission: { initialSubsidy: 1000n, halvingInterval: 10, tailSubsidy: 100n } });
+    const p = ledgerParams({ emission: { initialSubsidy: 1000n, halvingInterval: 10, tailSubsidy: 100n } });
     assert.equal(scheduledSubsidy(0, p), 0n);
     assert.equal(scheduledSubsidy(1, p), 1000n);
     assert.equal(scheduledSubsidy(10, p), 1000n);
@@ -171,7 +146,7 @@ describe('emission', () => {
   it('clamps the last subsidy so the cap is reached exactly, then mints nothing', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 1n, max: 10n ** 6n }), fc.bigInt({ min: 1n, max: 1000n }), (cap, tail) => {
-        const p = testParams({
+        const p = ledgerParams({
           maxSupply: cap,
           emission: { initialSubsidy: 5000n, halvingInterval: 3, tailSubsidy: tail },
         });
@@ -212,7 +187,7 @@ describe('emission', () => {
 });
 
 describe('blocks', () => {
-  const params = testParams();
+  const params = ledgerParams();
 
   function makeBlock(state: StateReader, txs: Tx[], height: number, parentRoot: Uint8Array): Block {
     const built = executeBlock(

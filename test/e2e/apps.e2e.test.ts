@@ -12,12 +12,12 @@ import { deriveKeyPair } from '../../src/core/crypto/hd.ts';
 import { addressBytes, encodeAddress } from '../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
 import { LABELS } from '../../src/node/fluxos/options.ts';
-import { exampleImage, httpText, testDocker } from '../node/fluxos/docker.ts';
-import { devnetUp, flux as runFlux, tearDownDevnet } from './helpers.ts';
+import { exampleImage, testDocker } from '../node/fluxos/docker.ts';
+import { devnetUp, EXAMPLE, flux as runFlux, tearDownDevnet } from '../support/devnet.ts';
+import { httpText } from '../support/http.ts';
 
 /** The CLI with this file's longer limit: deploys wait for containers. */
 const flux = (args: string[], env: Record<string, string>, stdin = '') => runFlux(args, env, stdin, 120_000);
-const EXAMPLE = join(import.meta.dirname, '../../examples/hello-web/app.yaml');
 const env = await testDocker();
 
 describe('apps on a 3-node devnet with real Docker', { skip: env.skip, timeout: 240_000 }, () => {

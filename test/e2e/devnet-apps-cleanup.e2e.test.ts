@@ -11,9 +11,9 @@ import type Docker from 'dockerode';
 import { nodeAlive, readDevnetState } from '../../src/cli/devnet.ts';
 import { LABELS } from '../../src/node/fluxos/options.ts';
 import { exampleImage, testDocker } from '../node/fluxos/docker.ts';
-import { FLUX, flux, tearDownDevnet, until } from './helpers.ts';
+import { EXAMPLE, FLUX, flux, tearDownDevnet } from '../support/devnet.ts';
+import { until } from '../support/wait.ts';
 
-const EXAMPLE = join(import.meta.dirname, '../../examples/hello-web/app.yaml');
 const env = await testDocker();
 
 describe('a devnet cleans up its app containers', { skip: env.skip, timeout: 300_000 }, () => {
@@ -79,6 +79,7 @@ describe('a devnet cleans up its app containers', { skip: env.skip, timeout: 300
       () => `the devnet to run the app (stderr so far:\n${stderr})`,
       async () => (/Ctrl-C stops the devnet/.test(stderr) ? true : undefined),
       150_000,
+      250,
     );
     const state = await readDevnetState(devnetDir);
     assert.ok(state !== undefined);
@@ -89,7 +90,13 @@ describe('a devnet cleans up its app containers', { skip: env.skip, timeout: 300
       'the nodes to stop',
       async () => (state.nodes.some((n) => nodeAlive(n.pid, n.datadir)) ? undefined : true),
       30_000,
+      250,
     );
-    await until('the containers to go', async () => ((await containers()) === 0 ? true : undefined), 30_000);
+    await until(
+      'the containers to go',
+      async () => ((await containers()) === 0 ? true : undefined),
+      30_000,
+      250,
+    );
   });
 });

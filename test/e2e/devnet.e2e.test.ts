@@ -2,16 +2,16 @@
 // they converge, a transfer sent through node 2 is mined into the same block on every node, a
 // node started late with `--bootstrap` syncs to the tip, and `flux devnet down` leaves nothing.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { nodeAlive } from '../../src/cli/devnet.ts';
 import { encodeAddress } from '../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
-import { devnetLogLines, FLUX, flux, until } from './helpers.ts';
+import { devnetLogLines, flux, spawnFluxd } from '../support/devnet.ts';
+import { until } from '../support/wait.ts';
 
 interface NodeStatus {
   index: number;
@@ -71,6 +71,7 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
           : undefined;
       },
       20_000,
+      250,
     );
 
     const node2 = nodes[2].api;
@@ -87,6 +88,7 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
           : undefined;
       },
       25_000,
+      250,
     );
     assert.ok(blocks[0].height >= 1);
     for (const n of nodes) {
@@ -97,14 +99,8 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
 
   it('syncs a node started late with fluxd --bootstrap', async () => {
     const target = (await status())[0].height ?? 0;
-    late = spawn(
-      process.execPath,
+    const node = spawnFluxd(
       [
-        FLUX,
-        'node',
-        'run',
-        '--network',
-        'devnet',
         '--datadir',
         join(dir, 'late'),
         '--genesis',
@@ -115,17 +111,12 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
         '0',
         '--bootstrap',
         nodes[0].p2p[0],
-        '--json',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      'late node',
     );
-    const stderr: string[] = [];
-    createInterface({ input: late.stderr! }).on('line', (l) => stderr.push(l));
-    const exited = new Promise<number | null>((resolve) => late!.on('exit', (code) => resolve(code)));
-    const ready = await new Promise<{ api: string }>((resolve, reject) => {
-      exited.then((code) => reject(new Error(`late node exited with ${code}:\n${stderr.join('\n')}`)));
-      createInterface({ input: late!.stdout! }).once('line', (line) => resolve(JSON.parse(line)));
-    });
+    late = node.child;
+    const { stderr, exited } = node;
+    const ready = await node.ready;
     await until(
       () => `the late node to reach height ${target} (its log:\n${stderr.join('\n')})`,
       async () => {
@@ -133,6 +124,7 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
         return info.height >= target && info.peers >= 1 ? info : undefined;
       },
       20_000,
+      250,
     );
     assert.ok(
       stderr.some((l) => /sync: .*blocks/.test(l)),
@@ -162,6 +154,7 @@ describe('flux devnet: three node processes', { timeout: 180_000 }, () => {
           : undefined;
       },
       30_000,
+      250,
     );
     assert.deepEqual(rows.map((n) => n.tier).sort(), ['cumulus', 'nimbus', 'stratus']);
     const payouts = await json(['node', 'payouts', rows[0].id, '--api', api]);

@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { LABELS } from '../../src/node/fluxos/options.ts';
-import { exampleImage, httpText, testDocker } from '../node/fluxos/docker.ts';
-import { devnetLogLines, devnetUp, flux as runFlux, tearDownDevnet, until } from './helpers.ts';
+import { exampleImage, testDocker } from '../node/fluxos/docker.ts';
+import { devnetLogLines, devnetUp, EXAMPLE, flux as runFlux, tearDownDevnet } from '../support/devnet.ts';
+import { httpText } from '../support/http.ts';
+import { until } from '../support/wait.ts';
 
 const flux = (args: string[], env: Record<string, string>, stdin = '') => runFlux(args, env, stdin, 120_000);
-const EXAMPLE = join(import.meta.dirname, '../../examples/hello-web/app.yaml');
 const env = await testDocker();
 
 interface Instance {
@@ -139,6 +140,7 @@ describe('failover on a 4-node devnet with real Docker', { skip: env.skip, timeo
         return st.down || st.status !== 'confirmed' ? st : undefined;
       },
       30_000,
+      250,
     );
     console.log(
       marked.down
@@ -153,6 +155,7 @@ describe('failover on a 4-node devnet with real Docker', { skip: env.skip, timeo
       'three more blocks',
       async () => ((await json(['chain', 'info'], api0)).height >= height + 3 ? true : undefined),
       30_000,
+      250,
     );
     assert.equal(BigInt((await json(['node', 'payouts', victimId], api0)).appEarned), earnedAtDown);
     assert.ok(

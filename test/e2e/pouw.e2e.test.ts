@@ -5,22 +5,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { decodeMatrix, encodeNpy } from '../../src/api/matrix-file.ts';
-import { main } from '../../src/cli/flux.ts';
 import { DEVNET_MNEMONIC, devnet } from '../../src/core/params/index.ts';
 import { dotProduct } from '../../src/core/pouw/index.ts';
 import { createDevNode } from '../../src/node/dev-node.ts';
 import type { FluxNode } from '../../src/node/node.ts';
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: string, cb: () => void) {
-    this.text += chunk.toString();
-    cb();
-  }
-}
+import { fluxInProcess } from '../support/io.ts';
 
 const ACTIVATION = 3;
 const M = 32;
@@ -42,17 +33,7 @@ describe('PoUW end to end: a job submitted, mined, delivered, paid and verified'
   const a = matrix(M, K, 11);
   const b = matrix(K, N, 12);
 
-  const flux = async (args: string[], stdin?: string) => {
-    const stdout = new Sink();
-    const stderr = new Sink();
-    const code = await main(args, {
-      env,
-      stdin: Readable.from(stdin === undefined ? [] : [stdin]),
-      stdout,
-      stderr,
-    });
-    return { code, stdout: stdout.text, stderr: stderr.text };
-  };
+  const flux = (args: string[], stdin?: string) => fluxInProcess(args, env, stdin);
   const json = async (args: string[], stdin?: string) => {
     const r = await flux([...args, '--json'], stdin);
     assert.equal(r.code, 0, r.stderr);

@@ -1,57 +1,27 @@
 // End to end: the real daemon in its own process mines a devnet; the real CLI imports the devnet
 // mnemonic, sends FLUX to a fresh address, and both balances move.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { encodeAddress } from '../../src/core/crypto/keys.ts';
 import { COIN, DEVNET_MNEMONIC } from '../../src/core/params/index.ts';
-import { FLUX, flux, until } from './helpers.ts';
+import { type Fluxd, flux, spawnFluxd } from '../support/devnet.ts';
+import { until } from '../support/wait.ts';
 
-interface Daemon {
-  child: ChildProcess;
-  api: string;
-  stderr: string[];
-  exited: Promise<number | null>;
-}
+type Daemon = Fluxd & { api: string };
 
 /** Starts `flux node run` and resolves once it reports its API address on stdout (--json). */
-function startDaemon(datadir: string, minerAddress: string): Promise<Daemon> {
-  const child = spawn(
-    process.execPath,
-    [
-      FLUX,
-      'node',
-      'run',
-      '--network',
-      'devnet',
-      '--datadir',
-      datadir,
-      '--mine',
-      '--miner-address',
-      minerAddress,
-      '--api-port',
-      '0',
-      '--json',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+async function startDaemon(datadir: string, minerAddress: string): Promise<Daemon> {
+  const daemon = spawnFluxd(
+    ['--datadir', datadir, '--mine', '--miner-address', minerAddress, '--api-port', '0'],
+    'daemon',
+    15_000,
   );
-  const stderr: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${stderr.join('\n')}`)), 15_000);
-    exited.then((code) => reject(new Error(`daemon exited with ${code}:\n${stderr.join('\n')}`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      clearTimeout(timer);
-      const ready = JSON.parse(line) as { event: string; api: string };
-      assert.equal(ready.event, 'ready');
-      resolve({ child, api: ready.api, stderr, exited });
-    });
-  });
+  const ready = await daemon.ready;
+  assert.equal(ready.event, 'ready');
+  return { ...daemon, api: ready.api };
 }
 
 describe('devnet daemon + wallet CLI', { timeout: 120_000 }, () => {

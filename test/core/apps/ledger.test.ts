@@ -16,18 +16,12 @@ import { accounts, supply } from '../../../src/core/ledger/state.ts';
 import { encodeTransfer } from '../../../src/core/ledger/tx.ts';
 import { getNode } from '../../../src/core/nodes/queries.ts';
 import { createParams, mainnet } from '../../../src/core/params/index.ts';
-import {
-  genesisIds,
-  idOf,
-  key,
-  type MemoryState,
-  nodeParams,
-  paramsWithNodes,
-  TestChain,
-} from '../nodes/helpers.ts';
+import { filledKey, idOf } from '../../support/keys.ts';
+import type { MemoryState } from '../../support/state.ts';
+import { genesisIds, nodeParams, paramsWithNodes, TestChain } from '../nodes/helpers.ts';
 import { GOOD } from './fixtures.ts';
 
-const params = nodeParams([key(1), key(2)]);
+const params = nodeParams([filledKey(1), filledKey(2)]);
 /** No FluxNodes and no payout in sight: escrow arithmetic alone. */
 const noPayouts = createParams(params, { apps: { ...params.apps, payoutInterval: 1_000_000 } });
 const FEE = 100_000n;
@@ -40,7 +34,7 @@ function spec(over: Partial<AppSpec> = {}, env = 'hi'): AppSpec {
 }
 
 function balance(c: TestChain, i: number): bigint {
-  return accounts.decode(c.state.get(accounts.prefix + idOf(key(i)))!).balance;
+  return accounts.decode(c.state.get(accounts.prefix + idOf(filledKey(i)))!).balance;
 }
 
 function checkInvariant(state: MemoryState): void {
@@ -86,7 +80,7 @@ describe('app price', () => {
 describe('app transactions', () => {
   it('registers, updates, extends and cancels with escrow and refunds', () => {
     const c = new TestChain(noPayouts);
-    const owner = key(1);
+    const owner = filledKey(1);
     const s = spec();
     const price = appPrice(s, params.apps);
     const before = balance(c, 1);
@@ -98,9 +92,9 @@ describe('app transactions', () => {
     checkInvariant(c.state);
 
     // the name is taken
-    assert.equal(c.try(c.tx(key(2), TxKind.appRegister, encodeAppRegister(s))).ok, false);
+    assert.equal(c.try(c.tx(filledKey(2), TxKind.appRegister, encodeAppRegister(s))).ok, false);
     // only the owner updates or cancels
-    const stranger = c.try(c.tx(key(2), TxKind.appCancel, encodeAppCancel(s.name)));
+    const stranger = c.try(c.tx(filledKey(2), TxKind.appCancel, encodeAppCancel(s.name)));
     assert.ok(!stranger.ok && stranger.error.code === 'NOT_AUTHORIZED');
 
     // update at height 11 to twice the ram: pays the difference for the 990 blocks left
@@ -117,7 +111,7 @@ describe('app transactions', () => {
 
     // anyone may extend
     const b2 = balance(c, 2);
-    c.block([c.tx(key(2), TxKind.appExtend, encodeAppExtend(s.name, 50))]);
+    c.block([c.tx(filledKey(2), TxKind.appExtend, encodeAppExtend(s.name, 50))]);
     assert.equal(balance(c, 2), b2 - newPrice.perBlock * 50n - FEE);
     assert.equal(getApp(c.state, s.name)!.expiresAt, 1051);
     checkInvariant(c.state);
@@ -138,7 +132,7 @@ describe('app transactions', () => {
     const c = new TestChain(params);
     const s = spec({ expiryBlocks: 10 });
     const before = balance(c, 1);
-    c.block([c.tx(key(1), TxKind.appRegister, encodeAppRegister(s))]);
+    c.block([c.tx(filledKey(1), TxKind.appRegister, encodeAppRegister(s))]);
     c.until(10);
     assert.ok(getApp(c.state, s.name));
     c.block();
@@ -146,19 +140,21 @@ describe('app transactions', () => {
     assert.deepEqual(getAppEscrow(c.state), { held: 0n, earned: 0n });
     assert.equal(balance(c, 1), before - FEE, 'with no FluxNode to host it, the owner paid only the fee');
     checkInvariant(c.state);
-    c.block([c.tx(key(2), TxKind.appRegister, encodeAppRegister(s))]);
+    c.block([c.tx(filledKey(2), TxKind.appRegister, encodeAppRegister(s))]);
     assert.ok(getApp(c.state, s.name));
   });
 
   it('refuses an update that the balance cannot pay, and changes nothing', () => {
     const c = new TestChain(params);
-    c.block([c.tx(key(1), TxKind.appRegister, encodeAppRegister(spec()))]);
+    c.block([c.tx(filledKey(1), TxKind.appRegister, encodeAppRegister(spec()))]);
     // leave the owner 1000 base units after the next fee
     const left = balance(c, 1) - 2n * FEE - 1000n;
-    c.block([c.tx(key(1), TxKind.transfer, encodeTransfer(addressBytes(key(2).publicKey), left))]);
+    c.block([
+      c.tx(filledKey(1), TxKind.transfer, encodeTransfer(addressBytes(filledKey(2).publicKey), left)),
+    ]);
     const bigger = spec({ instances: 4 });
     const before = getApp(c.state, 'hello-web');
-    const r = c.try(c.tx(key(1), TxKind.appUpdate, encodeAppUpdate(bigger)));
+    const r = c.try(c.tx(filledKey(1), TxKind.appUpdate, encodeAppUpdate(bigger)));
     assert.ok(!r.ok && r.error.code === 'INSUFFICIENT_FUNDS', r.ok ? 'applied' : r.error.message);
     assert.deepEqual(getApp(c.state, 'hello-web'), before);
   });
@@ -166,8 +162,8 @@ describe('app transactions', () => {
   it('keeps balances + locked + escrow == minted through random app transactions, payouts and down reports', () => {
     const names = ['app-a', 'app-b', 'app-c'];
     // 4 FluxNodes to host, a payout every 3 blocks (so settlements between payouts accumulate)
-    const ops = [key(10), key(11), key(12), key(13)];
-    const withNodes = paramsWithNodes([key(1), key(2), key(3)], ops, { payoutInterval: 3 });
+    const ops = [filledKey(10), filledKey(11), filledKey(12), filledKey(13)];
+    const withNodes = paramsWithNodes([filledKey(1), filledKey(2), filledKey(3)], ops, { payoutInterval: 3 });
     const ids = genesisIds(ops.length);
     const seen = { paid: 0, down: 0 };
     const action = fc.record({
@@ -194,7 +190,7 @@ describe('app transactions', () => {
               ok.push(c.confirm(ops[a.target], ids[a.target]));
               continue;
             }
-            const k = key(a.who + 1);
+            const k = filledKey(a.who + 1);
             const s = spec({ name: names[a.app], instances: a.instances, expiryBlocks: a.blocks });
             s.components[0].ram = a.ram;
             const payload =

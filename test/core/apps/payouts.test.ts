@@ -12,13 +12,14 @@ import { accounts } from '../../../src/core/ledger/state.ts';
 import { getNode } from '../../../src/core/nodes/queries.ts';
 import { isNodeDown } from '../../../src/core/nodes/types.ts';
 import type { ChainParams } from '../../../src/core/params/index.ts';
-import { genesisIds, idOf, key, paramsWithNodes, TestChain } from '../nodes/helpers.ts';
+import { filledKey, idOf } from '../../support/keys.ts';
+import { genesisIds, paramsWithNodes, TestChain } from '../nodes/helpers.ts';
 import { GOOD } from './fixtures.ts';
 
 const FEE = 100_000n;
-const nodeOwners = [key(1), key(2), key(3), key(4)];
-const ops = [key(10), key(11), key(12), key(13)];
-const appOwner = key(5);
+const nodeOwners = [filledKey(1), filledKey(2), filledKey(3), filledKey(4)];
+const ops = [filledKey(10), filledKey(11), filledKey(12), filledKey(13)];
+const appOwner = filledKey(5);
 const ids = genesisIds(4);
 
 function setup(opts: { payoutInterval?: number } = {}): { c: TestChain; params: ChainParams } {
@@ -32,7 +33,7 @@ function spec(params: ChainParams, over: Partial<AppSpec> = {}): AppSpec {
   return r.spec;
 }
 
-const balance = (c: TestChain, k: ReturnType<typeof key>) =>
+const balance = (c: TestChain, k: ReturnType<typeof filledKey>) =>
   accounts.decode(c.state.get(accounts.prefix + idOf(k))!).balance;
 const earned = (c: TestChain, id: string) => getNode(c.state, id)!.appEarned;
 const hostsOf = (c: TestChain, name: string) =>

@@ -9,10 +9,11 @@ import { encodeNodeDown } from '../../../src/core/nodes/payloads.ts';
 import { downReportsOf, getNode, payoutQueueIds } from '../../../src/core/nodes/queries.ts';
 import { isNodeDown, NodeStatus } from '../../../src/core/nodes/types.ts';
 import { applyTx } from '../../../src/core/transition/tx.ts';
-import { genesisIds, key, paramsWithNodes, TestChain } from './helpers.ts';
+import { filledKey } from '../../support/keys.ts';
+import { genesisIds, paramsWithNodes, TestChain } from './helpers.ts';
 
-const owner = key(1);
-const ops = [key(10), key(11), key(12), key(13)];
+const owner = filledKey(1);
+const ops = [filledKey(10), filledKey(11), filledKey(12), filledKey(13)];
 const params = paramsWithNodes([owner], ops);
 const [A, B, C, D] = genesisIds(4);
 const { quorum, window } = params.nodes.down;
@@ -103,7 +104,7 @@ describe('down reports', () => {
     refused(c, c.down(ops[1], '00'.repeat(32), B), 'NODE_NOT_FOUND', /no target FluxNode/);
     refused(c, c.down(ops[1], A, 'ab'.repeat(32)), 'NODE_NOT_FOUND', /no reporter FluxNode/);
     // a started (unconfirmed) node neither reports nor is reported
-    const operator = key(20);
+    const operator = filledKey(20);
     c.block([c.start(owner, operator, 'cumulus')]);
     const started = nodeIdOf(addressBytes(owner.publicKey), 0);
     refused(c, c.down(operator, A, started), 'NOT_AUTHORIZED', /reporter .* is started/);

@@ -4,7 +4,7 @@ import type { BenchReport, Tx } from '../../../src/core/codec/types.ts';
 import { TxKind } from '../../../src/core/codec/types.ts';
 import { chainZeroJob, ZERO_JOB_ID } from '../../../src/core/consensus/pouw.ts';
 import { toHex } from '../../../src/core/crypto/hash.ts';
-import { addressBytes, type KeyPair, keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
+import { addressBytes, type KeyPair } from '../../../src/core/crypto/keys.ts';
 import type { Tier } from '../../../src/core/ledger/emission.ts';
 import { StateOverlay, type StateReader } from '../../../src/core/ledger/state.ts';
 import { signTx } from '../../../src/core/ledger/tx.ts';
@@ -16,41 +16,22 @@ import {
   encodeNodeStart,
   encodeNodeStop,
 } from '../../../src/core/nodes/payloads.ts';
-import { type ChainParams, COIN, createParams, devnet, isActive } from '../../../src/core/params/index.ts';
+import { type ChainParams, COIN, createParams, isActive } from '../../../src/core/params/index.ts';
 import { BlockBuilder } from '../../../src/core/transition/block.ts';
-import { genesisEffects, ZERO_HASH } from '../../../src/core/transition/genesis.ts';
+import { ZERO_HASH } from '../../../src/core/transition/genesis.ts';
 import { applyTx } from '../../../src/core/transition/tx.ts';
+import { idOf } from '../../support/keys.ts';
+import { testParams } from '../../support/params.ts';
+import { genesisState, type MemoryState } from '../../support/state.ts';
 
-export class MemoryState implements StateReader {
-  readonly map = new Map<string, Uint8Array>();
-  get(key: string) {
-    return this.map.get(key);
-  }
-  scan(prefix: string, limit: number): Array<[string, Uint8Array]> {
-    const keys = [...this.map.keys()].filter((k) => k.startsWith(prefix)).sort();
-    return keys.slice(0, limit).map((k) => [k, this.map.get(k)!]);
-  }
-  apply(changes: Array<[string, Uint8Array | undefined]>) {
-    for (const [k, v] of changes) {
-      if (v) this.map.set(k, v);
-      else this.map.delete(k);
-    }
-  }
-}
-
-export const key = (i: number): KeyPair => keyPairFromSecret(new Uint8Array(32).fill(i));
-export const idOf = (k: KeyPair): string => toHex(addressBytes(k.publicKey));
 export const MINER = new Uint8Array(20).fill(0xee);
 
 /** Devnet node rules with these owners funded (100,000 FLUX each). */
 export function nodeParams(owners: KeyPair[], overrides: Partial<ChainParams> = {}): ChainParams {
-  return createParams(devnet, {
-    genesis: {
-      time: 0,
-      allocations: owners.map((k) => ({ address: idOf(k), amount: 100_000n * COIN })),
-    },
-    ...overrides,
-  });
+  return createParams(
+    testParams(owners, { genesisTime: 0, pow: 'preset', amount: 100_000n * COIN }),
+    overrides,
+  );
 }
 
 /**
@@ -99,14 +80,14 @@ const FEE = 100_000n;
 
 /** Applies blocks one at a time over a memory state. */
 export class TestChain {
-  readonly state = new MemoryState();
+  readonly state: MemoryState;
   readonly params: ChainParams;
   height = 0;
   private readonly nonces = new Map<string, number>();
 
   constructor(params: ChainParams) {
     this.params = params;
-    this.state.apply(genesisEffects(params).changes);
+    this.state = genesisState(params);
   }
 
   nonce(k: KeyPair): number {

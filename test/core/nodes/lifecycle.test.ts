@@ -10,11 +10,12 @@ import { encodeNodeStart } from '../../../src/core/nodes/payloads.ts';
 import { getNode, listNodes, payoutQueueIds } from '../../../src/core/nodes/queries.ts';
 import { NodeStatus } from '../../../src/core/nodes/types.ts';
 import { COIN } from '../../../src/core/params/index.ts';
-import { GOOD_REPORT, idOf, key, nodeParams, TestChain } from './helpers.ts';
+import { filledKey, idOf } from '../../support/keys.ts';
+import { GOOD_REPORT, nodeParams, TestChain } from './helpers.ts';
 
-const owner = key(1);
-const operator = key(2);
-const stranger = key(3);
+const owner = filledKey(1);
+const operator = filledKey(2);
+const stranger = filledKey(3);
 const params = nodeParams([owner, stranger]);
 const { confirmWindow, confirmPeriod, cooldown, unlockDelay } = params.nodes;
 const collateral = params.nodes.tiers.cumulus.collateral;
@@ -89,10 +90,10 @@ describe('FluxNode lifecycle', () => {
     assert.equal(node.status, NodeStatus.lapsed);
     assert.equal(account(c, idOf(owner)).locked, 0n);
     assert.equal(lockedSupply(c), 0n);
-    const again = c.try(c.start(owner, key(4), 'cumulus'));
+    const again = c.try(c.start(owner, filledKey(4), 'cumulus'));
     assert.equal(!again.ok && again.error.code, 'COOLDOWN');
     c.until(1 + confirmWindow + cooldown - 1);
-    assert.ok(c.try(c.start(owner, key(4), 'cumulus')).ok, 'after the cool-down a start is accepted');
+    assert.ok(c.try(c.start(owner, filledKey(4), 'cumulus')).ok, 'after the cool-down a start is accepted');
   });
 
   it('refuses a confirmation after the window closed', () => {

@@ -13,7 +13,9 @@ import { getNode, listNodes } from '../../../src/core/nodes/queries.ts';
 import { NodeStatus } from '../../../src/core/nodes/types.ts';
 import { COIN } from '../../../src/core/params/index.ts';
 import { applyTx } from '../../../src/core/transition/tx.ts';
-import { idOf, key, type MemoryState, nodeParams, TestChain } from './helpers.ts';
+import { filledKey, idOf } from '../../support/keys.ts';
+import type { MemoryState } from '../../support/state.ts';
+import { nodeParams, TestChain } from './helpers.ts';
 
 function checkInvariant(state: MemoryState): void {
   let balances = 0n;
@@ -30,8 +32,15 @@ function checkInvariant(state: MemoryState): void {
 
 describe('FluxNode properties', () => {
   it('keeps balances + locked == minted through random starts, confirms, stops, transfers and expiries', () => {
-    const owners = [key(1), key(2), key(3)];
-    const operators = [key(11), key(12), key(13), key(14), key(15), key(16)];
+    const owners = [filledKey(1), filledKey(2), filledKey(3)];
+    const operators = [
+      filledKey(11),
+      filledKey(12),
+      filledKey(13),
+      filledKey(14),
+      filledKey(15),
+      filledKey(16),
+    ];
     const params = nodeParams(owners);
     const action = fc.record({
       kind: fc.constantFrom('start', 'confirm', 'stop', 'transfer'),
@@ -91,8 +100,8 @@ describe('FluxNode properties', () => {
           maxLength: 7,
         }),
         (count, deaths) => {
-          const owner = key(1);
-          const operators = Array.from({ length: count }, (_, i) => key(20 + i));
+          const owner = filledKey(1);
+          const operators = Array.from({ length: count }, (_, i) => filledKey(20 + i));
           const params = nodeParams([owner, ...operators]);
           params.genesis.nodes = operators.map((op, i) => ({
             owner: idOf(owner),

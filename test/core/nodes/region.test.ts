@@ -9,10 +9,11 @@ import { encodeNodeStart } from '../../../src/core/nodes/payloads.ts';
 import { getNode } from '../../../src/core/nodes/queries.ts';
 import { inAnyRegion, regionError, regionMatches, regionOf } from '../../../src/core/nodes/region.ts';
 import { COIN } from '../../../src/core/params/index.ts';
-import { GOOD_REPORT, idOf, key, nodeParams, TestChain } from './helpers.ts';
+import { filledKey, idOf } from '../../support/keys.ts';
+import { GOOD_REPORT, nodeParams, TestChain } from './helpers.ts';
 
-const owner = key(1);
-const operator = key(2);
+const owner = filledKey(1);
+const operator = filledKey(2);
 const params = nodeParams([owner]);
 
 describe('FluxNode regions', () => {

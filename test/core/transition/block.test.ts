@@ -6,32 +6,22 @@ import {
   validateBlockPostExecution,
   validateBlockPreExecution,
 } from '../../../src/core/consensus/validate.ts';
-import { toHex } from '../../../src/core/crypto/hash.ts';
-import { addressBytes, keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
 import type { StateReader } from '../../../src/core/ledger/state.ts';
-import { encodeTransfer, minimumFee, signTx, txSize } from '../../../src/core/ledger/tx.ts';
-import { COIN, createParams, devnet } from '../../../src/core/params/index.ts';
+import { COIN, createParams } from '../../../src/core/params/index.ts';
 import { applyBlock, BlockBuilder } from '../../../src/core/transition/block.ts';
-import { genesisBlock, genesisEffects } from '../../../src/core/transition/genesis.ts';
+import { genesisBlock } from '../../../src/core/transition/genesis.ts';
+import { addressOf, filledKey } from '../../support/keys.ts';
+import { testParams } from '../../support/params.ts';
+import { genesisState } from '../../support/state.ts';
+import { transfer } from '../../support/tx.ts';
 
-const alice = keyPairFromSecret(new Uint8Array(32).fill(1));
-const bob = keyPairFromSecret(new Uint8Array(32).fill(2));
-const miner = addressBytes(keyPairFromSecret(new Uint8Array(32).fill(9)).publicKey);
-const params = createParams(devnet, {
-  genesis: { time: 0, allocations: [{ address: toHex(addressBytes(alice.publicKey)), amount: 100n * COIN }] },
-});
+const alice = filledKey(1);
+const bob = filledKey(2);
+const miner = addressOf(filledKey(9));
+const params = testParams([alice], { genesisTime: 0, pow: 'preset', amount: 100n * COIN });
 
-function genesisState(): StateReader {
-  const map = new Map(genesisEffects(params).changes as Array<[string, Uint8Array]>);
-  return { get: (key) => map.get(key) };
-}
-
-function transfer(amount: bigint, nonce: number): Tx {
-  const payload = encodeTransfer(addressBytes(bob.publicKey), amount);
-  const unsigned = { nonce, fee: 0n, kind: 1, payload };
-  const fee = minimumFee(txSize(signTx(unsigned, alice, params)), params);
-  return signTx({ ...unsigned, fee }, alice, params);
-}
+const genesis = (): StateReader => genesisState(params);
+const pay = (amount: bigint, nonce: number): Tx => transfer(params, alice, addressOf(bob), amount, nonce);
 
 /** A block at height 1 holding what the builder kept of `txs`. */
 function build(base: StateReader, txs: Tx[]): Block {
@@ -51,9 +41,9 @@ function build(base: StateReader, txs: Tx[]): Block {
 
 describe('block building and applying', () => {
   it('run the same steps: a built block applies to the state root the builder computed', () => {
-    const base = genesisState();
+    const base = genesis();
     // The second spends more than is left and the third reuses a nonce: the builder leaves both out.
-    const block = build(base, [transfer(10n * COIN, 0), transfer(95n * COIN, 1), transfer(COIN, 0)]);
+    const block = build(base, [pay(10n * COIN, 0), pay(95n * COIN, 1), pay(COIN, 0)]);
     assert.equal(block.txs.length, 1);
     const applied = applyBlock(base, block, {
       params,
@@ -65,7 +55,7 @@ describe('block building and applying', () => {
   });
 
   it('finishes a block once', () => {
-    const started = BlockBuilder.start(genesisState(), {
+    const started = BlockBuilder.start(genesis(), {
       params,
       height: 1,
       miner,
@@ -74,13 +64,13 @@ describe('block building and applying', () => {
     assert.ok(started.ok);
     started.builder.finish();
     assert.throws(() => started.builder.finish(), /finished/);
-    assert.throws(() => started.builder.addTx(transfer(COIN, 0)), /finished/);
+    assert.throws(() => started.builder.addTx(pay(COIN, 0)), /finished/);
   });
 });
 
 describe('checks before and after execution', () => {
-  const base = genesisState();
-  const block = build(base, [transfer(COIN, 0)]);
+  const base = genesis();
+  const block = build(base, [pay(COIN, 0)]);
 
   it('count the transactions before looking at them', () => {
     const few = createParams(params, { limits: { ...params.limits, maxBlockTxs: 0 } });
@@ -101,7 +91,7 @@ describe('checks before and after execution', () => {
     const small = createParams(params, { limits: { ...params.limits, maxBlockBytes: 100 } });
     const big = validateBlockPreExecution(block, small);
     assert.ok(!big.ok && /bytes, the limit is 100/.test(big.error.message));
-    const swapped = validateBlockPreExecution({ ...block, txs: [transfer(2n * COIN, 0)] }, params);
+    const swapped = validateBlockPreExecution({ ...block, txs: [pay(2n * COIN, 0)] }, params);
     assert.ok(!swapped.ok && /tx root/.test(swapped.error.message));
   });
 

@@ -21,11 +21,13 @@ import { commitJob, type Int8Matrix, int8Matrix } from '../../../src/core/pouw/i
 import { type JobDataKeeper, startJobDataKeeper } from '../../../src/node/jobs/keeper.ts';
 import { JobDataStore } from '../../../src/node/jobs/store.ts';
 import { buildBlock, createMiner } from '../../../src/node/miner/miner.ts';
-import { ALICE, BOB, extendOnSchedule, MINER_ADDRESS, testParams } from '../p2p/helpers.ts';
+import { ALICE, BOB } from '../../support/keys.ts';
+import { extendOnSchedule, MINER_ADDRESS } from '../../support/p2p.ts';
+import { liveParams } from '../../support/params.ts';
 import { apiFixture } from './fixture.ts';
 
 // PoUW from height 4, with an easy per-MAC target so a small job wins in a pass or two.
-const params = createParams(testParams(), {
+const params = createParams(liveParams(), {
   activations: { pouw: 4 },
   pouw: { ...devnet.pouw, initialTargetPerMac: 1n << 236n },
 });

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEVNET_REGIONS, withDevnetRegions } from '../../../src/cli/devnet-nodes.ts';
 import { TxKind } from '../../../src/core/codec/types.ts';
-import { keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
 import { encodeNodeDown } from '../../../src/core/nodes/payloads.ts';
 import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
 import { devnetParams } from '../../../src/node/genesis.ts';
 import { createMiner } from '../../../src/node/miner/miner.ts';
 import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
+import { filledKey } from '../../support/keys.ts';
 import { apiFixture } from './fixture.ts';
 
-const operatorKeys = [1, 2, 3, 4, 5].map((i) => keyPairFromSecret(new Uint8Array(32).fill(i)));
+const operatorKeys = [1, 2, 3, 4, 5].map((i) => filledKey(i));
 const operators = operatorKeys.map((k) => k.publicKey);
 const params = withDevnetRegions(
   withDevnetFluxNodes(

@@ -14,11 +14,14 @@ import { createParams, devnet } from '../../../src/core/params/index.ts';
 import { type ApiServer, startApiServer } from '../../../src/node/api/server.ts';
 import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
 import { buildBlock } from '../../../src/node/miner/miner.ts';
-import { ALICE, extendOnSchedule, testParams, transfer } from '../p2p/helpers.ts';
+import { ALICE } from '../../support/keys.ts';
+import { extendOnSchedule } from '../../support/p2p.ts';
+import { liveParams } from '../../support/params.ts';
+import { payment } from '../../support/tx.ts';
 
 // PoUW from height 3 with an easy per-MAC target: blocks carry proofs, so the paid-job share has
 // blocks to look at.
-const params = createParams(testParams(), {
+const params = createParams(liveParams(), {
   activations: { pouw: 3 },
   pouw: { ...devnet.pouw, initialTargetPerMac: 1n << 236n },
 });
@@ -76,7 +79,7 @@ describe('polled routes', () => {
     dir = mkdtempSync(join(tmpdir(), 'openflux-polled-'));
     chain = openChain({ params, dbPath: join(dir, 'chain.db') });
     await extendOnSchedule(chain, 5);
-    await extendOnSchedule(chain, 1, [transfer(params, ALICE, 0), transfer(params, ALICE, 1)]);
+    await extendOnSchedule(chain, 1, [payment(params, ALICE, 0), payment(params, ALICE, 1)]);
     counted = counting(chain);
     server = await startApiServer({ chain: counted.chain, port: 0, jobs: { state: chain.state } });
     client = createClient({ baseUrl: server.url });
@@ -151,7 +154,7 @@ describe('polled routes', () => {
     for (let i = 0; i < 10; i++) await client.account({ params: { address } });
     assert.equal(counted.calls.mempool, 1);
     const account = await client.account({ params: { address } });
-    await client.submitTx({ body: { tx: toHex(encodeTx(transfer(params, ALICE, account.pendingNonce))) } });
+    await client.submitTx({ body: { tx: toHex(encodeTx(payment(params, ALICE, account.pendingNonce))) } });
     const pending = await client.account({ params: { address } });
     assert.equal(pending.pendingNonce, account.pendingNonce + 1, 'the new transaction counts at once');
     assert.equal(counted.calls.mempool, 2);

@@ -9,7 +9,6 @@ import { signTx } from '../../../src/core/ledger/tx.ts';
 import { COIN, createParams } from '../../../src/core/params/index.ts';
 import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
 import {
-  addressOf,
   badNonce,
   extend,
   hashHex,
@@ -19,10 +18,10 @@ import {
   snapshot,
   type TempChains,
   tempChains,
-  testKeys,
-  testParams,
-  transfer,
-} from './helpers.ts';
+} from '../../support/chain.ts';
+import { addressOf, testKeys } from '../../support/keys.ts';
+import { testParams } from '../../support/params.ts';
+import { transfer } from '../../support/tx.ts';
 
 const keys = testKeys(4);
 const params = testParams(keys);

@@ -8,16 +8,10 @@ import { encodeBlock } from '../../../src/core/codec/ids.ts';
 import { toHex } from '../../../src/core/crypto/hash.ts';
 import { COIN } from '../../../src/core/params/index.ts';
 import { openChain } from '../../../src/node/chain/chain.ts';
-import {
-  addressOf,
-  extend,
-  MINER,
-  type TempChains,
-  tempChains,
-  testKeys,
-  testParams,
-  transfer,
-} from './helpers.ts';
+import { extend, MINER, type TempChains, tempChains } from '../../support/chain.ts';
+import { addressOf, testKeys } from '../../support/keys.ts';
+import { testParams } from '../../support/params.ts';
+import { transfer } from '../../support/tx.ts';
 
 const KEYS = 30;
 const BLOCKS = 160;

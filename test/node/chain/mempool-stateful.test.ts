@@ -12,7 +12,10 @@ import { nodeIdOf } from '../../../src/core/nodes/lifecycle.ts';
 import { encodeNodeConfirm, encodeNodeStart, encodeNodeStop } from '../../../src/core/nodes/payloads.ts';
 import { COIN, createParams } from '../../../src/core/params/index.ts';
 import { GOOD_REPORT } from '../../core/nodes/helpers.ts';
-import { addressOf, extend, tempChains, testKeys, testParams, transfer } from './helpers.ts';
+import { extend, tempChains } from '../../support/chain.ts';
+import { addressOf, testKeys } from '../../support/keys.ts';
+import { testParams } from '../../support/params.ts';
+import { transfer } from '../../support/tx.ts';
 
 const [owner, stranger, operator] = testKeys(3);
 const funded = testParams([owner, stranger, operator]);

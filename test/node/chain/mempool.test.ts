@@ -7,7 +7,10 @@ import { accountId, accounts } from '../../../src/core/ledger/state.ts';
 import { signTx, txSize } from '../../../src/core/ledger/tx.ts';
 import { COIN, createParams } from '../../../src/core/params/index.ts';
 import { MAX_NONCE_GAP, Mempool } from '../../../src/node/chain/mempool.ts';
-import { addressOf, extend, type TempChains, tempChains, testKeys, testParams, transfer } from './helpers.ts';
+import { extend, type TempChains, tempChains } from '../../support/chain.ts';
+import { addressOf, testKeys } from '../../support/keys.ts';
+import { testParams } from '../../support/params.ts';
+import { transfer } from '../../support/tx.ts';
 
 const keys = testKeys(6);
 const params = testParams(keys);

@@ -30,7 +30,9 @@ import {
 import { applyTx } from '../../../src/core/transition/tx.ts';
 import type { LocalChain } from '../../../src/node/chain/chain.ts';
 import { buildBlock, buildTemplate, sealPouw } from '../../../src/node/miner/template.ts';
-import { addressOf, tempChains, testKeys, testParams } from './helpers.ts';
+import { tempChains } from '../../support/chain.ts';
+import { addressOf, testKeys } from '../../support/keys.ts';
+import { testParams } from '../../support/params.ts';
 
 const ACTIVATION = 4;
 const keys = testKeys(3, 71);

@@ -5,17 +5,10 @@ import type { Block, Tx } from '../../../src/core/codec/types.ts';
 import { tieWinner } from '../../../src/core/consensus/validate.ts';
 import { toHex } from '../../../src/core/crypto/hash.ts';
 import { COIN } from '../../../src/core/params/index.ts';
-import {
-  addressOf,
-  extend,
-  hashHex,
-  snapshot,
-  type TempChains,
-  tempChains,
-  testKeys,
-  testParams,
-  transfer,
-} from './helpers.ts';
+import { extend, hashHex, snapshot, type TempChains, tempChains } from '../../support/chain.ts';
+import { addressOf, testKeys } from '../../support/keys.ts';
+import { testParams } from '../../support/params.ts';
+import { transfer } from '../../support/tx.ts';
 
 const keys = testKeys(4);
 const params = testParams(keys);

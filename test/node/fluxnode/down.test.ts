@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Tx, TxKind } from '../../../src/core/codec/types.ts';
-import { type KeyPair, keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
+import type { KeyPair } from '../../../src/core/crypto/keys.ts';
 import { genesisNodeId } from '../../../src/core/nodes/lifecycle.ts';
 import { encodeNodeDown } from '../../../src/core/nodes/payloads.ts';
 import { isNodeDown } from '../../../src/core/nodes/types.ts';
@@ -17,8 +17,10 @@ import { devnetParams } from '../../../src/node/genesis.ts';
 import { createMiner, type Miner } from '../../../src/node/miner/miner.ts';
 import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
 import { GOOD_REPORT } from '../../core/nodes/helpers.ts';
+import { filledKey } from '../../support/keys.ts';
+import { until } from '../../support/wait.ts';
 
-const [own, r1, r2] = [7, 8, 9].map((i): KeyPair => keyPairFromSecret(new Uint8Array(32).fill(i)));
+const [own, r1, r2] = [7, 8, 9].map((i): KeyPair => filledKey(i));
 const params = withDevnetFluxNodes(
   devnetParams(Date.now()),
   [own, r1, r2].map((k, i) => ({ operator: k.publicKey, endpoint: `127.0.0.${i + 2}:16127` })),
@@ -27,16 +29,6 @@ const [mine, n1, n2] = [0, 1, 2].map(genesisNodeId);
 
 function signed(k: KeyPair, kind: number, payload: Uint8Array): Tx {
   return signWithMinimumFee({ nonce: 0, kind, payload }, k, params);
-}
-
-async function until<T>(what: string, fn: () => T | undefined, ms = 5_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('FluxNode confirmation service and down reports', () => {
@@ -79,7 +71,11 @@ describe('FluxNode confirmation service and down reports', () => {
     const down = chain.fluxNode(mine)!;
     assert.ok(isNodeDown(down));
     assert.equal(down.downSince, 1);
-    await until('the confirmation in the mempool', () => (confirmsPending().length ? true : undefined));
+    await until(
+      'the confirmation in the mempool',
+      () => (confirmsPending().length ? true : undefined),
+      5_000,
+    );
     assert.ok(
       lines.includes(`fluxnode ${mine.slice(0, 16)}: marked down at height 1 by reports; confirming again`),
       lines.join('\n'),
@@ -89,8 +85,10 @@ describe('FluxNode confirmation service and down reports', () => {
     assert.equal(isNodeDown(back), false);
     assert.equal(back.confirmations, 2);
     assert.equal(back.lastConfirmHeight, 2);
-    await until('the confirmed log line', () =>
-      lines.some((l) => l.includes('confirmed at height 2')) ? true : undefined,
+    await until(
+      'the confirmed log line',
+      () => (lines.some((l) => l.includes('confirmed at height 2')) ? true : undefined),
+      5_000,
     );
   });
 });

@@ -17,22 +17,13 @@ import { devnetParams } from '../../../src/node/genesis.ts';
 import { createMiner, type Miner } from '../../../src/node/miner/miner.ts';
 import { createNode, type FluxNode } from '../../../src/node/node.ts';
 import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
+import { until } from '../../support/wait.ts';
 
 const params = devnetParams(Date.now());
 const owner: KeyPair = deriveKeyPair(DEVNET_MNEMONIC, 0, 1);
 
 function ownerTx(nonce: number, kind: number, payload: Uint8Array): Tx {
   return signWithMinimumFee({ nonce, kind, payload }, owner, params);
-}
-
-async function until<T>(what: string, fn: () => T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('FluxNode confirmation service', () => {
@@ -75,8 +66,11 @@ describe('FluxNode confirmation service', () => {
     await miner.mineBlock();
     assert.equal((await client.node({ params: { id } })).status, 'started');
     // The service measures the machine, then submits the confirmation.
-    await until('the confirmation in the mempool', () =>
-      node.chain.mempool(10).find((e) => e.tx.body.kind === TxKind.nodeConfirm) ? true : undefined,
+    await until(
+      'the confirmation in the mempool',
+      () => (node.chain.mempool(10).find((e) => e.tx.body.kind === TxKind.nodeConfirm) ? true : undefined),
+      10_000,
+      50,
     );
     await miner.mineBlock();
     const confirmed = await client.node({ params: { id } });

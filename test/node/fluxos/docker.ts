@@ -36,12 +36,3 @@ export async function removeContainersOf(docker: Docker, nodeId: string): Promis
     ),
   );
 }
-
-export async function httpText(url: string, timeoutMs = 2_000): Promise<string | undefined> {
-  try {
-    const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    return r.ok ? (await r.text()).trim() : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -7,7 +7,9 @@ import { devnet } from '../../../src/core/params/index.ts';
 import { LABELS } from '../../../src/node/fluxos/options.ts';
 import { type AssignedApp, createReconciler, type Reconciler } from '../../../src/node/fluxos/reconciler.ts';
 import { createDockerRuntime } from '../../../src/node/fluxos/runtime.ts';
-import { exampleImage, httpText, removeContainersOf, testDocker } from './docker.ts';
+import { httpText } from '../../support/http.ts';
+import { until } from '../../support/wait.ts';
+import { exampleImage, removeContainersOf, testDocker } from './docker.ts';
 
 const env = await testDocker();
 const NODE = randomBytes(32).toString('hex');
@@ -36,14 +38,6 @@ function spec(name: string, image: string, port: number, greeting: string): AppS
   );
   assert.ok(r.ok, r.ok ? '' : r.error.message);
   return r.spec;
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('fluxos reconciler (real Docker)', { skip: env.skip }, () => {
@@ -82,6 +76,8 @@ describe('fluxos reconciler (real Docker)', { skip: env.skip }, () => {
     await until(
       'HTTP answer',
       async () => (await httpText(`http://127.0.0.1:${PORT}/`)) === 'first from rec-one',
+      10_000,
+      100,
     );
     // idempotent: another pass changes nothing
     await rec.reconcile();
@@ -98,10 +94,15 @@ describe('fluxos reconciler (real Docker)', { skip: env.skip }, () => {
     const [s] = rec.status('rec-one');
     assert.equal(s.state, 'restarting');
     assert.match(s.reason ?? '', /exited with code/);
-    await until('restart', async () => {
-      await rec.reconcile();
-      return rec.status('rec-one')[0].state === 'running';
-    });
+    await until(
+      'restart',
+      async () => {
+        await rec.reconcile();
+        return rec.status('rec-one')[0].state === 'running';
+      },
+      10_000,
+      100,
+    );
     assert.equal(rec.status('rec-one')[0].restarts, 1);
   });
 
@@ -121,6 +122,8 @@ describe('fluxos reconciler (real Docker)', { skip: env.skip }, () => {
     await until(
       'new env',
       async () => (await httpText(`http://127.0.0.1:${PORT}/`)) === 'second from rec-one',
+      10_000,
+      100,
     );
     const [c] = await docker.listContainers({
       filters: { label: [`${LABELS.app}=rec-one`, `${LABELS.node}=${NODE}`] },

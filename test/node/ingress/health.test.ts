@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { HealthCheckSpec } from '../../../src/core/apps/spec.ts';
 import { probeHttp, probeTcp } from '../../../src/node/ingress/health.ts';
 import { type Ingress, type Instance, type Lookup, startIngress } from '../../../src/node/ingress/proxy.ts';
+import { until } from '../../support/wait.ts';
 
 interface Backend {
   name: string;
@@ -56,14 +57,6 @@ function get(ingress: Ingress, path: string): Promise<{ status: number; body: st
     req.on('error', reject);
     req.end();
   });
-}
-
-async function until(what: string, ok: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const httpCheck: HealthCheckSpec = { protocol: 'http', path: '/health', unhealthyAfter: 2 };
@@ -118,16 +111,21 @@ describe('ingress health checks', () => {
     };
     // Not probed yet: tried at once, not refused.
     assert.deepEqual((await names(2)).sort(), ['a', 'b']);
-    await until('both are healthy', () => stateOf('web', a) === 'healthy' && stateOf('web', b) === 'healthy');
+    await until(
+      'both are healthy',
+      () => stateOf('web', a) === 'healthy' && stateOf('web', b) === 'healthy',
+      3_000,
+      10,
+    );
     a.healthStatus = 500;
-    await until('a is unhealthy', () => stateOf('web', a) === 'unhealthy');
+    await until('a is unhealthy', () => stateOf('web', a) === 'unhealthy', 3_000, 10);
     assert.deepEqual(await names(6), ['b', 'b', 'b', 'b', 'b', 'b']);
     assert.ok(
       lines.includes(`ingress: web/127.0.0.1:${a.port} unhealthy: HTTP 500 from /health`),
       lines.join('\n'),
     );
     a.healthStatus = 204;
-    await until('a is healthy again', () => stateOf('web', a) === 'healthy');
+    await until('a is healthy again', () => stateOf('web', a) === 'healthy', 3_000, 10);
     assert.deepEqual((await names(4)).sort(), ['a', 'a', 'b', 'b']);
     assert.ok(lines.includes(`ingress: web/127.0.0.1:${a.port} healthy again`));
     assert.deepEqual(
@@ -142,10 +140,12 @@ describe('ingress health checks', () => {
     await until(
       'both are healthy',
       () => stateOf('plain', c) === 'healthy' && stateOf('plain', b) === 'healthy',
+      3_000,
+      10,
     );
     const port = c.port;
     await stop(c);
-    await until('c is unhealthy', () => stateOf('plain', c) === 'unhealthy');
+    await until('c is unhealthy', () => stateOf('plain', c) === 'unhealthy', 3_000, 10);
     for (let i = 0; i < 4; i++)
       assert.deepEqual(await get(ingress, '/apps/plain/'), { status: 200, body: 'b' });
     assert.equal(ingress.unhealthy().size, 0, 'no request even tried the dead instance');
@@ -154,7 +154,7 @@ describe('ingress health checks', () => {
       /TCP connection refused/,
     );
     c = await backend('c', port);
-    await until('c is healthy again', () => stateOf('plain', c) === 'healthy');
+    await until('c is healthy again', () => stateOf('plain', c) === 'healthy', 3_000, 10);
     const seen = [(await get(ingress, '/apps/plain/')).body, (await get(ingress, '/apps/plain/')).body];
     assert.deepEqual(seen.sort(), ['b', 'c']);
   });
@@ -162,7 +162,7 @@ describe('ingress health checks', () => {
   it('still tries unhealthy instances when no other is left, and names the failing checks in a 502', async () => {
     a.healthStatus = 503;
     await get(ingress, '/apps/sick/');
-    await until('sick is unhealthy', () => stateOf('sick', a) === 'unhealthy');
+    await until('sick is unhealthy', () => stateOf('sick', a) === 'unhealthy', 3_000, 10);
     assert.deepEqual(await get(ingress, '/apps/sick/'), { status: 200, body: 'a' });
     a.healthStatus = 200;
 
@@ -170,7 +170,7 @@ describe('ingress health checks', () => {
     apps.set('dead', [{ host: '127.0.0.1', port: dead.port }]);
     await get(ingress, '/apps/dead/');
     await stop(dead);
-    await until('dead is unhealthy', () => stateOf('dead', dead) === 'unhealthy');
+    await until('dead is unhealthy', () => stateOf('dead', dead) === 'unhealthy', 3_000, 10);
     const r = await get(ingress, '/apps/dead/');
     assert.equal(r.status, 502);
     assert.match(r.body, new RegExp(`127\\.0\\.0\\.1:${dead.port} unhealthy: TCP connection refused`));
@@ -186,7 +186,7 @@ describe('ingress health checks', () => {
     try {
       await get(forgetful, '/apps/web/');
       assert.equal(forgetful.health().length, 2);
-      await until('both are forgotten', () => forgetful.health().length === 0);
+      await until('both are forgotten', () => forgetful.health().length === 0, 3_000, 10);
     } finally {
       await forgetful.close();
     }

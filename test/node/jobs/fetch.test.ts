@@ -18,10 +18,13 @@ import { COIN, createParams, devnet } from '../../../src/core/params/index.ts';
 import { commitProduct, dotProduct, int8Matrix } from '../../../src/core/pouw/index.ts';
 import type { LocalChain } from '../../../src/node/chain/chain.ts';
 import { createNode, type FluxNode } from '../../../src/node/node.ts';
-import { ALICE, BOB, extendOnSchedule, testParams, waitFor } from '../p2p/helpers.ts';
+import { ALICE, BOB } from '../../support/keys.ts';
+import { extendOnSchedule } from '../../support/p2p.ts';
+import { liveParams } from '../../support/params.ts';
+import { waitFor } from '../../support/wait.ts';
 
 // Paced devnet mining (a block about every 2 s), PoUW from height 4 with an easy per-MAC target.
-const params = createParams(testParams(), {
+const params = createParams(liveParams(), {
   activations: { pouw: 4 },
   pow: { ...devnet.pow },
   pouw: { ...devnet.pouw, initialTargetPerMac: 1n << 236n },

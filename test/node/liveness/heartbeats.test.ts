@@ -3,28 +3,22 @@
 // taken back after the hold-down, heartbeats nobody should send cost the relaying peer, and a
 // peer that floods replayed heartbeats is cut off at little cost.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { gossipsub } from '@libp2p/gossipsub';
-import { identify } from '@libp2p/identify';
-import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
-import { keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
 import { nodeIdOf } from '../../../src/core/nodes/lifecycle.ts';
 import { type ChainParams, createParams } from '../../../src/core/params/index.ts';
 import { openChain } from '../../../src/node/chain/chain.ts';
-import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile } from '../../../src/node/fluxnode/operator.ts';
-import { devnetParams } from '../../../src/node/genesis.ts';
 import { encodeHeartbeat } from '../../../src/node/liveness/heartbeat.ts';
-import { createNode, type FluxNode } from '../../../src/node/node.ts';
+import type { FluxNode } from '../../../src/node/node.ts';
 import { createP2P, gossipTopics, type P2P } from '../../../src/node/p2p/index.ts';
+import { devnetFluxNodes, startFluxNode } from '../../support/fluxnodes.ts';
+import { filledKey } from '../../support/keys.ts';
+import { canBind, rawHost, recordTopic } from '../../support/p2p.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'openflux-liveness-'));
 const open: Array<{ close(): Promise<void> }> = [];
@@ -33,35 +27,11 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, fn: () => T | undefined, ms = 10_000): Promise<number> {
-  const start = Date.now();
-  while (fn() === undefined) {
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return Date.now() - start;
-}
-
-function bindable(host: string): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen({ host, port: 0 }, () => server.close(() => done(true)));
-  });
-}
-
 const LIVENESS = { heartbeatMs: 200, timeoutMs: 800, holdDownMs: 1_500, maxSkewMs: 30_000 };
 
 function networkOf(count: number): { params: ChainParams; dirs: string[]; ids: string[] } {
   const dirs = Array.from({ length: count }, (_, i) => join(root, `n${i}-${Date.now()}`));
-  const operators = dirs.map((d) => {
-    mkdirSync(d, { recursive: true });
-    return loadOrCreateOperatorKey(operatorKeyFile(d));
-  });
-  const base = withDevnetFluxNodes(
-    devnetParams(Date.now()),
-    operators.map((k, i) => ({ operator: k.publicKey, endpoint: `127.0.0.${i + 1}:16127` })),
-  );
+  const { params: base } = devnetFluxNodes(dirs);
   const params = createParams(base, { nodes: { ...base.nodes, liveness: LIVENESS } });
   const probe = openChain({ params, dbPath: join(root, `probe-${Date.now()}.db`) });
   const ids = probe.fluxNodes().map((n) => n.id);
@@ -70,15 +40,7 @@ function networkOf(count: number): { params: ChainParams; dirs: string[]; ids: s
 }
 
 async function start(params: ChainParams, dir: string, bootstrap: string[] = []): Promise<FluxNode> {
-  const node = await createNode({
-    network: 'devnet',
-    datadir: dir,
-    params,
-    api: false,
-    p2p: { host: '127.0.0.1', bootstrap },
-    fluxnode: { cpuMs: 50, diskBytes: 2 ** 20 },
-    fluxos: false,
-  });
+  const node = await startFluxNode(params, dir, bootstrap);
   open.push(node);
   return node;
 }
@@ -91,16 +53,16 @@ describe('heartbeats between real nodes', () => {
     let c = await start(params, dirs[2], [a.p2p!.multiaddrs()[0]]);
     const idOf = (n: FluxNode) => n.chain.fluxNodesOfOperator(n.operatorKey!)[0].id;
     const [ia, ib, ic] = [idOf(a), idOf(b), idOf(c)];
-    await until('A to hear B and C', () =>
+    await waitFor('A to hear B and C', () =>
       a.liveness.get(ib)?.lastHeard && a.liveness.get(ic)?.lastHeard ? true : undefined,
     );
     assert.equal(a.liveness.isAlive(ib), true);
     assert.equal(a.liveness.isAlive(ia), true, 'a node is always alive in its own view');
-    await until('B to hear C through A', () => (b.liveness.get(ic)?.lastHeard ? true : undefined));
+    await waitFor('B to hear C through A', () => (b.liveness.get(ic)?.lastHeard ? true : undefined));
 
     await c.close();
     const stoppedAt = Date.now();
-    await until('A and B to see C down', () =>
+    await waitFor('A and B to see C down', () =>
       !a.liveness.isAlive(ic) && !b.liveness.isAlive(ic) ? true : undefined,
     );
     const detectMs = Date.now() - stoppedAt;
@@ -111,16 +73,16 @@ describe('heartbeats between real nodes', () => {
     );
 
     c = await start(params, dirs[2], [a.p2p!.multiaddrs()[0]]);
-    await until('A to hear C again', () => (a.liveness.get(ic)?.state === 'returning' ? true : undefined));
+    await waitFor('A to hear C again', () => (a.liveness.get(ic)?.state === 'returning' ? true : undefined));
     assert.equal(a.liveness.isAlive(ic), false, 'not taken back before the hold-down');
-    const backMs = await until('A to take C back', () => (a.liveness.isAlive(ic) ? true : undefined));
+    const backMs = await waitFor('A to take C back', () => (a.liveness.isAlive(ic) ? true : undefined));
     assert.ok(backMs >= LIVENESS.holdDownMs - 2 * LIVENESS.heartbeatMs, `taken back after ${backMs} ms`);
   });
 
   it('refuses heartbeats of unknown nodes, of other keys, far off the clock and replayed, and penalises the peer', async () => {
     const { params, dirs } = networkOf(2);
     const a = await start(params, dirs[0]); // B's node is confirmed at genesis, but B never runs
-    const stranger = keyPairFromSecret(new Uint8Array(32).fill(9));
+    const stranger = filledKey(9);
     const operatorB = loadOrCreateOperatorKey(operatorKeyFile(dirs[1]));
     const nodeB = a.chain.fluxNodesOfOperator(operatorB.publicKey)[0].id;
     const judge = (bytes: Uint8Array) => JSON.stringify(a.liveness.judge.judge(bytes, 'test'));
@@ -177,8 +139,8 @@ describe('heartbeats between real nodes', () => {
         chain.close();
       },
     });
-    await until('the rogue to connect', () => (a.p2p!.peers().length > 0 ? true : undefined));
-    await until('A to penalise the rogue', () => {
+    await waitFor('the rogue to connect', () => (a.p2p!.peers().length > 0 ? true : undefined));
+    await waitFor('A to penalise the rogue', () => {
       rogue.publishHeartbeat(encodeHeartbeat(hb(unknown), stranger));
       const penalised = (a.p2p!.peers().find((p) => p.id === rogue.peerId)?.gossipScore ?? 0) < 0;
       return penalised || a.p2p!.banned().some((b) => b.peer === rogue.peerId) ? true : undefined;
@@ -190,34 +152,23 @@ describe('heartbeats between real nodes', () => {
     const a = await start(params, dirs[0]);
     const b = await start(params, dirs[1], [a.p2p!.multiaddrs()[0]]);
     const nodeB = b.chain.fluxNodesOfOperator(b.operatorKey!)[0].id;
-    await until('A to hear B', () => (a.liveness.get(nodeB)?.lastHeard ? true : undefined));
+    await waitFor('A to hear B', () => (a.liveness.get(nodeB)?.lastHeard ? true : undefined));
 
     // The rogue speaks plain gossipsub: it records the heartbeats it hears, then sends them again,
     // each in a new envelope of its own (so gossipsub's duplicate cache does not stop them).
     // From a loopback address of its own where there are several (Linux): A bans the address it
     // floods from, which must not be the honest nodes' 127.0.0.1.
-    const host = (await bindable('127.0.9.1')) ? '127.0.9.1' : '127.0.0.1';
-    const dialOpts = { noDelay: true, localAddress: host };
-    const rogue = await createLibp2p({
-      addresses: { listen: [`/ip4/${host}/tcp/0`] },
-      transports: [tcp({ dialOpts })],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: false }) },
-    });
+    const host = (await canBind('127.0.9.1')) ? '127.0.9.1' : '127.0.0.1';
+    const rogue = await rawHost({ from: host, publishToZeroPeers: false });
     open.push({
       async close() {
         await rogue.stop();
       },
     });
     const topic = gossipTopics(params).heartbeats;
-    const recorded: Uint8Array[] = [];
-    rogue.services.pubsub.addEventListener('message', (e) => {
-      if (e.detail.topic === topic) recorded.push(e.detail.data);
-    });
-    rogue.services.pubsub.subscribe(topic);
+    const recorded = recordTopic(rogue, topic);
     await rogue.dial(multiaddr(a.p2p!.multiaddrs()[0]));
-    await until('the rogue to record heartbeats', () => (recorded.length >= 6 ? true : undefined));
+    await waitFor('the rogue to record heartbeats', () => (recorded.length >= 6 ? true : undefined));
 
     const verdicts = new Map<string, number>();
     const inner = a.liveness.judge.judge.bind(a.liveness.judge);
@@ -247,8 +198,8 @@ describe('heartbeats between real nodes', () => {
       sent++;
       if (sent % 200 === 0) await new Promise((r) => setImmediate(r));
     }
-    await until('A to ban the rogue', () => (bans.length > 0 ? true : undefined));
-    await until('the rogue to be cut off', () => (rogue.getConnections().length === 0 ? true : undefined));
+    await waitFor('A to ban the rogue', () => (bans.length > 0 ? true : undefined));
+    await waitFor('the rogue to be cut off', () => (rogue.getConnections().length === 0 ? true : undefined));
     const used = process.cpuUsage(cpu);
     const judged = [...verdicts.values()].reduce((x, y) => x + y, 0);
     console.log(
@@ -267,11 +218,11 @@ describe('heartbeats between real nodes', () => {
 
     // B's heartbeats still reach A, and B is alive there.
     const heardAt = a.liveness.get(nodeB)?.lastHeard ?? 0;
-    await until('A to hear B again', () =>
+    await waitFor('A to hear B again', () =>
       (a.liveness.get(nodeB)?.lastHeard ?? 0) > heardAt ? true : undefined,
     );
     // (rogue and target share this process's one thread, so B may have looked silent meanwhile)
-    await until('B alive at A', () => (a.liveness.isAlive(nodeB) ? true : undefined));
+    await waitFor('B alive at A', () => (a.liveness.isAlive(nodeB) ? true : undefined));
     assert.ok(a.p2p!.peers().some((p) => p.id === b.p2p!.peerId && p.gossipScore >= 0));
   });
 });

@@ -8,7 +8,7 @@
 // and it is back. No honest node is ever reported, V never expires, and a node that really dies
 // is still reported and marked down.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -22,12 +22,12 @@ import { isNodeDown, NodeStatus } from '../../../src/core/nodes/types.ts';
 import { type ChainParams, createParams } from '../../../src/core/params/index.ts';
 import { openChain } from '../../../src/node/chain/chain.ts';
 import type { Chain } from '../../../src/node/chain/types.ts';
-import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
-import { loadOrCreateOperatorKey, operatorKeyFile, saveReport } from '../../../src/node/fluxnode/operator.ts';
-import { devnetParams } from '../../../src/node/genesis.ts';
+import { saveReport } from '../../../src/node/fluxnode/operator.ts';
 import { createNode, type FluxNode } from '../../../src/node/node.ts';
 import { createP2P, type P2P } from '../../../src/node/p2p/index.ts';
 import { GOOD_REPORT } from '../../core/nodes/helpers.ts';
+import { devnetFluxNodes } from '../../support/fluxnodes.ts';
+import { sleep, until } from '../../support/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'openflux-isolation-'));
 const open: Array<{ close(): Promise<void> }> = [];
@@ -36,31 +36,13 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, fn: () => T | undefined, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 const LIVENESS = { heartbeatMs: 200, timeoutMs: 800, holdDownMs: 1_500, maxSkewMs: 30_000 };
 const ISOLATION = { minPeers: 1, staleBlocks: 10, maxSilentBps: 5_000, recoverMs: 2_000 };
 const LIMITS = { requestTimeoutMs: 2_000, statusIntervalMs: 1_000 };
 
 function networkOf(count: number): { params: ChainParams; dirs: string[] } {
   const dirs = Array.from({ length: count }, (_, i) => join(root, `n${i}`));
-  const operators = dirs.map((d) => {
-    mkdirSync(d, { recursive: true });
-    return loadOrCreateOperatorKey(operatorKeyFile(d));
-  });
-  const base = withDevnetFluxNodes(
-    devnetParams(Date.now()),
-    operators.map((k, i) => ({ operator: k.publicKey, endpoint: `127.0.0.${i + 1}:16127` })),
-  );
+  const { params: base } = devnetFluxNodes(dirs);
   // A long confirmation period: only re-confirmations after a down mark happen in this test.
   const params = createParams(base, {
     nodes: {
@@ -169,15 +151,19 @@ describe('a node that is cut off knows it', () => {
   const cutOff = async () => {
     for (const n of honest) await v.p2p!.ban(n.p2p!.peerId, 120_000, 'test: cut off');
     const gone = new Set(honest.map((n) => n.p2p!.peerId));
-    await until('V to lose its honest peers', () =>
-      v.p2p!.peers().some((p) => gone.has(p.id)) ? undefined : true,
+    await until(
+      'V to lose its honest peers',
+      () => (v.p2p!.peers().some((p) => gone.has(p.id)) ? undefined : true),
+      60_000,
     );
   };
 
   /** Asserts V sends no down report for a while after it saw every other node go down. */
   const staysQuiet = async () => {
-    await until('V to see every honest node down', () =>
-      honestIds.every((id) => v.liveness.get(id)?.state === 'down') ? true : undefined,
+    await until(
+      'V to see every honest node down',
+      () => (honestIds.every((id) => v.liveness.get(id)?.state === 'down') ? true : undefined),
+      60_000,
     );
     // Three timeouts: an unguarded reporter sends one a timeout after the nodes went down.
     await sleep(3 * LIVENESS.timeoutMs);
@@ -187,20 +173,32 @@ describe('a node that is cut off knows it', () => {
 
   /** The honest nodes mark V down; returns the height. */
   const markedDown = () =>
-    until('the chain to mark V down', () => {
-      const r = a.chain.fluxNode(vid);
-      return r && isNodeDown(r) ? r.downSince : undefined;
-    });
+    until(
+      'the chain to mark V down',
+      () => {
+        const r = a.chain.fluxNode(vid);
+        return r && isNodeDown(r) ? r.downSince : undefined;
+      },
+      60_000,
+    );
 
   /** V joins the honest network again: connected after the wait, its confirmation mined. */
   const reconnect = async (markedAt: number) => {
     for (const n of honest) v.p2p!.unban(n.p2p!.peerId);
     await v.p2p!.connect(hub());
-    await until('V to count as connected again', () => (v.isolation.status().isolated ? undefined : true));
-    await until('V to be confirmed again and not down', () => {
-      const r = a.chain.fluxNode(vid);
-      return r && !isNodeDown(r) && r.lastConfirmHeight > markedAt ? true : undefined;
-    });
+    await until(
+      'V to count as connected again',
+      () => (v.isolation.status().isolated ? undefined : true),
+      60_000,
+    );
+    await until(
+      'V to be confirmed again and not down',
+      () => {
+        const r = a.chain.fluxNode(vid);
+        return r && !isNodeDown(r) && r.lastConfirmHeight > markedAt ? true : undefined;
+      },
+      60_000,
+    );
     assert.match(
       vLog(),
       new RegExp(
@@ -222,14 +220,17 @@ describe('a node that is cut off knows it', () => {
     ];
     vid = idOf(v);
     honestIds = honest.map(idOf);
-    await until('every node to hear every other', () =>
-      [v, ...honest].every((n) =>
-        [vid, ...honestIds].every((id) => id === idOf(n) || n.liveness.get(id)?.lastHeard !== undefined),
-      )
-        ? true
-        : undefined,
+    await until(
+      'every node to hear every other',
+      () =>
+        [v, ...honest].every((n) =>
+          [vid, ...honestIds].every((id) => id === idOf(n) || n.liveness.get(id)?.lastHeard !== undefined),
+        )
+          ? true
+          : undefined,
+      60_000,
     );
-    await until('V to count as connected', () => (v.isolation.status().isolated ? undefined : true));
+    await until('V to count as connected', () => (v.isolation.status().isolated ? undefined : true), 60_000);
     assert.match(
       vLog(),
       /liveness: this node is connected \(\d+ of \d+ peers delivering, 3 of 3 other FluxNodes heard\): down reports on/,
@@ -241,14 +242,21 @@ describe('a node that is cut off knows it', () => {
     for (const s of sybils) await s.connect(v.p2p!.multiaddrs()[0]);
     await cutOff();
     const sybilIds = new Set(sybils.map((s) => s.peerId));
-    await until('V to have three peers, all sybils', () =>
-      v.p2p!.peers().length === 3 && v.p2p!.peers().every((p) => sybilIds.has(p.id)) ? true : undefined,
+    await until(
+      'V to have three peers, all sybils',
+      () =>
+        v.p2p!.peers().length === 3 && v.p2p!.peers().every((p) => sybilIds.has(p.id)) ? true : undefined,
+      60_000,
     );
 
-    const isolated = await until('V to know it is isolated', () => {
-      const s = v.isolation.check();
-      return s.isolated ? s : undefined;
-    });
+    const isolated = await until(
+      'V to know it is isolated',
+      () => {
+        const s = v.isolation.check();
+        return s.isolated ? s : undefined;
+      },
+      60_000,
+    );
     assert.match(
       isolated.reasons.join('; '),
       /no peer delivered a block or heartbeat in 4\.0 s \(3 connected\)/,
@@ -287,28 +295,37 @@ describe('a node that is cut off knows it', () => {
     const relay = await peer(params, 'relay', () => fail('FEE_TOO_LOW', 'this peer drops transactions'));
     await relay.connect(hub());
     await relay.connect(v.p2p!.multiaddrs()[0]);
-    await until('V to be connected to the relay and level with the miner', () =>
-      logs[0].some((l) => l.includes(`peer connected ${relay.peerId}`)) &&
-      v.chain.tip().height >= a.chain.tip().height
-        ? true
-        : undefined,
+    await until(
+      'V to be connected to the relay and level with the miner',
+      () =>
+        logs[0].some((l) => l.includes(`peer connected ${relay.peerId}`)) &&
+        v.chain.tip().height >= a.chain.tip().height
+          ? true
+          : undefined,
+      60_000,
     );
     await cutOff();
     const heightAtCut = v.chain.tip().height;
 
-    await until('V to be isolated by the silence alone', () => {
-      const s = v.isolation.check();
-      return s.isolated && s.reasons.length === 1 && /^3 of 3 other FluxNodes silent/.test(s.reasons[0])
-        ? true
-        : undefined;
-    });
+    await until(
+      'V to be isolated by the silence alone',
+      () => {
+        const s = v.isolation.check();
+        return s.isolated && s.reasons.length === 1 && /^3 of 3 other FluxNodes silent/.test(s.reasons[0])
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
     await staysQuiet();
     assert.ok(v.chain.tip().height > heightAtCut, 'V still gets blocks');
 
     // V sees itself marked down and has its confirmation ready; it reaches a miner once V is back.
     const markedAt = await markedDown();
-    await until('V to see the mark and have its confirmation pending', () =>
-      pendingOfV(TxKind.nodeConfirm).length > 0 ? true : undefined,
+    await until(
+      'V to see the mark and have its confirmation pending',
+      () => (pendingOfV(TxKind.nodeConfirm).length > 0 ? true : undefined),
+      60_000,
     );
     await sleep(2 * params.blockTimeMs);
     assert.ok(isNodeDown(a.chain.fluxNode(vid)!), 'the relay kept the confirmation from the miner');

@@ -4,7 +4,10 @@ import { txId } from '../../../src/core/codec/ids.ts';
 import { checkProofOfWork } from '../../../src/core/consensus/pow.ts';
 import { COIN, createParams, devnet } from '../../../src/core/params/index.ts';
 import { createMiner } from '../../../src/node/miner/miner.ts';
-import { addressOf, type TempChains, tempChains, testKeys, testParams, transfer } from '../chain/helpers.ts';
+import { type TempChains, tempChains } from '../../support/chain.ts';
+import { addressOf, testKeys } from '../../support/keys.ts';
+import { testParams } from '../../support/params.ts';
+import { transfer } from '../../support/tx.ts';
 
 const keys = testKeys(3);
 const [alice, bob] = keys;

@@ -14,29 +14,19 @@ import { PeerDatastore } from '../../../src/node/p2p/datastore.ts';
 import { type Candidate, dialSource, dialsPrivate, pickDiverse } from '../../../src/node/p2p/discovery.ts';
 import { netAddressOf } from '../../../src/node/p2p/gater.ts';
 import { generatePeerKey } from '../../../src/node/p2p/index.ts';
-import {
-  ALICE,
-  addrOf,
-  canBindLoopback,
-  sameTip,
-  startNode,
-  type TestNode,
-  testParams,
-  transfer,
-  waitFor,
-} from './helpers.ts';
+import { ALICE } from '../../support/keys.ts';
+import { addrOf, canBindLoopback, sameTip, type TestNode, testNet } from '../../support/p2p.ts';
+import { liveParams } from '../../support/params.ts';
+import { payment } from '../../support/tx.ts';
+import { waitFor } from '../../support/wait.ts';
 
-const open: TestNode[] = [];
+const net = testNet();
 const dirs: string[] = [];
 after(async () => {
-  await Promise.all(open.map((n) => n.close()));
+  await net.close();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-async function node(...args: Parameters<typeof startNode>): Promise<TestNode> {
-  const n = await startNode(...args);
-  open.push(n);
-  return n;
-}
+const node = net.node;
 const outboundOf = (n: TestNode) => n.p2p.peers().filter((p) => p.direction === 'outbound');
 
 function candidate(id: string, ip: string, failures = 0): Candidate {
@@ -111,7 +101,7 @@ describe('peer discovery', () => {
 
   it('lets six nodes that know only node 0 find each other, and the rest go on without node 0', async (t) => {
     if (!(await canBindLoopback())) return t.skip('needs loopback addresses beyond 127.0.0.1');
-    const params = testParams();
+    const params = liveParams();
     const n0 = await node('n0', params, { discovery: true });
     const rest: TestNode[] = [];
     for (let i = 1; i < 6; i++)
@@ -129,7 +119,7 @@ describe('peer discovery', () => {
     );
     for (const n of rest) assert.ok(n.p2p.peers().length >= 2, `${n.name} keeps peers without node 0`);
 
-    const tx = transfer(params, ALICE, 0);
+    const tx = payment(params, ALICE, 0);
     assert.ok(rest[0].chain.submitTx(tx).ok);
     await waitFor('the tx to reach the last node', () => rest[4].chain.mempoolTx(txId(tx)) !== undefined);
     const block = await rest[4].miner.mineBlock();
@@ -144,7 +134,7 @@ describe('peer discovery', () => {
 
   it('reconnects after a restart from the peers it knew, without a bootstrap list', async (t) => {
     if (!(await canBindLoopback())) return t.skip('needs loopback addresses beyond 127.0.0.1');
-    const params = testParams();
+    const params = liveParams();
     const a = await node('a', params, { discovery: true });
     const b = await node('b', params, { discovery: true, bootstrap: [addrOf(a)] });
     const c = await node('c', params, { discovery: true, bootstrap: [addrOf(a)] });

@@ -14,26 +14,13 @@ import { createLibp2p } from 'libp2p';
 import { dialSource } from '../../../src/node/p2p/discovery.ts';
 import { AddressBans, ConnectionGuard, netAddressOf } from '../../../src/node/p2p/gater.ts';
 import { SYNC_PROTOCOL } from '../../../src/node/p2p/index.ts';
-import {
-  addrOf,
-  canBindLoopback,
-  sameTip,
-  startNode,
-  type TestNode,
-  testParams,
-  waitFor,
-} from './helpers.ts';
+import { addrOf, canBindLoopback, sameTip, type TestNode, testNet } from '../../support/p2p.ts';
+import { liveParams } from '../../support/params.ts';
+import { waitFor } from '../../support/wait.ts';
 
-const open: TestNode[] = [];
-const raw: Libp2p[] = [];
-after(async () => {
-  await Promise.all([...open.map((n) => n.close()), ...raw.map((h) => h.stop())]);
-});
-async function node(...args: Parameters<typeof startNode>): Promise<TestNode> {
-  const n = await startNode(...args);
-  open.push(n);
-  return n;
-}
+const net = testNet();
+after(() => net.close());
+const node = net.node;
 
 /** A bare libp2p host (a fresh key) that dials from `ip`. */
 async function hostOn(ip: string): Promise<Libp2p> {
@@ -44,8 +31,7 @@ async function hostOn(ip: string): Promise<Libp2p> {
     streamMuxers: [yamux()],
     services: { identify: identify() },
   });
-  raw.push(host);
-  return host;
+  return net.keep(host);
 }
 
 /** Dials `target` from `count` fresh keys on `ip`; resolves to the hosts that stayed connected. */
@@ -122,7 +108,7 @@ describe('connection gater', () => {
 
   it('lets at most 4 of 60 keys on one address in, and the node keeps its outbound peers and hears blocks', async (t) => {
     if (!(await canBindLoopback())) return t.skip('needs loopback addresses beyond 127.0.0.1');
-    const params = testParams();
+    const params = liveParams();
     const a = await node('a', params);
     const b = await node('b', params, { bootstrap: [addrOf(a)] });
     const target = await node('target', params, { discovery: true, bootstrap: [addrOf(a), addrOf(b)] });
@@ -161,7 +147,7 @@ describe('connection gater', () => {
 
   it('never gives the outbound slots to an inbound flood from many addresses', async (t) => {
     if (!(await canBindLoopback())) return t.skip('needs loopback addresses beyond 127.0.0.1');
-    const params = testParams();
+    const params = liveParams();
     const honest = [await node('h0', params)];
     for (let i = 1; i < 3; i++) honest.push(await node(`h${i}`, params, { bootstrap: [addrOf(honest[0])] }));
     // 10 peers, 3 of them outbound: at most 7 inbound.
@@ -187,7 +173,7 @@ describe('connection gater', () => {
 
   it('refuses a banned peer that comes back with a fresh key from the same address', async (t) => {
     if (!(await canBindLoopback())) return t.skip('needs loopback addresses beyond 127.0.0.1');
-    const params = testParams();
+    const params = liveParams();
     const a = await node('a', params);
     const evil = await hostOn('127.0.0.77');
     await evil.dial(multiaddr(addrOf(a)));

@@ -2,65 +2,28 @@
 // standing, while invalid transactions still cost the peer that sends them.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { gossipsub } from '@libp2p/gossipsub';
-import { identify } from '@libp2p/identify';
-import type { Libp2p } from '@libp2p/interface';
-import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
 import { encodeTx, txId } from '../../../src/core/codec/ids.ts';
-import { type Tx, TxKind } from '../../../src/core/codec/types.ts';
-import { toHex } from '../../../src/core/crypto/hash.ts';
-import { addressBytes, type KeyPair } from '../../../src/core/crypto/keys.ts';
-import { encodeTransfer, minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
-import { COIN, createParams, devnet } from '../../../src/core/params/index.ts';
+import type { Tx } from '../../../src/core/codec/types.ts';
+import { COIN } from '../../../src/core/params/index.ts';
 import { gossipTopics } from '../../../src/node/p2p/index.ts';
-import { addrOf, sameTip, startNode, type TestNode, testKey, testParams, waitFor } from './helpers.ts';
+import { testKey } from '../../support/keys.ts';
+import { addrOf, sameTip, type TestNode, testNet } from '../../support/p2p.ts';
+import { testParams } from '../../support/params.ts';
+import { payment } from '../../support/tx.ts';
+import { waitFor } from '../../support/wait.ts';
 
-const open: TestNode[] = [];
-const raw: Libp2p[] = [];
-after(async () => {
-  await Promise.all([...open.map((n) => n.close()), ...raw.map((n) => n.stop())]);
-});
-async function node(...args: Parameters<typeof startNode>): Promise<TestNode> {
-  const n = await startNode(...args);
-  open.push(n);
-  return n;
-}
+const net = testNet();
+after(() => net.close());
+const node = net.node;
 
-/** A bare libp2p host speaking our stack from 127.0.0.1, driven by hand. */
-async function rawHost() {
-  const host = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
-  });
-  raw.push(host);
-  return host;
-}
+const rawHost = net.rawHost;
 
 const SENDERS = Array.from({ length: 10 }, (_, i) => testKey(40 + i));
 const PER_SENDER = 1_000;
 
-function burstParams() {
-  const base = testParams();
-  return createParams(base, {
-    genesis: {
-      ...base.genesis,
-      allocations: SENDERS.map((k) => ({ address: toHex(addressBytes(k.publicKey)), amount: 100n * COIN })),
-    },
-    pow: { ...devnet.pow, pacedMining: false },
-  });
-}
-
-function smallTransfer(params: ReturnType<typeof testParams>, from: KeyPair, nonce: number): Tx {
-  const payload = encodeTransfer(addressBytes(testKey(99).publicKey), 1n);
-  return signTx({ nonce, fee: minimumFee(300, params), kind: TxKind.transfer, payload }, from, params);
-}
+const burstParams = () =>
+  testParams(SENDERS, { genesisTime: Date.now() - 20 * 60 * 1000, pow: 'unpaced', amount: 100n * COIN });
 
 describe('gossip under load', () => {
   it('relays a burst of 10,000 valid transfers to a peer whole, without penalty or disconnect', async () => {
@@ -84,7 +47,7 @@ describe('gossip under load', () => {
     });
 
     const txs: Tx[] = [];
-    for (let n = 0; n < PER_SENDER; n++) for (const k of SENDERS) txs.push(smallTransfer(params, k, n));
+    for (let n = 0; n < PER_SENDER; n++) for (const k of SENDERS) txs.push(payment(params, k, n, 1n));
     const cpu = process.cpuUsage();
     const started = Date.now();
     // As fast as an API could take them: a batch per turn of the event loop.
@@ -161,7 +124,7 @@ describe('gossip under load', () => {
     a.p2p.on('peer:ban', (peer, why) => bans.push(`${peer} ${why}`));
     // Each is a valid transfer with one bit of its signature flipped: BAD_SIGNATURE.
     for (let n = 0; n < 6; n++) {
-      const tx = smallTransfer(params, SENDERS[n], 0);
+      const tx = payment(params, SENDERS[n], 0, 1n);
       tx.signature[0] ^= 1;
       await evil.services.pubsub.publish(topic, encodeTx(tx));
     }

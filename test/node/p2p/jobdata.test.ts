@@ -19,20 +19,13 @@ import { commitProduct, type Int8Matrix, int8Matrix, type JobHeader } from '../.
 import { createJobFetcher, type JobFetcher } from '../../../src/node/jobs/fetcher.ts';
 import { createProductFetcher } from '../../../src/node/jobs/products.ts';
 import { JobDataStore } from '../../../src/node/jobs/store.ts';
-import {
-  ALICE,
-  addrOf,
-  BOB,
-  extendOnSchedule,
-  sameTip,
-  startNode,
-  type TestNode,
-  testParams,
-  waitFor,
-} from './helpers.ts';
+import { ALICE, BOB } from '../../support/keys.ts';
+import { addrOf, extendOnSchedule, sameTip, type TestNode, testNet } from '../../support/p2p.ts';
+import { liveParams } from '../../support/params.ts';
+import { waitFor } from '../../support/wait.ts';
 
 // PoUW from height 4, with an easy per-MAC target so a 32x256x32 job wins in a pass or two.
-const params = createParams(testParams(), {
+const params = createParams(liveParams(), {
   activations: { pouw: 4 },
   pouw: { ...devnet.pouw, initialTargetPerMac: 1n << 236n },
 });
@@ -41,18 +34,14 @@ const N = 32;
 const K = 256;
 
 const dirs: string[] = [];
-const open: TestNode[] = [];
+const net = testNet();
 const fetchers: JobFetcher[] = [];
 after(async () => {
   await Promise.all(fetchers.map((f) => f.close()));
-  await Promise.all(open.map((n) => n.close()));
+  await net.close();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-async function node(...args: Parameters<typeof startNode>): Promise<TestNode> {
-  const n = await startNode(...args);
-  open.push(n);
-  return n;
-}
+const node = net.node;
 function store(name: string): JobDataStore {
   const dir = mkdtempSync(join(tmpdir(), `openflux-jobs-${name}-`));
   dirs.push(dir);

@@ -2,15 +2,8 @@
 // claims a heavier chain and then stalls. The honest nodes must ban or route around them.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { gossipsub } from '@libp2p/gossipsub';
-import { identify } from '@libp2p/identify';
-import type { Libp2p } from '@libp2p/interface';
-import { tcp } from '@libp2p/tcp';
 import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
 import { blockHash, encodeBlock } from '../../../src/core/codec/ids.ts';
 import type { Block } from '../../../src/core/codec/types.ts';
 import { toHex } from '../../../src/core/crypto/hash.ts';
@@ -19,40 +12,15 @@ import { buildTemplate, sealHeader } from '../../../src/node/miner/miner.ts';
 import { compressBlock } from '../../../src/node/p2p/compress.ts';
 import { gossipTopics, SYNC_PROTOCOL } from '../../../src/node/p2p/index.ts';
 import { encodeMessage, Status } from '../../../src/node/p2p/wire.ts';
-import {
-  addrOf,
-  extendOnSchedule,
-  MINER_ADDRESS,
-  sameTip,
-  startNode,
-  type TestNode,
-  testParams,
-  waitFor,
-} from './helpers.ts';
+import { addrOf, extendOnSchedule, MINER_ADDRESS, sameTip, testNet } from '../../support/p2p.ts';
+import { liveParams } from '../../support/params.ts';
+import { waitFor } from '../../support/wait.ts';
 
-const open: TestNode[] = [];
-const raw: Libp2p[] = [];
-after(async () => {
-  await Promise.all([...open.map((n) => n.close()), ...raw.map((n) => n.stop())]);
-});
-async function node(...args: Parameters<typeof startNode>): Promise<TestNode> {
-  const n = await startNode(...args);
-  open.push(n);
-  return n;
-}
+const net = testNet();
+after(() => net.close());
+const node = net.node;
 
-/** A bare libp2p host speaking our stack, driven by hand. */
-async function rogue() {
-  const host = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
-  });
-  raw.push(host);
-  return host;
-}
+const rogue = net.rawHost;
 
 /** A block on the tip with valid work whose state root is a lie. */
 function badBlock(chain: LocalChain, salt: number): Block {
@@ -63,7 +31,7 @@ function badBlock(chain: LocalChain, salt: number): Block {
 
 describe('p2p peer hygiene', () => {
   it('bans a peer that gossips bad blocks, relays none of them, and the honest nodes go on', async () => {
-    const params = testParams();
+    const params = liveParams();
     const a = await node('a', params);
     const b = await node('b', params, { bootstrap: [addrOf(a)] });
     await waitFor('a and b connected', () => a.p2p.peers().length === 1);
@@ -105,7 +73,7 @@ describe('p2p peer hygiene', () => {
   });
 
   it('penalises malformed and oversized sync requests until it bans the sender', async () => {
-    const params = testParams();
+    const params = liveParams();
     const a = await node('a', params);
     const evil = await rogue();
     await evil.dial(multiaddr(addrOf(a)));
@@ -126,7 +94,7 @@ describe('p2p peer hygiene', () => {
   });
 
   it('syncs from an honest peer when a peer claims more work and then stalls', async () => {
-    const params = testParams();
+    const params = liveParams();
     const a = await node('a', params, { prepare: (chain) => extendOnSchedule(chain, 20) });
     // The liar answers a status with enormous work and then never answers anything else.
     const liar = await rogue();
@@ -158,7 +126,7 @@ describe('p2p peer hygiene', () => {
   });
 
   it('asks the sender of a block with an unknown parent where its chain is, and imports the block once its parent comes', async () => {
-    const params = testParams();
+    const params = liveParams();
     const src = await node('src', params, { prepare: (chain) => extendOnSchedule(chain, 2) });
     const b = await node('b', params, { limits: { statusIntervalMs: 60_000 } });
     const peer = await rogue();

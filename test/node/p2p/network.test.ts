@@ -8,33 +8,19 @@ import { addressBytes } from '../../../src/core/crypto/keys.ts';
 import { encodeTransfer, minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
 import { COIN } from '../../../src/core/params/index.ts';
 import type { SyncProgress } from '../../../src/node/p2p/index.ts';
-import {
-  ALICE,
-  addrOf,
-  BOB,
-  extendOnSchedule,
-  sameTip,
-  startNode,
-  type TestNode,
-  testKey,
-  testParams,
-  transfer,
-  waitFor,
-} from './helpers.ts';
+import { ALICE, BOB, testKey } from '../../support/keys.ts';
+import { addrOf, extendOnSchedule, sameTip, testNet } from '../../support/p2p.ts';
+import { liveParams } from '../../support/params.ts';
+import { payment } from '../../support/tx.ts';
+import { waitFor } from '../../support/wait.ts';
 
-const open: TestNode[] = [];
-after(async () => {
-  await Promise.all(open.map((n) => n.close()));
-});
-async function node(...args: Parameters<typeof startNode>): Promise<TestNode> {
-  const n = await startNode(...args);
-  open.push(n);
-  return n;
-}
+const net = testNet();
+after(() => net.close());
+const node = net.node;
 
 describe('p2p network', () => {
   it('puts a transaction submitted at A and mined at C into the same block on every node', async () => {
-    const params = testParams();
+    const params = liveParams();
     const a = await node('a', params);
     const b = await node('b', params, { bootstrap: [addrOf(a)] });
     const c = await node('c', params, { bootstrap: [addrOf(b)] });
@@ -43,7 +29,7 @@ describe('p2p network', () => {
       () => b.p2p.peers().length === 2 && c.p2p.peers().length === 1,
     );
 
-    const tx = transfer(params, ALICE, 0);
+    const tx = payment(params, ALICE, 0);
     const id = txId(tx);
     const submitted = a.chain.submitTx(tx);
     assert.ok(submitted.ok, JSON.stringify(submitted));
@@ -66,7 +52,7 @@ describe('p2p network', () => {
   });
 
   it('announces its own pending transaction again, so a peer that was behind when it first heard of it takes it', async () => {
-    const params = testParams();
+    const params = liveParams();
     const carol = testKey(3);
     const fund = signTx(
       {
@@ -85,7 +71,7 @@ describe('p2p network', () => {
         await extendOnSchedule(chain, 1, [fund]);
       },
     });
-    const spend = transfer(params, carol, 0);
+    const spend = payment(params, carol, 0);
     const id = txId(spend);
     assert.ok(a.chain.submitTx(spend).ok);
     let rebroadcasts = 0;
@@ -107,7 +93,7 @@ describe('p2p network', () => {
   });
 
   it('syncs a node started after 300 blocks to the tip', async () => {
-    const params = testParams();
+    const params = liveParams();
     const a = await node('a', params, { prepare: (chain) => extendOnSchedule(chain, 300) });
     assert.equal(a.chain.tip().height, 300);
     const progress: SyncProgress[] = [];
@@ -134,7 +120,7 @@ describe('p2p network', () => {
   });
 
   it('fetches the bodies of a sync from every peer on the same tip, and finishes when helpers leave', async () => {
-    const params = testParams();
+    const params = liveParams();
     // Three peers holding the same 200 blocks (built on one schedule, so identical).
     const sources = await Promise.all(
       ['s1', 's2', 's3'].map((name) =>
@@ -172,7 +158,7 @@ describe('p2p network', () => {
   });
 
   it('converges on the heaviest branch after a partition heals and re-mines the losing branch’s txs', async () => {
-    const params = testParams();
+    const params = liveParams();
     const a = await node('a', params);
     const b = await node('b', params, { bootstrap: [addrOf(a)] });
     const c = await node('c', params, { bootstrap: [addrOf(b)] });
@@ -187,13 +173,13 @@ describe('p2p network', () => {
     await c.p2p.ban(b.p2p.peerId, 60_000, 'test partition');
     await waitFor('the link b-c to drop', () => b.p2p.peers().length === 1 && c.p2p.peers().length === 1);
 
-    const lost = transfer(params, ALICE, 0);
+    const lost = payment(params, ALICE, 0);
     assert.ok(a.chain.submitTx(lost).ok);
     await waitFor('the tx within group 1', () => b.chain.mempoolTx(txId(lost)) !== undefined);
     const short = await a.miner.mineBlock();
     assert.equal(short.txs.length, 1);
     await waitFor('group 1 to agree', () => sameTip([a, b]));
-    const kept = transfer(params, BOB, 0);
+    const kept = payment(params, BOB, 0);
     assert.ok(d.chain.submitTx(kept).ok);
     await waitFor('the tx within group 2', () => c.chain.mempoolTx(txId(kept)) !== undefined);
     for (let i = 0; i < 3; i++) await c.miner.mineBlock();

@@ -15,7 +15,8 @@ import { PeerBook, RateLimiter, RebroadcastSchedule, RecentSet } from '../../../
 import { headersAfterLocator, PeerError } from '../../../src/node/p2p/protocol.ts';
 import { buildLocator, checkHeaders } from '../../../src/node/p2p/sync.ts';
 import { decodeMessage, encodeMessage, type WireMessage } from '../../../src/node/p2p/wire.ts';
-import { extendOnSchedule, testParams } from './helpers.ts';
+import { extendOnSchedule } from '../../support/p2p.ts';
+import { liveParams } from '../../support/params.ts';
 
 const dirs: string[] = [];
 const chains: LocalChain[] = [];
@@ -23,7 +24,7 @@ after(() => {
   for (const c of chains) c.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-function tempChain(params: ReturnType<typeof testParams>): LocalChain {
+function tempChain(params: ReturnType<typeof liveParams>): LocalChain {
   const dir = mkdtempSync(join(tmpdir(), 'openflux-p2p-unit-'));
   dirs.push(dir);
   const chain = openChain({ params, dbPath: join(dir, 'chain.db') });
@@ -137,7 +138,7 @@ describe('peer book', () => {
 });
 
 describe('locator and headers', () => {
-  const params = testParams();
+  const params = liveParams();
 
   it('finds the fork point of two branches and returns the other branch’s headers', async () => {
     const ours = tempChain(params);
@@ -188,7 +189,7 @@ describe('locator and headers', () => {
     assert.throws(() => checkHeaders(fresh, swapped), PeerError);
     const skewed = { ...res, forkHeight: 1 };
     assert.throws(() => checkHeaders(fresh, skewed), /fork height/);
-    const other = tempChain(testParams(30 * 60 * 1000));
+    const other = tempChain(liveParams(30 * 60 * 1000));
     assert.throws(
       () =>
         headersAfterLocator(

@@ -5,47 +5,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Tx, TxKind } from '../../../src/core/codec/types.ts';
-import { toHex } from '../../../src/core/crypto/hash.ts';
-import { addressBytes, type KeyPair, keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
-import { encodeTransfer, minimumFee, signTx } from '../../../src/core/ledger/tx.ts';
-import { type ChainParams, COIN, createParams, devnet } from '../../../src/core/params/index.ts';
-import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
-import { buildBlock, createMiner, type Miner, type MinerOptions } from '../../../src/node/miner/miner.ts';
-import { createP2P, type JobDataSource, type P2P, type P2PLimits } from '../../../src/node/p2p/index.ts';
-
-export function testKey(n: number): KeyPair {
-  const secret = new Uint8Array(32);
-  secret[0] = n;
-  secret[31] = 0x5a;
-  return keyPairFromSecret(secret);
-}
-
-export const ALICE = testKey(1);
-export const BOB = testKey(2);
-
-/**
- * Devnet params whose genesis lies `backMs` in the past, so blocks stamped on schedule from
- * genesis keep the initial (easy) target and stay in the past.
- */
-export function testParams(backMs = 20 * 60 * 1000): ChainParams {
-  return createParams(devnet, {
-    genesis: {
-      time: Date.now() - backMs,
-      allocations: [ALICE, BOB].map((k) => ({
-        address: toHex(addressBytes(k.publicKey)),
-        amount: 1_000n * COIN,
-      })),
-    },
-    pow: { ...devnet.pow, pacedMining: false },
-  });
-}
-
-export function transfer(params: ChainParams, from: KeyPair, nonce: number, amount = COIN): Tx {
-  const to = addressBytes(testKey(99).publicKey);
-  const payload = encodeTransfer(to, amount);
-  return signTx({ nonce, fee: minimumFee(300, params), kind: TxKind.transfer, payload }, from, params);
-}
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { gossipsub } from '@libp2p/gossipsub';
+import { identify } from '@libp2p/identify';
+import type { Libp2p } from '@libp2p/interface';
+import { tcp } from '@libp2p/tcp';
+import { createLibp2p } from 'libp2p';
+import type { Tx } from '../../src/core/codec/types.ts';
+import { toHex } from '../../src/core/crypto/hash.ts';
+import type { ChainParams } from '../../src/core/params/index.ts';
+import { type LocalChain, openChain } from '../../src/node/chain/chain.ts';
+import { buildBlock, createMiner, type Miner, type MinerOptions } from '../../src/node/miner/miner.ts';
+import { createP2P, type JobDataSource, type P2P, type P2PLimits } from '../../src/node/p2p/index.ts';
 
 export const MINER_ADDRESS = new Uint8Array(20).fill(7);
 
@@ -56,14 +28,19 @@ export const TEST_LIMITS: Partial<P2PLimits> = {
   banMs: 60_000,
 };
 
+/** Whether this machine can listen on `host` (Linux answers on all of 127/8, others on 127.0.0.1). */
+export function canBind(host: string): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen({ host, port: 0 }, () => server.close(() => done(true)));
+  });
+}
+
 /** Whether this machine answers on loopback addresses other than 127.0.0.1. */
 let manyLoopback: Promise<boolean> | undefined;
 export function canBindLoopback(): Promise<boolean> {
-  manyLoopback ??= new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen({ host: '127.0.0.2', port: 0 }, () => server.close(() => done(true)));
-  });
+  manyLoopback ??= canBind('127.0.0.2');
   return manyLoopback;
 }
 
@@ -153,16 +130,6 @@ export async function extendOnSchedule(chain: LocalChain, count: number, txs: Tx
   }
 }
 
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<number> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - start;
-}
-
 export function sameTip(nodes: TestNode[]): boolean {
   const hash = toHex(nodes[0].chain.tip().hash);
   return nodes.every((n) => toHex(n.chain.tip().hash) === hash);
@@ -170,4 +137,60 @@ export function sameTip(nodes: TestNode[]): boolean {
 
 export function addrOf(node: TestNode): string {
   return node.p2p.multiaddrs()[0];
+}
+
+/**
+ * A bare libp2p host speaking our stack, driven by hand (a rogue peer): it listens on 127.0.0.1,
+ * or on `from` and dials from there too; its gossipsub publishes with no peers on the topic
+ * unless `publishToZeroPeers` is false.
+ */
+export function rawHost(o: { from?: string; publishToZeroPeers?: boolean } = {}) {
+  const host = o.from ?? '127.0.0.1';
+  const dialOpts = { noDelay: true, localAddress: o.from }; // dial from `from`, not 127.0.0.1
+  return createLibp2p({
+    addresses: { listen: [`/ip4/${host}/tcp/0`] },
+    transports: [o.from === undefined ? tcp() : tcp({ dialOpts })],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: o.publishToZeroPeers ?? true }),
+    },
+  });
+}
+
+/** Subscribes `host` to `topic` and collects what it hears there into `into` (returned). */
+export function recordTopic(
+  host: Awaited<ReturnType<typeof rawHost>>,
+  topic: string,
+  into: Uint8Array[] = [],
+): Uint8Array[] {
+  host.services.pubsub.addEventListener('message', (e) => {
+    if (e.detail.topic === topic) into.push(e.detail.data);
+  });
+  host.services.pubsub.subscribe(topic);
+  return into;
+}
+
+/** The nodes and bare hosts one test file starts; `close()` (in its `after`) stops them all. */
+export function testNet() {
+  const nodes: TestNode[] = [];
+  const hosts: Libp2p[] = [];
+  /** Stops `host` with the rest. */
+  const keep = <H extends Libp2p>(host: H): H => {
+    hosts.push(host);
+    return host;
+  };
+  return {
+    keep,
+    async node(...args: Parameters<typeof startNode>): Promise<TestNode> {
+      const n = await startNode(...args);
+      nodes.push(n);
+      return n;
+    },
+    rawHost: async (o?: Parameters<typeof rawHost>[0]) => keep(await rawHost(o)),
+    async close(): Promise<void> {
+      await Promise.all([...nodes.map((n) => n.close()), ...hosts.map((h) => h.stop())]);
+    },
+  };
 }

@@ -1,47 +1,18 @@
-// Shared test fixtures: deterministic keys, fast devnet params, temp databases, transfers.
+// Chains for tests: temp sqlite chains, blocks built on schedule, headers resealed, snapshots to compare.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { blockHash, headerPrefixRoot } from '../../../src/core/codec/ids.ts';
-import { type Block, type Header, type Tx, TxKind } from '../../../src/core/codec/types.ts';
-import { powHash } from '../../../src/core/consensus/pow.ts';
-import { bytesToBigint, toHex } from '../../../src/core/crypto/hash.ts';
-import { addressBytes, type KeyPair, keyPairFromSecret } from '../../../src/core/crypto/keys.ts';
-import { encodeTransfer, minimumFee, signTx, txSize } from '../../../src/core/ledger/tx.ts';
-import { type ChainParams, COIN, createParams, devnet } from '../../../src/core/params/index.ts';
-import { type ChainOptions, type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
-import { buildBlock, type TemplateOptions } from '../../../src/node/miner/template.ts';
-
-export function testKeys(n: number, seed = 1): KeyPair[] {
-  return Array.from({ length: n }, (_, i) => {
-    const secret = new Uint8Array(32);
-    new DataView(secret.buffer).setUint32(0, seed * 1_000_000 + i + 1);
-    return keyPairFromSecret(secret);
-  });
-}
-
-export const addressOf = (key: KeyPair): Uint8Array => addressBytes(key.publicKey);
+import { blockHash, headerPrefixRoot } from '../../src/core/codec/ids.ts';
+import type { Block, Header, Tx } from '../../src/core/codec/types.ts';
+import { powHash } from '../../src/core/consensus/pow.ts';
+import { bytesToBigint, toHex } from '../../src/core/crypto/hash.ts';
+import type { KeyPair } from '../../src/core/crypto/keys.ts';
+import type { ChainParams } from '../../src/core/params/index.ts';
+import { type ChainOptions, type LocalChain, openChain } from '../../src/node/chain/chain.ts';
+import { buildBlock, type TemplateOptions } from '../../src/node/miner/template.ts';
+import { addressOf } from './keys.ts';
 
 export const MINER = new Uint8Array(20).fill(0xee);
-
-/**
- * Devnet with the given keys funded (1,000 FLUX each), no pacing, an easy target, and a genesis
- * `blocksBack` block times in the past so blocks spaced by blockTimeMs stay on schedule.
- */
-export function testParams(
-  keys: KeyPair[],
-  opts: { blocksBack?: number; base?: ChainParams; genesisTime?: number } = {},
-): ChainParams {
-  const base = opts.base ?? devnet;
-  const blocksBack = opts.blocksBack ?? 200;
-  return createParams(base, {
-    genesis: {
-      time: opts.genesisTime ?? Math.floor(Date.now() / 1000) * 1000 - blocksBack * base.blockTimeMs,
-      allocations: keys.map((k) => ({ address: toHex(addressOf(k)), amount: 1_000n * COIN })),
-    },
-    pow: { ...base.pow, pacedMining: false, initialTarget: base.pow.powLimit >> 4n },
-  });
-}
 
 export interface TempChains {
   dir: string;
@@ -65,24 +36,6 @@ export function tempChains(params: ChainParams): TempChains {
     },
   };
 }
-
-export function transfer(
-  params: ChainParams,
-  from: KeyPair,
-  to: Uint8Array,
-  amount: bigint,
-  nonce: number,
-  feePerByte = params.limits.minFeePerByte,
-): Tx {
-  const unsigned = { nonce, fee: 0n, kind: TxKind.transfer, payload: encodeTransfer(to, amount) };
-  const size = txSize({
-    body: { ...unsigned, chainId: params.chainId, sender: from.publicKey },
-    signature: new Uint8Array(64),
-  });
-  return signTx({ ...unsigned, fee: BigInt(size) * feePerByte }, from, params);
-}
-
-export const minFee = (params: ChainParams, tx: Tx) => minimumFee(txSize(tx), params);
 
 /** The next block on `chain`'s tip at the scheduled time (parent time + blockTimeMs). */
 export function nextBlock(

@@ -1,19 +1,18 @@
-// What the end-to-end tests share: running the real `flux` command, and waiting for a condition.
+// Devnets and daemons for the end-to-end tests and the benches: the real `flux` command, `flux
+// devnet up` and its teardown, and one `flux node run` in its own process.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type Docker from 'dockerode';
 import { nodeAlive } from '../../src/cli/devnet.ts';
 import { LABELS } from '../../src/node/fluxos/options.ts';
+import type { CliRun } from './io.ts';
 
 export const FLUX = join(import.meta.dirname, '../../src/cli/flux.ts');
-
-export interface FluxRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+/** The example app's spec (examples/hello-web). */
+export const EXAMPLE = join(import.meta.dirname, '../../examples/hello-web/app.yaml');
 
 /** Runs `flux ARGS` as a child process with extra environment and standard input. */
 export function flux(
@@ -21,7 +20,7 @@ export function flux(
   env: Record<string, string> = {},
   stdin = '',
   timeoutMs = 60_000,
-): Promise<FluxRun> {
+): Promise<CliRun> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
@@ -32,22 +31,6 @@ export function flux(
     );
     child.stdin!.end(stdin);
   });
-}
-
-/** Polls `fn` until it returns a value; fails after `timeoutMs` naming what it waited for. */
-export async function until<T>(
-  what: string | (() => string),
-  fn: () => Promise<T | undefined>,
-  timeoutMs: number,
-  intervalMs = 250,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
 }
 
 /** The last `count` lines of each devnet node's log that match `pattern` (for failure messages). */
@@ -111,6 +94,7 @@ export async function devnetUp(
   env: Record<string, string>,
   nodes: number,
   extra: string[] = [],
+  timeoutMs = 120_000,
 ): Promise<DevnetUp> {
   const r = await flux(
     [
@@ -129,8 +113,41 @@ export async function devnetUp(
     ],
     env,
     '',
-    120_000,
+    timeoutMs,
   );
   assert.equal(r.code, 0, `flux devnet up:\n${r.stderr}`);
   return { ...JSON.parse(r.stdout), stderr: r.stderr };
+}
+
+export interface Fluxd {
+  child: ChildProcess;
+  /** Its first line on stdout (--json): `{event: 'ready', api, ...}`. */
+  ready: Promise<{ event: string; api: string }>;
+  stderr: string[];
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `flux node run --network devnet ARGS --json`; `ready` resolves once it reports on stdout
+ * and fails when it exits first or, with `readyTimeoutMs`, does not report in time.
+ */
+export function spawnFluxd(args: string[], name: string, readyTimeoutMs?: number): Fluxd {
+  const child = spawn(process.execPath, [FLUX, 'node', 'run', '--network', 'devnet', ...args, '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ready = new Promise<{ event: string; api: string }>((resolve, reject) => {
+    const timer =
+      readyTimeoutMs === undefined
+        ? undefined
+        : setTimeout(() => reject(new Error(`${name} did not start:\n${stderr.join('\n')}`)), readyTimeoutMs);
+    exited.then((code) => reject(new Error(`${name} exited with ${code}:\n${stderr.join('\n')}`)));
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      clearTimeout(timer);
+      resolve(JSON.parse(line));
+    });
+  });
+  return { child, ready, stderr, exited };
 }
