@@ -9,8 +9,11 @@ import type { Block, Tx } from '../src/core/codec/types.ts';
 import type { KeyPair } from '../src/core/crypto/keys.ts';
 import { openChain } from '../src/node/chain/chain.ts';
 import { buildBlock } from '../src/node/miner/miner.ts';
-import { Cluster, sleep, testKey, transfer } from '../test/chaos/cluster.ts';
+import { Cluster } from '../test/chaos/cluster.ts';
 import { ChaosNet, chaosUnavailable, logExcerpt, removeStaleNamespaces } from '../test/chaos/net.ts';
+import { labelKey } from '../test/support/keys.ts';
+import { transfer } from '../test/support/tx.ts';
+import { sleep } from '../test/support/wait.ts';
 import { workloadForProfile } from './chain.bench.ts';
 import { type BenchRow, formatRate } from './table.ts';
 
@@ -72,7 +75,7 @@ async function sustained(c: Cluster, keys: KeyPair[]) {
       while (Date.now() - t0 < LOAD_MS) {
         const key = mine[i++ % mine.length];
         const nonce = nonces.get(key) ?? 0;
-        const tx: Tx = transfer(c.params, key, nonce, to, 1_000n, `bench ${k}/${nonce}`);
+        const tx: Tx = transfer(c.params, key, to, 1_000n, nonce, undefined, `bench ${k}/${nonce}`);
         const r = await c.submit(node, tx);
         if (r.ok) {
           ids.push(r.id);
@@ -125,7 +128,7 @@ export async function run(): Promise<BenchRow[]> {
   });
   let cluster: Cluster | undefined;
   try {
-    const keys = Array.from({ length: SENDERS }, (_, i) => testKey(`bench/${i}`));
+    const keys = Array.from({ length: SENDERS }, (_, i) => labelKey(`bench/${i}`));
     cluster = await Cluster.create(net, {
       dir: join(root, 'net'),
       nodes: NODES,

@@ -11,14 +11,15 @@ import { type ApiError, createClient, type FluxClient } from '../../src/api/clie
 import { createContext } from '../../src/cli/context.ts';
 import { devnetGenesisWithNodes } from '../../src/cli/devnet-nodes.ts';
 import { encodeTx } from '../../src/core/codec/ids.ts';
-import { type Tx, TxKind } from '../../src/core/codec/types.ts';
-import { sha256, toHex } from '../../src/core/crypto/hash.ts';
-import { addressBytes, encodeAddress, type KeyPair, keyPairFromSecret } from '../../src/core/crypto/keys.ts';
-import { encodeTransfer, minimumFee, signTx } from '../../src/core/ledger/tx.ts';
+import type { Tx } from '../../src/core/codec/types.ts';
+import { toHex } from '../../src/core/crypto/hash.ts';
+import { addressBytes, encodeAddress, type KeyPair } from '../../src/core/crypto/keys.ts';
 import { type ChainParams, COIN, createParams } from '../../src/core/params/index.ts';
 import { writeDevnetGenesis } from '../../src/node/genesis.ts';
 import { PEER_KEY_FILE } from '../../src/node/node.ts';
 import { loadOrCreatePeerKey, peerIdOf } from '../../src/node/p2p/index.ts';
+import { transfer } from '../support/tx.ts';
+import { sleep } from '../support/wait.ts';
 import { type ChaosNet, logExcerpt, nodeAddress } from './net.ts';
 
 export const FLUX = join(import.meta.dirname, '../../src/cli/flux.ts');
@@ -31,28 +32,6 @@ const CONFIRM_WINDOW = 60;
 /** What a failure message quotes from each node's log. */
 const LOG_PATTERN =
   /banned|ban |reorg|stopped|down|expire|error|refus|isolat|sync from|disconnected|rate|penal|flood|cannot|timed out/i;
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A test key from a label (no wallet involved). */
-export function testKey(label: string): KeyPair {
-  return keyPairFromSecret(sha256(new TextEncoder().encode(`openflux/chaos/${label}`)));
-}
-
-/** A signed transfer of `amount` base units, paying the minimum fee; the memo makes it unique. */
-export function transfer(
-  params: ChainParams,
-  key: KeyPair,
-  nonce: number,
-  to: Uint8Array,
-  amount: bigint,
-  memo: string,
-): Tx {
-  const payload = encodeTransfer(to, amount, new TextEncoder().encode(memo));
-  // Size = 125 fixed bytes + the payload (core/ledger/tx.ts txSize).
-  const fee = minimumFee(125 + payload.length, params);
-  return signTx({ nonce, fee, kind: TxKind.transfer, payload }, key, params);
-}
 
 export interface ChaosNode {
   index: number;
@@ -633,7 +612,7 @@ export class TransferLoad {
     const nonce = resending ? acct.resend! : acct.next;
     let tx = acct.signed.get(nonce);
     if (tx === undefined) {
-      tx = transfer(this.cluster.params, this.keys[i], nonce, sink, 1_000n, `load ${i}/${nonce}`);
+      tx = transfer(this.cluster.params, this.keys[i], sink, 1_000n, nonce, undefined, `load ${i}/${nonce}`);
       acct.signed.set(nonce, tx);
     }
     const r = await this.cluster.submit(i, tx);

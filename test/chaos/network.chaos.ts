@@ -14,7 +14,10 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Tx } from '../../src/core/codec/types.ts';
 import type { KeyPair } from '../../src/core/crypto/keys.ts';
-import { Cluster, NodeWatch, sleep, TransferLoad, testKey, transfer } from './cluster.ts';
+import { labelKey } from '../support/keys.ts';
+import { transfer } from '../support/tx.ts';
+import { sleep } from '../support/wait.ts';
+import { Cluster, NodeWatch, TransferLoad } from './cluster.ts';
 import { ChaosNet, chaosUnavailable, removeStaleNamespaces } from './net.ts';
 
 const NODES = 8;
@@ -42,8 +45,8 @@ const MINED_MS = 60_000;
 
 const ATTACKER = join(import.meta.dirname, 'attacker.ts');
 const unavailable = chaosUnavailable();
-const loadKeys: KeyPair[] = Array.from({ length: NODES }, (_, i) => testKey(`load/${i}`));
-const burstKeys: KeyPair[] = Array.from({ length: BURST.senders }, (_, i) => testKey(`burst/${i}`));
+const loadKeys: KeyPair[] = Array.from({ length: NODES }, (_, i) => labelKey(`load/${i}`));
+const burstKeys: KeyPair[] = Array.from({ length: BURST.senders }, (_, i) => labelKey(`burst/${i}`));
 
 interface Attacker {
   proc: ChildProcess;
@@ -290,7 +293,7 @@ describe(`chaos: ${NODES} nodes in network namespaces, 50-200 ms and 1 % loss be
       // Nonce by nonce over all senders, so a gossiped transaction's predecessor went first.
       for (let nonce = 0; nonce < BURST.txs / BURST.senders; nonce++)
         for (let s = 0; s < BURST.senders; s++)
-          txs.push(transfer(c.params, burstKeys[s], nonce, to, 1_000n, `burst ${s}/${nonce}`));
+          txs.push(transfer(c.params, burstKeys[s], to, 1_000n, nonce, undefined, `burst ${s}/${nonce}`));
       const refused = new Map<string, number>();
       let next = 0;
       let accepted = 0;

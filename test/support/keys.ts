@@ -1,5 +1,5 @@
 // Deterministic keys for tests and benches: each derivation the tests rely on, and addresses of keys.
-import { toHex } from '../../src/core/crypto/hash.ts';
+import { sha256, toHex } from '../../src/core/crypto/hash.ts';
 import { addressBytes, type KeyPair, keyPairFromSecret } from '../../src/core/crypto/keys.ts';
 
 /** Key `n` of the p2p tests' series: secret `n, 0, ..., 0, 0x5a`. */
@@ -29,3 +29,7 @@ export const addressOf = (key: KeyPair): Uint8Array => addressBytes(key.publicKe
 
 /** A key's account id in hex, as genesis allocations and state keys write it. */
 export const idOf = (key: KeyPair): string => toHex(addressOf(key));
+
+/** A key named by a label (one per sender in a load, say): sha256("openflux/test/" + label). */
+export const labelKey = (label: string): KeyPair =>
+  keyPairFromSecret(sha256(new TextEncoder().encode(`openflux/test/${label}`)));

@@ -5,7 +5,7 @@ import { encodeTransfer, minimumFee, signTx, txSize } from '../../src/core/ledge
 import { type ChainParams, COIN } from '../../src/core/params/index.ts';
 import { addressOf, testKey } from './keys.ts';
 
-/** A transfer paying `feePerByte` for its exact size (default: the minimum fee). */
+/** A transfer paying `feePerByte` for its exact size (default: the minimum fee), with an optional memo. */
 export function transfer(
   params: ChainParams,
   from: KeyPair,
@@ -13,8 +13,10 @@ export function transfer(
   amount: bigint,
   nonce: number,
   feePerByte = params.limits.minFeePerByte,
+  memo?: string,
 ): Tx {
-  const unsigned = { nonce, fee: 0n, kind: TxKind.transfer, payload: encodeTransfer(to, amount) };
+  const payload = encodeTransfer(to, amount, memo === undefined ? undefined : new TextEncoder().encode(memo));
+  const unsigned = { nonce, fee: 0n, kind: TxKind.transfer, payload };
   const size = txSize({
     body: { ...unsigned, chainId: params.chainId, sender: from.publicKey },
     signature: new Uint8Array(64),
