@@ -300,8 +300,9 @@ function durationSec(value: unknown): number | undefined {
   return seen === value.trim() && seen ? total : undefined;
 }
 
+// curl and wget take a URL without a scheme as http://.
 const HTTP_URL =
-  /\bhttps?:\/\/(?:localhost|127\.0\.0\.1|0\.0\.0\.0)(?::(\d+))?(\/[\x21\x23-\x26\x28-\x5b\x5d-\x7e]*)?/;
+  /(?:\bhttps?:\/\/|(?<![\w/.:@-]))(?:localhost|127\.0\.0\.1|0\.0\.0\.0)(?::(\d+))?(\/[\x21\x23-\x26\x28-\x5b\x5d-\x7e]*)?/;
 
 /** A compose healthcheck as the spec's check: an HTTP GET of a localhost URL (curl/wget), else none. */
 function healthCheckOf(
@@ -324,7 +325,7 @@ function healthCheckOf(
   const url = /\b(curl|wget)\b/.test(line) ? HTTP_URL.exec(line) : null;
   if (!url) {
     dropped.push(
-      `${where}.healthcheck: ${JSON.stringify(line)} is not an HTTP GET of a localhost URL; the ingress checks a TCP connect instead`,
+      `${where}.healthcheck: ${JSON.stringify(line)} is not an HTTP GET of a localhost URL (curl or wget), the only command check a spec carries; left out`,
     );
     return undefined;
   }

@@ -106,7 +106,7 @@ const Component = z.strictObject({
     .array(
       z
         .string({ error: 'must be a string' })
-        .max(1024)
+        .max(1024, { error: 'at most 1024 characters' })
         .refine((a) => !CONTROL.test(a), { error: CONTROL_RULE }),
       { error: 'must be a list of strings' },
     )
