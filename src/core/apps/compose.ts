@@ -379,7 +379,7 @@ export function convertCompose(
   let parsed: unknown;
   try {
     // `<<: *anchor` merge keys are YAML 1.1; compose files rely on them (x-common blocks).
-    parsed = parseYaml(text, { merge: true, maxAliasCount: 1000 });
+    parsed = parseYaml(text, { merge: true, maxAliasCount: 100 });
   } catch (e) {
     const err = e as Error & { linePos?: Array<{ line: number; col: number }> };
     const at = err.linePos?.[0];
