@@ -391,7 +391,9 @@ export function convertCompose(
       defaults,
     };
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+  if (parsed === null || parsed === undefined)
+    return { spec: {}, result: refusal('compose file is empty'), dropped, defaults };
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
     return {
       spec: {},
       result: refusal('compose file is not a mapping (expected services: ...)'),
