@@ -6,7 +6,7 @@ import { formatFlux } from '../api/amount.ts';
 import type { AppStatusJson } from '../api/app-routes.ts';
 import { createClient } from '../api/client.ts';
 import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT, hostOfEndpoint } from '../api/ingress.ts';
-import { convertCompose } from '../core/apps/compose.ts';
+import { convertCompose, parseEnvFile } from '../core/apps/compose.ts';
 import {
   encodeAppCancel,
   encodeAppExtend,
@@ -286,7 +286,18 @@ export async function appConvert(ctx: CommandContext): Promise<number> {
   const network = ((ctx.values.network as string | undefined) ?? 'mainnet') as NetworkName;
   const params = presets[network];
   if (!params) throw new CliError(`--network must be mainnet, testnet or devnet, not ${network}`, 2);
-  const c = convertCompose(text, params, { name: ctx.values.name as string | undefined });
+  // Compose's order: the env file, then this shell's environment over it. Core only sees the result.
+  const envFile = ctx.values['env-file'] as string | undefined;
+  const fileVars = envFile
+    ? parseEnvFile(
+        await readFile(envFile, 'utf8').catch((e: Error) => {
+          throw new CliError(`cannot read ${envFile}: ${e.message}`, 2);
+        }),
+      )
+    : {};
+  const variables: Record<string, string> = { ...fileVars };
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) variables[k] = v;
+  const c = convertCompose(text, params, { name: ctx.values.name as string | undefined, variables });
   // Nothing to convert (the file is not YAML, or not a compose file): say why, print no spec.
   if (!c.result.ok && c.result.error.issues.length === 0)
     throw new CliError(`${file}: ${c.result.error.message}`, 1);

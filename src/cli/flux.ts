@@ -371,9 +371,15 @@ const commands: Record<string, Command> = {
     run: async (ctx) => (await import('./apps.ts')).appLogs(ctx),
   },
   'app convert': {
-    usage: 'flux app convert docker-compose.yml [--name NAME] [--network N] [-o APP.yaml]',
-    summary: 'turn a compose file into an app spec; says what it could not carry over',
-    options: { name: { type: 'string' }, network: { type: 'string' }, out: { type: 'string', short: 'o' } },
+    usage: 'flux app convert docker-compose.yml [--env-file .env] [--name NAME] [--network N] [-o APP.yaml]',
+    summary:
+      "turn a compose file into an app spec (variables from --env-file, then this shell's environment, which wins as in docker compose); says what it could not carry over",
+    options: {
+      'env-file': { type: 'string' },
+      name: { type: 'string' },
+      network: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+    },
     args: [1, 1],
     run: async (ctx) => (await import('./apps.ts')).appConvert(ctx),
   },

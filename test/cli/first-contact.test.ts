@@ -12,10 +12,10 @@ const flux = join(root, 'bin', 'flux.js');
 const dir = mkdtempSync(join(tmpdir(), 'openflux-first-'));
 
 /** Runs `flux ARGS` as a user would, with the Node given (default: this one, Node 24). */
-function run(args: string[], node = process.execPath) {
+function run(args: string[], node = process.execPath, env: Record<string, string> = {}) {
   const r = spawnSync(node, [flux, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, FLUX_API: 'http://127.0.0.1:9' },
+    env: { ...process.env, FLUX_API: 'http://127.0.0.1:9', ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -78,6 +78,38 @@ describe('first contact', () => {
     const r = run(['app', 'convert', bad]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /bad\.yml: compose file is not YAML/);
+    assert.match(r.stderr, /bad\.yml: compose file is not YAML: line 4, column 1: /);
+  });
+
+  it("app convert reads --env-file, and this shell's environment over it", () => {
+    const compose = join(dir, 'env-compose.yml');
+    const envFile = join(dir, 'vars.env');
+    writeFileSync(
+      compose,
+      [
+        'services:',
+        '  web:',
+        `    image: nginx:\${TAG}`,
+        '    ports: ["80:80"]',
+        '    environment:',
+        '      - FROM_SHELL',
+        `      - GREETING=\${HELLO:-hi}`,
+        '      - NOWHERE',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(envFile, 'TAG=1.0\nHELLO=hello\n');
+    const r = run(['app', 'convert', compose, '--env-file', envFile, '--name', 'envapp'], process.execPath, {
+      TAG: '1.27',
+      FROM_SHELL: 'shell',
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /image: nginx:1\.27/);
+    assert.match(r.stdout, /FROM_SHELL: shell/);
+    assert.match(r.stdout, /GREETING: hello/);
+    assert.match(r.stderr, /not carried over: services\.web\.environment\.NOWHERE: has no value/);
+    assert.match(r.stderr, /host port 80 -> 8080; the ingress serves it as envapp\.<domain>/);
+    const help = run(['app', 'convert', '--help']);
+    assert.match(help.stdout, /--env-file \.env/);
   });
 });

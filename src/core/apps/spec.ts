@@ -8,8 +8,12 @@ import { REGION_PATTERN, REGION_RULE } from '../nodes/region.ts';
 import type { ChainParams } from '../params/index.ts';
 
 export const APP_NAME = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const COMPONENT_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]?$/;
+/** NUL and every other control character (C0, DEL, C1): Docker cannot pass NUL, and the rest hide in logs and terminals. */
+const CONTROL = /\p{Cc}/u;
+const CONTROL_RULE = 'must not contain NUL or other control characters (tab and newline included)';
+export const ENV_NAME_RULE = 'environment names are letters, digits and _, not starting with a digit';
 
 // Docker's reference grammar: [domain[:port]/]path[:tag][@sha256:digest], lowercase path.
 const DOMAIN =
@@ -90,17 +94,22 @@ const Component = z.strictObject({
     .default([]),
   env: z
     .record(
-      z
-        .string()
-        .regex(ENV_NAME, { error: 'environment names are letters, digits and _, not starting with a digit' }),
+      z.string().regex(ENV_NAME, { error: ENV_NAME_RULE }),
       z
         .string({ error: 'environment values must be strings' })
-        .max(1024, { error: 'at most 1024 characters' }),
+        .max(1024, { error: 'at most 1024 characters' })
+        .refine((v) => !CONTROL.test(v), { error: CONTROL_RULE }),
     )
     .refine((e) => Object.keys(e).length <= 64, { error: 'at most 64 environment variables' })
     .default({}),
   command: z
-    .array(z.string({ error: 'must be a string' }).max(1024), { error: 'must be a list of strings' })
+    .array(
+      z
+        .string({ error: 'must be a string' })
+        .max(1024, { error: 'at most 1024 characters' })
+        .refine((a) => !CONTROL.test(a), { error: CONTROL_RULE }),
+      { error: 'must be a list of strings' },
+    )
     .max(64, { error: 'at most 64 arguments' })
     .optional(),
   cpu: z
@@ -126,7 +135,11 @@ const SpecShape = z.strictObject({
   name: z.string({ error: 'must be a string' }).regex(APP_NAME, {
     error: 'must be 3-32 lowercase letters, digits or hyphens, starting with a letter',
   }),
-  description: z.string().max(256, { error: 'at most 256 characters' }).default(''),
+  description: z
+    .string()
+    .max(256, { error: 'at most 256 characters' })
+    .refine((d) => !CONTROL.test(d), { error: CONTROL_RULE })
+    .default(''),
   owner: z.string().optional().describe('informational; the chain records the signer'),
   instances: z
     .number({ error: 'must be a number' })
@@ -218,7 +231,17 @@ export function largestTier(params: ChainParams): {
 export function validateAppSpec(input: unknown, params: ChainParams): SpecResult {
   const parsed = SpecShape.safeParse(input);
   if (!parsed.success) {
-    return bad(parsed.error.issues.map((i) => ({ field: pathOf(i.path), message: i.message })));
+    return bad(
+      parsed.error.issues.map((i) =>
+        // A refused record key (an env name) carries the rule in its nested issue, not in its own message.
+        i.code === 'invalid_key'
+          ? {
+              field: pathOf(i.path.slice(0, -1)),
+              message: `${JSON.stringify(String(i.path.at(-1)))}: ${i.issues[0]?.message ?? i.message}`,
+            }
+          : { field: pathOf(i.path), message: i.message },
+      ),
+    );
   }
   const spec = parsed.data;
   const issues: SpecIssue[] = [];
