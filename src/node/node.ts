@@ -22,6 +22,7 @@ import {
   saveReport,
 } from './fluxnode/operator.ts';
 import { type ConfirmService, startConfirmService } from './fluxnode/service.ts';
+import { createIptablesFirewall, type HostFirewall } from './fluxos/firewall.ts';
 import { createPlacement } from './fluxos/placement.ts';
 import { createDockerRuntime, type Runtime } from './fluxos/runtime.ts';
 import { type FluxOs, startFluxOs } from './fluxos/service.ts';
@@ -104,6 +105,8 @@ export interface NodeOptions {
   fluxos?:
     | {
         runtime?: Runtime;
+        /** Keeps app containers off this machine's ports (default: iptables, see fluxos/firewall.ts). */
+        firewall?: HostFirewall;
         hostAddress?: string;
         intervalMs?: number;
         /** Remove this node's app containers when it stops (devnet nodes). */
@@ -277,6 +280,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
           fo.hostAddress ?? (apiHost && apiHost !== '0.0.0.0' && apiHost !== '::' ? apiHost : '0.0.0.0'),
         intervalMs: fo.intervalMs,
         removeOnClose: fo.removeOnClose,
+        firewall: fo.firewall ?? createIptablesFirewall(),
         liveness,
         log,
       });

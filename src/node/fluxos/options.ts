@@ -1,7 +1,9 @@
 // App spec -> Docker container create options: a pure function, tested without Docker. Every
 // container is tied to its node, app, component and spec revision by labels; its name carries the
-// node id (devnet nodes share one engine); published ports bind to the node's own address.
-import type { ContainerCreateOptions } from 'dockerode';
+// node id (devnet nodes share one engine); published ports bind to the node's own address. Each
+// app has one user-defined bridge per node; its components find each other there by name.
+import { createHash } from 'node:crypto';
+import type { ContainerCreateOptions, NetworkCreateOptions } from 'dockerode';
 import type { AppComponent, AppSpec } from '../../core/apps/spec.ts';
 
 export const LABELS = {
@@ -13,6 +15,12 @@ export const LABELS = {
   component: 'org.openflux.component',
   revision: 'org.openflux.revision',
 } as const;
+
+/**
+ * Every app bridge's host-side interface starts with this (Linux allows 15 characters), so one
+ * firewall rule (`-i ofx+`, firewall.ts) walls all of them off from the node itself.
+ */
+export const APP_BRIDGE_PREFIX = 'ofx';
 
 /** Processes a container may run: enough for a web server, not for a fork bomb. */
 export const PIDS_LIMIT = 256;
@@ -39,8 +47,52 @@ export function containerName(network: string, nodeId: string, app: string, comp
   return `flux-${network}-${nodeId.slice(0, 12)}-${app}-${component}`;
 }
 
+/** `ofx-<network>-<first 12 of node id>-<app>`: the app's own Docker network on this node. */
+export function appNetworkName(network: string, nodeId: string, app: string): string {
+  return `ofx-${network}-${nodeId.slice(0, 12)}-${app}`;
+}
+
+/** The bridge interface of an app network: `ofx` + 12 hex of a hash of its name (15 characters). */
+export function appBridgeName(networkName: string): string {
+  return APP_BRIDGE_PREFIX + createHash('sha256').update(networkName).digest('hex').slice(0, 12);
+}
+
+/** An app publishes nothing: its network can be `internal` (no route out, nothing in). */
+export function publishesNothing(app: AppSpec): boolean {
+  return app.components.every((c) => c.ports.length === 0);
+}
+
+export interface NetworkTarget {
+  network: string;
+  nodeId: string;
+  app: AppSpec;
+}
+
+/**
+ * A user-defined bridge for one app on one node. `Internal` only when no component publishes a
+ * port: Docker publishes no port from an internal network, and the ingress reaches instances
+ * through the ports published on the node's address.
+ */
+export function networkOptions(t: NetworkTarget): NetworkCreateOptions {
+  const name = appNetworkName(t.network, t.nodeId, t.app.name);
+  return {
+    Name: name,
+    CheckDuplicate: true,
+    Driver: 'bridge',
+    Internal: publishesNothing(t.app),
+    Labels: {
+      [LABELS.managed]: '1',
+      [LABELS.network]: t.network,
+      [LABELS.node]: t.nodeId,
+      [LABELS.app]: t.app.name,
+    },
+    Options: { 'com.docker.network.bridge.name': appBridgeName(name) },
+  };
+}
+
 export function containerOptions(t: ContainerTarget): ContainerCreateOptions {
   const c = t.component;
+  const appNetwork = appNetworkName(t.network, t.nodeId, t.app.name);
   const exposed: Record<string, object> = {};
   const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
   for (const p of c.ports) {
@@ -77,9 +129,13 @@ export function containerOptions(t: ContainerTarget): ContainerCreateOptions {
       CapDrop: ['ALL'],
       CapAdd: KEPT_CAPABILITIES,
       PortBindings: bindings,
+      // The app's own bridge, never Docker's default one: other apps are not on it.
+      NetworkMode: appNetwork,
       // The reconciler restarts crashed containers itself, with backoff, and reports it.
       RestartPolicy: { Name: 'no' },
       LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2' } },
     },
+    // `postgres://…@db:5432` from a sibling component: its name is its alias on the app network.
+    NetworkingConfig: { EndpointsConfig: { [appNetwork]: { Aliases: [c.name] } } },
   };
 }

@@ -3,10 +3,20 @@
 // longer assigned or of an older spec revision, then for every assigned app and component find or
 // pull the image, create, start, and restart a crashed container with exponential backoff. Every
 // app is handled on its own: one that fails is reported with the reason and does not block others.
+// Each app gets its own Docker network on this node (created before its containers, removed once
+// the app no longer runs here); the host firewall walls those networks off from the node.
 import type { AppSpec } from '../../core/apps/spec.ts';
 import { serialPasses } from '../passes.ts';
-import { containerName, containerOptions, LABELS } from './options.ts';
-import { type ContainerSummary, engineMessage, type Runtime } from './runtime.ts';
+import type { HostFirewall } from './firewall.ts';
+import {
+  appNetworkName,
+  containerName,
+  containerOptions,
+  LABELS,
+  networkOptions,
+  publishesNothing,
+} from './options.ts';
+import { type ContainerSummary, engineMessage, type NetworkSummary, type Runtime } from './runtime.ts';
 
 export type InstanceState = 'pulling' | 'starting' | 'running' | 'restarting' | 'failed';
 
@@ -47,6 +57,11 @@ export interface ReconcilerOptions {
   hostAddress: string;
   /** The apps placement assigns to this node now. */
   assigned: () => AssignedApp[];
+  /**
+   * Keeps app containers from reaching the node (its API and p2p ports). Without one, nothing
+   * does: only tests that bring their own leave it out. An app whose wall cannot be put up fails.
+   */
+  firewall?: HostFirewall;
   intervalMs?: number;
   backoff?: { baseMs: number; maxMs: number };
   /** A container running this long has its restart count reset. */
@@ -104,6 +119,31 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     } catch (e) {
       throw new Error(`image ${image} is not on this node and could not be pulled: ${engineMessage(e)}`);
     }
+  }
+
+  /** Marks every component of an app failed (its network or wall could not be set up). */
+  function failApp(nodeId: string, app: AssignedApp, reason: string): void {
+    for (const c of app.spec.components) {
+      const name = containerName(o.network, nodeId, app.spec.name, c.name);
+      const t: Tracked = tracked.get(name) ?? {
+        app: app.spec.name,
+        name: c.name,
+        revision: app.revision,
+        state: 'starting',
+        since: now(),
+        restarts: 0,
+        nextTryAt: 0,
+      };
+      t.revision = app.revision;
+      set(name, t, 'failed', reason);
+    }
+  }
+
+  let wallUntil = 0;
+  async function ensureWall(): Promise<void> {
+    if (!o.firewall || now() < wallUntil) return;
+    await o.firewall.ensure();
+    wallUntil = now() + 30_000; // someone may flush the rules: look again now and then
   }
 
   async function reconcileComponent(
@@ -208,27 +248,48 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       engineDown = `the Docker engine on this node does not answer: ${engineMessage(e)}`;
       return;
     }
-    const wanted = new Map<string, number>();
+    const wanted = new Map<string, { revision: number; network: string }>();
     for (const a of assigned)
       for (const c of a.spec.components)
-        wanted.set(containerName(o.network, nodeId, a.spec.name, c.name), a.revision);
+        wanted.set(containerName(o.network, nodeId, a.spec.name, c.name), {
+          revision: a.revision,
+          network: appNetworkName(o.network, nodeId, a.spec.name),
+        });
     const byName = new Map<string, ContainerSummary>();
     for (const c of actual) {
-      const revision = wanted.get(c.name);
-      if (revision === undefined || c.labels[LABELS.revision] !== String(revision)) {
+      const w = wanted.get(c.name);
+      // One on another network (Docker's default bridge, before app networks) is re-created too.
+      const stale = w !== undefined && c.labels[LABELS.revision] !== String(w.revision);
+      const offNetwork = w !== undefined && !stale && !c.networks.includes(w.network);
+      if (w === undefined || stale || offNetwork) {
         try {
           await o.runtime.remove(c.id);
-          log(`fluxos: removed ${c.name}${revision === undefined ? '' : ' (new revision)'}`);
+          log(
+            `fluxos: removed ${c.name}${stale ? ' (new revision)' : offNetwork ? ' (not on its app network)' : ''}`,
+          );
         } catch (e) {
           log(`fluxos: could not remove ${c.name}: ${engineMessage(e)}`);
         }
-        if (revision !== undefined) tracked.delete(c.name);
+        if (w !== undefined) tracked.delete(c.name);
         continue;
       }
       byName.set(c.name, c);
     }
     for (const key of [...tracked.keys()]) if (!wanted.has(key)) tracked.delete(key);
+    const networks = await reconcileNetworks(nodeId, assigned);
     for (const app of assigned) {
+      const net = appNetworkName(o.network, nodeId, app.spec.name);
+      try {
+        await ensureWall();
+        if (!networks.has(net)) {
+          await o.runtime.createNetwork(networkOptions({ network: o.network, nodeId, app: app.spec }));
+          networks.add(net);
+        }
+      } catch (e) {
+        failApp(nodeId, app, `no network for the app: ${engineMessage(e)}`);
+        continue;
+      }
+      // In spec order: the spec has no depends_on; a component that needs another retries itself.
       for (let i = 0; i < app.spec.components.length; i++) {
         const name = containerName(o.network, nodeId, app.spec.name, app.spec.components[i].name);
         try {
@@ -238,6 +299,42 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
         }
       }
     }
+  }
+
+  /**
+   * Removes this node's app networks that no app here needs any more (their containers are gone
+   * by now), and those whose `internal` no longer fits the spec (a new revision publishes a port,
+   * or stops publishing); returns the names of those that stay.
+   */
+  async function reconcileNetworks(nodeId: string, assigned: AssignedApp[]): Promise<Set<string>> {
+    const keep = new Set<string>();
+    let found: NetworkSummary[];
+    try {
+      found = await o.runtime.listNetworks({ [LABELS.network]: o.network, [LABELS.node]: nodeId });
+    } catch (e) {
+      log(`fluxos: could not list app networks: ${engineMessage(e)}`);
+      return keep;
+    }
+    const byApp = new Map(assigned.map((a) => [a.spec.name, a.spec]));
+    for (const n of found) {
+      const spec = byApp.get(n.labels[LABELS.app] ?? '');
+      const fits =
+        spec !== undefined &&
+        n.name === appNetworkName(o.network, nodeId, spec.name) &&
+        n.internal === publishesNothing(spec);
+      if (fits) {
+        keep.add(n.name);
+        continue;
+      }
+      try {
+        await o.runtime.removeNetwork(n.id);
+        log(`fluxos: removed network ${n.name}${spec ? ' (internal changes)' : ''}`);
+      } catch (e) {
+        log(`fluxos: could not remove network ${n.name}: ${engineMessage(e)}`);
+        if (spec !== undefined) keep.add(n.name); // still there: do not try to create it again
+      }
+    }
+    return keep;
   }
 
   const passes = serialPasses(pass);

@@ -1,13 +1,22 @@
 // The container engine as the node agent sees it: a small interface, implemented over dockerode.
 // The Docker client is passed in (never built at import time), so tests and nodes choose it.
 import type Docker from 'dockerode';
-import type { ContainerCreateOptions } from 'dockerode';
+import type { ContainerCreateOptions, NetworkCreateOptions } from 'dockerode';
 
 export interface ContainerSummary {
   id: string;
   name: string;
   /** Docker's state: created, running, exited, dead, restarting, paused, removing. */
   state: string;
+  labels: Record<string, string>;
+  /** Names of the Docker networks it is attached to. */
+  networks: string[];
+}
+
+export interface NetworkSummary {
+  id: string;
+  name: string;
+  internal: boolean;
   labels: Record<string, string>;
 }
 
@@ -30,6 +39,11 @@ export interface Runtime {
   start(id: string): Promise<void>;
   /** Stops and removes; a container that is already gone is not an error. */
   remove(id: string): Promise<void>;
+  /** Networks carrying every one of these labels. */
+  listNetworks(labels: Record<string, string>): Promise<NetworkSummary[]>;
+  createNetwork(options: NetworkCreateOptions): Promise<string>;
+  /** A network that is already gone is not an error. */
+  removeNetwork(id: string): Promise<void>;
   /** The last `tail` lines of stdout and stderr, with timestamps when asked. */
   logs(id: string, opts: { tail: number; since?: number; timestamps?: boolean }): Promise<string>;
 }
@@ -61,7 +75,30 @@ export function createDockerRuntime(docker: Docker): Runtime {
         name: (c.Names[0] ?? '').replace(/^\//, ''),
         state: c.State,
         labels: c.Labels ?? {},
+        networks: Object.keys(c.NetworkSettings?.Networks ?? {}),
       }));
+    },
+    async listNetworks(labels) {
+      const found = await docker.listNetworks({
+        filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
+      });
+      return found.map((n) => ({
+        id: n.Id,
+        name: n.Name,
+        internal: n.Internal === true,
+        labels: n.Labels ?? {},
+      }));
+    },
+    async createNetwork(options) {
+      const n = await docker.createNetwork(options);
+      return n.id;
+    },
+    async removeNetwork(id) {
+      try {
+        await docker.getNetwork(id).remove();
+      } catch (e) {
+        if (statusOf(e) !== 404) throw e;
+      }
     },
     async inspect(id) {
       const c = await docker.getContainer(id).inspect();
@@ -70,6 +107,7 @@ export function createDockerRuntime(docker: Docker): Runtime {
         name: c.Name.replace(/^\//, ''),
         state: c.State.Status,
         labels: c.Config.Labels ?? {},
+        networks: Object.keys(c.NetworkSettings?.Networks ?? {}),
         startedAt: c.State.StartedAt,
         finishedAt: c.State.FinishedAt,
         exitCode: c.State.ExitCode,

@@ -5,6 +5,7 @@ import { toHex } from '../../core/crypto/hash.ts';
 import { NodeStatus } from '../../core/nodes/types.ts';
 import type { Chain } from '../chain/types.ts';
 import type { Liveness } from '../liveness/service.ts';
+import type { HostFirewall } from './firewall.ts';
 import { containerName, LABELS } from './options.ts';
 import type { PlacementView } from './placement.ts';
 import { type AssignedApp, createReconciler, type LocalAppStatus, type Reconciler } from './reconciler.ts';
@@ -31,6 +32,8 @@ export interface FluxOsOptions {
   runtime: Runtime;
   /** Where published ports bind: the node's own address. */
   hostAddress: string;
+  /** Walls app containers off from this machine (firewall.ts). */
+  firewall?: HostFirewall;
   /** This node's view of which FluxNodes are alive: a change asks for a pass; a hand-over waits for the new hosts. */
   liveness?: Liveness;
   intervalMs?: number;
@@ -53,6 +56,7 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
     network,
     nodeId,
     hostAddress: o.hostAddress,
+    firewall: o.firewall,
     intervalMs: o.intervalMs,
     log: o.log,
     assigned: () => {
@@ -128,6 +132,11 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
           me === undefined ? [] : await o.runtime.list({ [LABELS.network]: network, [LABELS.node]: me });
         for (const c of mine) await o.runtime.remove(c.id).catch(() => undefined);
         if (mine.length > 0) o.log?.(`fluxos: removed ${mine.length} container(s) of this node`);
+        const nets =
+          me === undefined
+            ? []
+            : await o.runtime.listNetworks({ [LABELS.network]: network, [LABELS.node]: me }).catch(() => []);
+        for (const n of nets) await o.runtime.removeNetwork(n.id).catch(() => undefined);
       })();
       return closed;
     },

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateAppSpec } from '../../../src/core/apps/spec.ts';
 import { mainnet } from '../../../src/core/params/index.ts';
-import { containerName, containerOptions, LABELS, PIDS_LIMIT } from '../../../src/node/fluxos/options.ts';
+import {
+  APP_BRIDGE_PREFIX,
+  appNetworkName,
+  containerName,
+  containerOptions,
+  LABELS,
+  networkOptions,
+  PIDS_LIMIT,
+} from '../../../src/node/fluxos/options.ts';
 import { GOOD } from '../../core/apps/fixtures.ts';
 
 const NODE = 'ab'.repeat(32);
@@ -58,5 +66,35 @@ describe('container options', () => {
     assert.equal(o.Image, 'openflux/hello:1');
     assert.deepEqual(o.Cmd, ['httpd', '-f']);
     assert.deepEqual(o.Env, ['GREETING=hi', 'FLUX_APP=hello-web', 'FLUX_COMPONENT=web']);
+  });
+});
+
+describe('app network options', () => {
+  it('attaches each component to its app network under its own name, never to the default bridge', () => {
+    const t = target();
+    const o = containerOptions(t);
+    const net = appNetworkName(t.network, NODE, t.app.name);
+    assert.equal(net, `ofx-c0ffee000001-${NODE.slice(0, 12)}-${t.app.name}`);
+    assert.equal(o.HostConfig?.NetworkMode, net);
+    assert.deepEqual(o.NetworkingConfig?.EndpointsConfig?.[net]?.Aliases, [t.component.name]);
+  });
+
+  it('is internal only when no component publishes a port, on a bridge the host firewall matches', () => {
+    const t = target();
+    const published = networkOptions(t);
+    assert.equal(published.Internal, false);
+    const quiet = networkOptions({
+      ...t,
+      app: { ...t.app, components: t.app.components.map((c) => ({ ...c, ports: [] })) },
+    });
+    assert.equal(quiet.Internal, true);
+    const bridge = published.Options?.['com.docker.network.bridge.name'] ?? '';
+    assert.ok(bridge.startsWith(APP_BRIDGE_PREFIX) && bridge.length <= 15, bridge);
+    assert.deepEqual(published.Labels, {
+      [LABELS.managed]: '1',
+      [LABELS.network]: 'c0ffee000001',
+      [LABELS.node]: NODE,
+      [LABELS.app]: t.app.name,
+    });
   });
 });
