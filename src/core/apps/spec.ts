@@ -11,8 +11,16 @@ export const APP_NAME = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const COMPONENT_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]?$/;
 /** NUL and every other control character (C0, DEL, C1): Docker cannot pass NUL, and the rest hide in logs and terminals. */
+/** In a one-line field (the description): any control character. */
 const CONTROL = /\p{Cc}/u;
 const CONTROL_RULE = 'must not contain NUL or other control characters (tab and newline included)';
+/**
+ * In an environment value or a command argument: any but tab and newline, which a shell script
+ * (`sh -c "..."` over several lines, as compose files carry) legitimately holds.
+ */
+const CONTROL_IN_VALUE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/u;
+const CONTROL_IN_VALUE_RULE =
+  'must not contain NUL or other control characters (tab and newline are allowed)';
 export const ENV_NAME_RULE = 'environment names are letters, digits and _, not starting with a digit';
 
 // Docker's reference grammar: [domain[:port]/]path[:tag][@sha256:digest], lowercase path.
@@ -98,7 +106,7 @@ const Component = z.strictObject({
       z
         .string({ error: 'environment values must be strings' })
         .max(1024, { error: 'at most 1024 characters' })
-        .refine((v) => !CONTROL.test(v), { error: CONTROL_RULE }),
+        .refine((v) => !CONTROL_IN_VALUE.test(v), { error: CONTROL_IN_VALUE_RULE }),
     )
     .refine((e) => Object.keys(e).length <= 64, { error: 'at most 64 environment variables' })
     .default({}),
@@ -107,7 +115,7 @@ const Component = z.strictObject({
       z
         .string({ error: 'must be a string' })
         .max(1024, { error: 'at most 1024 characters' })
-        .refine((a) => !CONTROL.test(a), { error: CONTROL_RULE }),
+        .refine((a) => !CONTROL_IN_VALUE.test(a), { error: CONTROL_IN_VALUE_RULE }),
       { error: 'must be a list of strings' },
     )
     .max(64, { error: 'at most 64 arguments' })

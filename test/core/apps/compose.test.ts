@@ -219,7 +219,7 @@ describe('spec refuses control characters', () => {
     ['components[0].env.A', (c: Record<string, unknown>) => Object.assign(c, { env: { A: 'a\u0000b' } })],
     [
       'components[0].command[1]',
-      (c: Record<string, unknown>) => Object.assign(c, { command: ['sh', 'a\nb'] }),
+      (c: Record<string, unknown>) => Object.assign(c, { command: ['sh', 'a\u0000b'] }),
     ],
     [
       'components[0].env.B',
@@ -239,6 +239,15 @@ describe('spec refuses control characters', () => {
       );
     });
   }
+  it('lets a multi-line shell script through in a command and an environment value', () => {
+    const spec = structuredClone(GOOD) as { components: Array<Record<string, unknown>> };
+    Object.assign(spec.components[0], {
+      command: ['sh', '-c', 'set -e\n\tmkdir -p /data\n'],
+      env: { S: 'a\tb\nc' },
+    });
+    const r = validateAppSpec(spec, mainnet);
+    assert.equal(r.ok, true, r.ok ? '' : r.error.message);
+  });
   it('names the description', () => {
     const r = validateAppSpec({ ...structuredClone(GOOD), description: 'bell\u0007' }, mainnet);
     assert.match(r.ok ? '' : r.error.message, /^description: must not contain NUL/);
