@@ -18,7 +18,7 @@ const CONTROL_RULE = 'must not contain NUL or other control characters (tab and 
  * In an environment value or a command argument: any but tab and newline, which a shell script
  * (`sh -c "..."` over several lines, as compose files carry) legitimately holds.
  */
-const CONTROL_IN_VALUE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/u;
+const CONTROL_IN_VALUE = /[\p{Cc}--[\t\n]]/v;
 const CONTROL_IN_VALUE_RULE =
   'must not contain NUL or other control characters (tab and newline are allowed)';
 export const ENV_NAME_RULE = 'environment names are letters, digits and _, not starting with a digit';
