@@ -1,5 +1,6 @@
 // FluxOS applications: spec, price, transactions, placement, compose conversion.
 export * from './compose.ts';
+export * from './flux-spec.ts';
 export * from './handlers.ts';
 export * from './placement.ts';
 export * from './price.ts';
