@@ -1,4 +1,4 @@
-// `flux app price|deploy|status|list|logs|url|update|extend|cancel|convert|build-example`.
+// `flux app price|deploy|status|list|logs|url|update|extend|cancel|convert|import-flux|build-example`.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
@@ -7,6 +7,7 @@ import type { AppStatusJson } from '../api/app-routes.ts';
 import { createClient } from '../api/client.ts';
 import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT, hostOfEndpoint } from '../api/ingress.ts';
 import { convertCompose, parseEnvFile } from '../core/apps/compose.ts';
+import { importFluxSpec } from '../core/apps/flux-spec.ts';
 import {
   encodeAppCancel,
   encodeAppExtend,
@@ -314,6 +315,34 @@ export async function appConvert(ctx: CommandContext): Promise<number> {
       dropped: c.dropped,
       defaults: c.defaults,
     },
+    out ? `wrote ${out}` : yaml,
+  );
+  return c.result.ok ? 0 : 1;
+}
+
+export async function appImportFlux(ctx: CommandContext): Promise<number> {
+  const file = ctx.positionals[0];
+  const text = await readFile(file, 'utf8').catch((e: Error) => {
+    throw new CliError(`cannot read ${file}: ${e.message}`, 2);
+  });
+  const network = ((ctx.values.network as string | undefined) ?? 'mainnet') as NetworkName;
+  const params = presets[network];
+  if (!params) throw new CliError(`--network must be mainnet, testnet or devnet, not ${network}`, 2);
+  const c = importFluxSpec(text, params, { name: ctx.values.name as string | undefined });
+  // Nothing to import (not JSON, an unknown version, an encrypted enterprise app): say why, print no spec.
+  if (!c.result.ok && c.result.error.issues.length === 0) {
+    for (const d of c.dropped) ctx.note(`not carried over: ${d}`);
+    throw new CliError(`${file}: ${c.result.error.message}`, 1);
+  }
+  const spec = c.result.ok ? c.result.spec : c.spec;
+  const yaml = `# imported from ${file} (FluxOS spec) by flux app import-flux\n${toYaml(spec)}`;
+  for (const d of c.dropped) ctx.note(`not carried over: ${d}`);
+  for (const d of c.defaults) ctx.note(`default: ${d}`);
+  if (!c.result.ok) for (const i of c.result.error.issues) ctx.note(`invalid: ${i.field}: ${i.message}`);
+  const out = ctx.values.out as string | undefined;
+  if (out) await writeFile(out, yaml);
+  ctx.emit(
+    { spec, valid: c.result.ok, dropped: c.dropped, defaults: c.defaults },
     out ? `wrote ${out}` : yaml,
   );
   return c.result.ok ? 0 : 1;

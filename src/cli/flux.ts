@@ -383,6 +383,18 @@ const commands: Record<string, Command> = {
     args: [1, 1],
     run: async (ctx) => (await import('./apps.ts')).appConvert(ctx),
   },
+  'app import-flux': {
+    usage: 'flux app import-flux SPEC.json [--name NAME] [--network N] [-o APP.yaml]',
+    summary:
+      'turn a FluxOS app spec (versions 1-8, as FluxOS or its API gives it) into an app spec; says what it could not carry over and why',
+    options: {
+      name: { type: 'string' },
+      network: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+    },
+    args: [1, 1],
+    run: async (ctx) => (await import('./apps.ts')).appImportFlux(ctx),
+  },
   'app build-example': {
     usage: 'flux app build-example',
     summary: 'build the example app image (examples/hello-web) from /bin/busybox into the local Docker',
