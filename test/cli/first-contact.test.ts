@@ -112,4 +112,26 @@ describe('first contact', () => {
     const help = run(['app', 'convert', '--help']);
     assert.match(help.stdout, /--env-file \.env/);
   });
+
+  it('app import-flux prints the spec and the report; refuses non-JSON and an unknown version', () => {
+    const spec = join(root, 'test', 'fixtures', 'flux-spec', 'v4-wordpress.json');
+    const r = run(['app', 'import-flux', spec]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^# imported from .*v4-wordpress\.json/);
+    assert.match(r.stdout, /WORDPRESS_DB_HOST: db:3306/);
+    assert.match(
+      r.stderr,
+      /not carried over: compose\.db\.containerData: "\/var\/lib\/mysql": the spec has no volumes/,
+    );
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, 'version: 3\n');
+    const notJson = run(['app', 'import-flux', bad]);
+    assert.equal(notJson.code, 1);
+    assert.equal(notJson.stdout, '');
+    assert.match(notJson.stderr, /bad\.json: not JSON: /);
+    const v9 = join(dir, 'v9.json');
+    writeFileSync(v9, '{"version": 9, "name": "x"}');
+    assert.match(run(['app', 'import-flux', v9]).stderr, /unknown FluxOS spec version 9/);
+    assert.match(run(['app', 'import-flux', '--help']).stdout, /^usage: flux app import-flux SPEC\.json/);
+  });
 });
