@@ -82,7 +82,11 @@ export function containerStats(s: DockerStats): ContainerStats {
   const ioSum = (op: string) =>
     io.filter((e) => e.op.toLowerCase() === op).reduce((sum, e) => sum + e.value, 0);
   return {
-    cpuPercent: cpu > 0 && system > 0 ? Math.round((cpu / system) * cpus * 10_000) / 100 : 0,
+    // Without a previous reading (a first sample) there is no interval to measure over.
+    cpuPercent:
+      cpu > 0 && system > 0 && (s.precpu_stats?.system_cpu_usage ?? 0) > 0
+        ? Math.round((cpu / system) * cpus * 10_000) / 100
+        : 0,
     memory: { used: Math.max(0, (m.usage ?? 0) - cache), limit: m.limit ?? 0 },
     network: {
       rx: nets.reduce((sum, n) => sum + (n.rx_bytes ?? 0), 0),
