@@ -93,6 +93,21 @@ export const AppStatusJson = z
   .meta({ id: 'AppStatus' });
 export type AppStatusJson = z.infer<typeof AppStatusJson>;
 
+export const ContainerStatsJson = z.object({
+  component: z.string(),
+  containerId: z.string(),
+  cpuPercent: z.number().describe('of one CPU: 100 is one core busy'),
+  memory: z.object({ used: z.number(), limit: z.number() }).describe('bytes (page cache not counted)'),
+  network: z.object({ rx: z.number(), tx: z.number() }).describe('bytes since the container started'),
+  blockIo: z.object({ read: z.number(), write: z.number() }).describe('bytes since the container started'),
+});
+export type ContainerStatsJson = z.infer<typeof ContainerStatsJson>;
+
+export const AppStatsJson = z
+  .object({ node: z.string(), app: z.string(), components: z.array(ContainerStatsJson) })
+  .meta({ id: 'AppStats' });
+export type AppStatsJson = z.infer<typeof AppStatsJson>;
+
 export const appRoutes = {
   appPrice: route({
     method: 'POST',
@@ -136,7 +151,8 @@ export const appRoutes = {
   appLogs: route({
     method: 'GET',
     path: '/apps/:name/logs',
-    summary: "The last lines of this node's container of the app (timestamped)",
+    summary: "The last lines of this node's container of the app (timestamped); owner only",
+    auth: 'owner',
     params: appParams,
     query: z.object({
       component: z.string().optional(),
@@ -154,5 +170,34 @@ export const appRoutes = {
     }),
     status: 200,
     response: z.object({ node: z.string(), component: z.string().optional(), text: z.string() }),
+  }),
+  appStats: route({
+    method: 'GET',
+    path: '/apps/:name/stats',
+    summary:
+      "CPU, memory, network and block I/O of this node's containers of the app (one sample); owner only",
+    auth: 'owner',
+    params: appParams,
+    status: 200,
+    response: AppStatsJson,
+  }),
+  appRestart: route({
+    method: 'POST',
+    path: '/apps/:name/restart',
+    summary: "Restarts this node's containers of the app (or one component's); owner only",
+    auth: 'owner',
+    params: appParams,
+    query: z.object({ component: z.string().optional() }),
+    status: 200,
+    response: z.object({
+      node: z.string(),
+      restarted: z.array(
+        z.object({
+          component: z.string(),
+          containerId: z.string(),
+          startedAt: z.string().describe('ISO time the container started again'),
+        }),
+      ),
+    }),
   }),
 } as const;

@@ -2,12 +2,15 @@
 // query, the JSON body, and the answer parsed by the route's response schema, or an ApiError with
 // the server's code and message. The typed client (client.ts) is this function once per route; a
 // node asking another node's API calls it directly, so the node needs no client.
+import type { RequestSigner } from './owner-auth.ts';
 import { ApiError, type ErrorBody, type RouteDef, type RouteInput, type RouteOutput } from './route.ts';
 
 export interface CallOptions {
   fetch?: typeof fetch;
   /** Per-request timeout; default 15 s. */
   timeoutMs?: number;
+  /** Adds headers that sign the request (an owner route: owner-auth.ts `ownerSigner`). */
+  sign?: RequestSigner;
 }
 
 /** The URL of a route call: path params substituted and escaped, query appended. */
@@ -35,12 +38,20 @@ export async function callRoute<R extends RouteDef>(
 ): Promise<RouteOutput<R>> {
   const input = routeInput as RouteInput<RouteDef>;
   const url = routeUrl(baseUrl, def, input);
+  const body = input.body === undefined ? undefined : JSON.stringify(input.body);
+  const u = new URL(url);
+  const signed =
+    opts.sign?.({
+      method: def.method,
+      pathAndQuery: u.pathname + u.search,
+      body: body === undefined ? undefined : new TextEncoder().encode(body),
+    }) ?? {};
   let res: Response;
   try {
     res = await (opts.fetch ?? fetch)(url, {
       method: def.method,
-      headers: input.body === undefined ? {} : { 'content-type': 'application/json' },
-      body: input.body === undefined ? undefined : JSON.stringify(input.body),
+      headers: { ...signed, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body,
       signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
     });
   } catch (e) {

@@ -23,7 +23,7 @@ export type FluxClient = {
 } & { readonly baseUrl: string };
 
 export function createClient(opts: ClientOptions): FluxClient {
-  const call: CallOptions = { fetch: opts.fetch, timeoutMs: opts.timeoutMs };
+  const call: CallOptions = { fetch: opts.fetch, timeoutMs: opts.timeoutMs, sign: opts.sign };
   const client: Record<string, unknown> = { baseUrl: opts.baseUrl };
   for (const [name, def] of Object.entries(routes) as Array<[RouteName, RouteDef]>) {
     client[name] = (input: RouteInput<RouteDef> = {}) => callRoute(opts.baseUrl, def, input, call);

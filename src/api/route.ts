@@ -14,6 +14,11 @@ export interface RouteDef {
   /** Status of a successful response. */
   status: 200 | 201;
   response: z.ZodType;
+  /**
+   * 'owner': only the app's owner may call it; the request carries a signature by the owner's key
+   * (owner-auth.ts), refused with 401 or 403 otherwise. Such a route takes no body.
+   */
+  auth?: 'owner';
   /** Largest request body in bytes, when larger than the server's default. */
   bodyLimit?: number;
 }

@@ -1,11 +1,12 @@
-// `flux app price|deploy|status|list|logs|url|update|extend|cancel|convert|import-flux|build-example`.
+// `flux app price|deploy|status|list|logs|stats|restart|url|update|extend|cancel|convert|import-flux|build-example`.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import { formatFlux } from '../api/amount.ts';
 import type { AppStatusJson } from '../api/app-routes.ts';
-import { createClient } from '../api/client.ts';
+import { createClient, type FluxClient } from '../api/client.ts';
 import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT, hostOfEndpoint } from '../api/ingress.ts';
+import { ownerSigner } from '../api/owner-auth.ts';
 import { convertCompose, parseEnvFile } from '../core/apps/compose.ts';
 import { importFluxSpec } from '../core/apps/flux-spec.ts';
 import {
@@ -17,11 +18,14 @@ import {
 import { appPrice } from '../core/apps/price.ts';
 import { type AppSpec, parseAppSpec } from '../core/apps/spec.ts';
 import { TxKind } from '../core/codec/types.ts';
+import { toHex } from '../core/crypto/hash.ts';
+import { decodeAddress, type KeyPair } from '../core/crypto/keys.ts';
 import { type ChainParams, type NetworkName, presets } from '../core/params/index.ts';
+import { loadKeystore, unlockAccount } from '../wallet/keystore.ts';
 import type { CommandContext } from './context.ts';
-import { ago, CliError } from './io.ts';
+import { ago, CliError, readPassword } from './io.ts';
 import { networkParams, submitFromWallet } from './nodes.ts';
-import { waitMined } from './wallet.ts';
+import { senderAccount, waitMined } from './wallet.ts';
 
 async function readSpec(ctx: CommandContext, params: ChainParams): Promise<{ text: string; spec: AppSpec }> {
   const file = ctx.positionals[0];
@@ -243,13 +247,69 @@ export async function appList(ctx: CommandContext): Promise<void> {
   );
 }
 
+/**
+ * The wallet key that signs owner requests for app `name`: the account --from names, else the
+ * wallet's account that owns the app on chain.
+ */
+async function ownerKey(ctx: CommandContext, name: string): Promise<KeyPair> {
+  const { info } = await networkParams(ctx);
+  const app = await ctx.client().app({ params: { name } });
+  const store = await loadKeystore(ctx.walletDir());
+  const from = ctx.values.from as string | undefined;
+  let account = from === undefined ? undefined : senderAccount(store, from, info);
+  if (!account) {
+    const owner = decodeAddress(info.addressPrefix, app.owner);
+    account = owner.ok ? store.accounts.find((a) => a.address === toHex(owner.address)) : undefined;
+    if (!account)
+      throw new CliError(
+        `${name} is owned by ${app.owner}, which is not an account of this wallet (see 'flux wallet list'; --from picks one)`,
+      );
+  }
+  const index = account.index;
+  return unlockAccount(store, await readPassword(ctx.io), index).catch((e: Error) => {
+    throw new CliError(e.message);
+  });
+}
+
+interface OwnedInstance {
+  index: number;
+  node: string;
+  api: string;
+  /** The hosting node's API, each request signed by the owner's key for that node. */
+  client: FluxClient;
+}
+
+/** The app's instances (one with --instance N), each with a client that signs as the owner. */
+async function ownedInstances(
+  ctx: CommandContext,
+  name: string,
+  defaultInstance?: string,
+): Promise<OwnedInstance[]> {
+  const key = await ownerKey(ctx, name);
+  const status = await ctx.client().appStatus({ params: { name } });
+  const asked = (ctx.values.instance as string | undefined) ?? defaultInstance;
+  if (asked !== undefined && !/^\d+$/.test(asked))
+    throw new CliError(`--instance must be an instance number, not ${asked}`, 2);
+  const picked =
+    asked === undefined ? status.instances : status.instances.filter((i) => i.index === Number(asked));
+  if (picked.length === 0)
+    throw new CliError(
+      asked === undefined
+        ? `${name} has no instances yet`
+        : `${name} has no instance #${asked} (it has ${status.instances.length})`,
+      2,
+    );
+  return picked.map((i) => ({
+    index: i.index,
+    node: i.node,
+    api: i.api,
+    client: createClient({ baseUrl: `http://${i.api}`, sign: ownerSigner(key, i.node) }),
+  }));
+}
+
 export async function appLogs(ctx: CommandContext): Promise<void> {
   const name = ctx.positionals[0];
-  const index = Number((ctx.values.instance as string | undefined) ?? '0');
-  const status = await ctx.client().appStatus({ params: { name } });
-  const inst = status.instances.find((i) => i.index === index);
-  if (!inst) throw new CliError(`${name} has no instance #${index} (it has ${status.instances.length})`, 2);
-  const node = createClient({ baseUrl: `http://${inst.api}` });
+  const [{ client: node }] = await ownedInstances(ctx, name, '0');
   const component = ctx.values.component as string | undefined;
   const tail = Number((ctx.values.tail as string | undefined) ?? '100');
   let lastStamp = '';
@@ -277,6 +337,62 @@ export async function appLogs(ctx: CommandContext): Promise<void> {
     });
     print(more.text);
   }
+}
+
+const bytes = (n: number): string => {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+};
+
+/** `flux app stats NAME [--instance N]`: one sample of each container of each instance. */
+export async function appStats(ctx: CommandContext): Promise<void> {
+  const name = ctx.positionals[0];
+  const instances = await ownedInstances(ctx, name);
+  const answers = await Promise.all(
+    instances.map(async (i) => ({ ...i, stats: await i.client.appStats({ params: { name } }) })),
+  );
+  ctx.emit(
+    answers.map((a) => ({ index: a.index, api: a.api, ...a.stats })),
+    answers
+      .flatMap((a) => [
+        `#${a.index} node ${a.node.slice(0, 12)}… (${a.api})`,
+        ...a.stats.components.map(
+          (c) =>
+            `  ${c.component.padEnd(12)} cpu ${`${c.cpuPercent.toFixed(1)}%`.padStart(7)}  mem ${bytes(c.memory.used)} / ${bytes(c.memory.limit)}  net rx ${bytes(c.network.rx)} tx ${bytes(c.network.tx)}  disk read ${bytes(c.blockIo.read)} write ${bytes(c.blockIo.write)}`,
+        ),
+      ])
+      .join('\n'),
+  );
+}
+
+/** `flux app restart NAME [--instance N] [--component C]`: restarts the containers on their nodes. */
+export async function appRestart(ctx: CommandContext): Promise<void> {
+  const name = ctx.positionals[0];
+  const component = ctx.values.component as string | undefined;
+  const instances = await ownedInstances(ctx, name);
+  const answers = await Promise.all(
+    instances.map(async (i) => ({
+      ...i,
+      result: await i.client.appRestart({ params: { name }, query: component ? { component } : {} }),
+    })),
+  );
+  ctx.emit(
+    answers.map((a) => ({ index: a.index, api: a.api, ...a.result })),
+    answers
+      .flatMap((a) =>
+        a.result.restarted.map(
+          (r) =>
+            `#${a.index} node ${a.node.slice(0, 12)}…  ${r.component} restarted, running since ${r.startedAt}`,
+        ),
+      )
+      .join('\n'),
+  );
 }
 
 export async function appConvert(ctx: CommandContext): Promise<number> {

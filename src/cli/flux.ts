@@ -41,6 +41,8 @@ const APP_TX: ParseArgsOptionsConfig = {
   'no-wait': { type: 'boolean' },
   timeout: { type: 'string' },
 };
+/** Commands signed by an app owner's wallet key: the account that owns the app, or --from. */
+const OWNER: ParseArgsOptionsConfig = { ...WALLET_DIR, from: { type: 'string' } };
 const NODE_RUN: ParseArgsOptionsConfig = {
   network: { type: 'string' },
   datadir: { type: 'string' },
@@ -359,9 +361,10 @@ const commands: Record<string, Command> = {
     run: async (ctx) => (await import('./apps.ts')).appList(ctx),
   },
   'app logs': {
-    usage: 'flux app logs NAME [--instance N] [--component C] [--tail N] [--follow]',
-    summary: "an instance's container output, from the node that runs it",
+    usage: 'flux app logs NAME [--instance N] [--component C] [--tail N] [--follow] [--from INDEX|ADDR]',
+    summary: "an instance's container output, from the node that runs it (signed by the owner's key)",
     options: {
+      ...OWNER,
       instance: { type: 'string' },
       component: { type: 'string' },
       tail: { type: 'string' },
@@ -369,6 +372,20 @@ const commands: Record<string, Command> = {
     },
     args: [1, 1],
     run: async (ctx) => (await import('./apps.ts')).appLogs(ctx),
+  },
+  'app stats': {
+    usage: 'flux app stats NAME [--instance N] [--from INDEX|ADDR]',
+    summary: "CPU, memory, network and disk of each instance's containers (signed by the owner's key)",
+    options: { ...OWNER, instance: { type: 'string' } },
+    args: [1, 1],
+    run: async (ctx) => (await import('./apps.ts')).appStats(ctx),
+  },
+  'app restart': {
+    usage: 'flux app restart NAME [--instance N] [--component C] [--from INDEX|ADDR]',
+    summary: "restart an app's containers on the nodes that run it (signed by the owner's key)",
+    options: { ...OWNER, instance: { type: 'string' }, component: { type: 'string' } },
+    args: [1, 1],
+    run: async (ctx) => (await import('./apps.ts')).appRestart(ctx),
   },
   'app convert': {
     usage: 'flux app convert docker-compose.yml [--env-file .env] [--name NAME] [--network N] [-o APP.yaml]',

@@ -3,6 +3,7 @@
 
 import type { AppJson, AppStatusJson, LocalInstanceJson } from '../../api/app-routes.ts';
 import { callRoute } from '../../api/call.ts';
+import { createReplayCache, type ReplayCache, verifyOwnerRequest } from '../../api/owner-auth.ts';
 import { ApiError, type RouteOutput, type RouteRequest } from '../../api/route.ts';
 import { type Routes, routes } from '../../api/routes.ts';
 import { type AppPlacement, appPrice, parseAppSpec } from '../../core/apps/index.ts';
@@ -25,12 +26,43 @@ export interface AppApiDeps {
 }
 
 type AppHandlers = {
-  [K in 'appPrice' | 'apps' | 'app' | 'appStatus' | 'appLocal' | 'appLogs']: (
+  [K in 'appPrice' | 'apps' | 'app' | 'appStatus' | 'appLocal' | 'appLogs' | 'appStats' | 'appRestart']: (
     req: RouteRequest<Routes[K]>,
   ) => RouteOutput<Routes[K]> | Promise<RouteOutput<Routes[K]>>;
 };
 
 const PEER_TIMEOUT_MS = 2_000;
+
+/** What an owner route's request carries for its check: method, URL as sent, headers, the app. */
+export interface SignedAppRequest {
+  method: string;
+  /** Path and query exactly as sent. */
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  app: string;
+}
+
+/**
+ * The check of every owner route (route `auth: 'owner'`): signed by the key of the app's owner on
+ * chain, for this node, recently, once (owner-auth.ts). Throws the ApiError that refuses it.
+ */
+export function createOwnerGate(
+  deps: AppApiDeps | undefined,
+  replay: ReplayCache = createReplayCache(),
+): (req: SignedAppRequest) => void {
+  return (req) => {
+    const node = deps?.fluxos?.nodeId();
+    if (!deps || !node) throw new ApiError(404, 'NOT_HOSTED', 'this node runs no apps');
+    const app = getApp(deps.state, req.app);
+    if (!app) throw new ApiError(404, 'APP_NOT_FOUND', `no app named ${req.app}`);
+    const checked = verifyOwnerRequest(
+      req.headers,
+      { method: req.method, pathAndQuery: req.url },
+      { nodeId: node, owner: app.owner, replay },
+    );
+    if (!checked.ok) throw new ApiError(checked.status, checked.code, checked.message);
+  };
+}
 
 export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers {
   const params = chain.params;
@@ -67,6 +99,12 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
       spec,
       placement: placementJson(v.placement.get(name), Number(spec.instances)),
     };
+  };
+  const hosting = (): { fluxos: FluxOs; node: string } => {
+    const fluxos = deps?.fluxos;
+    const node = fluxos?.nodeId();
+    if (!fluxos || !node) throw new ApiError(404, 'NOT_HOSTED', 'this node runs no apps');
+    return { fluxos, node };
   };
   const local = (name: string): LocalInstanceJson[] => deps?.fluxos?.status(name) ?? [];
   // Placement views are cached per tip and liveness change; so is what the app routes make of one.
@@ -227,6 +265,20 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
       } catch (e) {
         throw new ApiError(404, 'NOT_HOSTED', (e as Error).message);
       }
+    },
+    async appStats({ params: p }) {
+      const { fluxos, node } = hosting();
+      const components = await fluxos.stats(p.name).catch((e: Error) => {
+        throw new ApiError(404, 'NOT_HOSTED', e.message);
+      });
+      return { node, app: p.name, components };
+    },
+    async appRestart({ params: p, query }) {
+      const { fluxos, node } = hosting();
+      const restarted = await fluxos.restart(p.name, query.component).catch((e: Error) => {
+        throw new ApiError(404, 'NOT_HOSTED', e.message);
+      });
+      return { node, restarted };
     },
   };
 }

@@ -1,7 +1,7 @@
 // The REST server: registers every route declared in routes.ts on fastify, with zod validation,
 // JSON errors `{error: {code, message}}`, and the OpenAPI document at /openapi.json.
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -9,6 +9,7 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
+import { OWNER_HEADERS } from '../../api/owner-auth.ts';
 import { ApiError, ErrorBody, type RouteDef, type RouteOutput, type RouteRequest } from '../../api/route.ts';
 import { type NetworkJson, type RouteName, type Routes, routes } from '../../api/routes.ts';
 import { TransferPayload, Tx, TxKind } from '../../core/codec/types.ts';
@@ -16,7 +17,7 @@ import { blockWork } from '../../core/consensus/pouw.ts';
 import { fromHex, toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, decodeAddress, encodeAddress } from '../../core/crypto/keys.ts';
 import type { Chain } from '../chain/types.ts';
-import { type AppApiDeps, createAppHandlers } from './apps.ts';
+import { type AppApiDeps, createAppHandlers, createOwnerGate } from './apps.ts';
 import { createConsensusInfo, createJobHandlers, type JobApiDeps } from './jobs.ts';
 import { blockJson, supplyJson, txJson } from './json.ts';
 import { createNodeHandlers } from './nodes.ts';
@@ -274,6 +275,22 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'BAD_JSON',
 };
 
+// Owner routes in the OpenAPI document: the five headers together (each an apiKey scheme).
+const OWNER_SECURITY_SCHEMES = Object.fromEntries(
+  Object.entries(OWNER_HEADERS).map(([k, header]) => [
+    `owner-${k}`,
+    { type: 'apiKey' as const, in: 'header', name: header },
+  ]),
+);
+const OWNER_SECURITY = Object.fromEntries(Object.keys(OWNER_SECURITY_SCHEMES).map((k) => [k, []]));
+const OWNER_DESCRIPTION = [
+  "Only the app's owner: the request carries an ed25519 signature by the key of the account that owns the app on chain",
+  `over sha256("openflux/owner-request/v1" 0x00 METHOD 0x00 PATH?QUERY 0x00 sha256(body) node-id time-u64be-ms nonce-16),`,
+  `in ${Object.values(OWNER_HEADERS).join(', ')} (hex; time in ms since the Unix epoch).`,
+  'Refused with 401 OWNER_SIGNATURE_REQUIRED, BAD_SIGNATURE, WRONG_NODE (signed for another node), STALE_REQUEST (more than 60 s from the node clock)',
+  'or REPLAYED (nonce already used), 403 NOT_OWNER (the key does not own the app), 503 BUSY (too many recent nonces).',
+].join(' ');
+
 /** A fastify app with every declared route; call `listen` or use `startApiServer`. */
 export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance> {
   const { chain } = opts;
@@ -340,11 +357,13 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
         version: '1',
         description: 'Amounts are decimal strings of base units (10^-8 FLUX).',
       },
+      components: { securitySchemes: OWNER_SECURITY_SCHEMES },
     },
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
 
+  const ownerGate = createOwnerGate(opts.apps);
   const mempool = mempoolVersion(chain);
   app.addHook('onClose', async () => {
     mempool.close();
@@ -362,10 +381,27 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
     if (def.params) schema.params = def.params;
     if (def.query) schema.querystring = def.query;
     if (def.body) schema.body = def.body;
+    if (def.auth === 'owner') {
+      if (def.body) throw new Error(`${name}: an owner route takes no body (its signature covers none)`);
+      schema.security = [OWNER_SECURITY];
+      schema.description = OWNER_DESCRIPTION;
+    }
     app.route({
       method: def.method,
       url: def.path,
       schema,
+      ...(def.auth === 'owner'
+        ? {
+            preHandler: async (request: FastifyRequest) => {
+              ownerGate({
+                method: request.method,
+                url: request.raw.url ?? request.url,
+                headers: request.headers,
+                app: (request.params as { name: string }).name,
+              });
+            },
+          }
+        : {}),
       ...(def.bodyLimit ? { bodyLimit: def.bodyLimit } : {}),
       handler: async (request, reply) => {
         const out = await handlers[name]({

@@ -46,6 +46,54 @@ export interface Runtime {
   removeNetwork(id: string): Promise<void>;
   /** The last `tail` lines of stdout and stderr, with timestamps when asked. */
   logs(id: string, opts: { tail: number; since?: number; timestamps?: boolean }): Promise<string>;
+  /** One sample of the engine's resource counters (takes about a second: CPU needs two readings). */
+  stats(id: string): Promise<ContainerStats>;
+  /** Stops (SIGTERM, then SIGKILL after `timeoutS`) and starts the container again. */
+  restart(id: string, timeoutS?: number): Promise<void>;
+}
+
+export interface ContainerStats {
+  /** Of one CPU: 100 is one core busy. */
+  cpuPercent: number;
+  memory: { used: number; limit: number };
+  network: { rx: number; tx: number };
+  blockIo: { read: number; write: number };
+}
+
+/** The subset of Docker's stats answer that `containerStats` reads (cgroup v1 and v2). */
+export interface DockerStats {
+  cpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number; online_cpus?: number };
+  precpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number };
+  memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> };
+  networks?: Record<string, { rx_bytes?: number; tx_bytes?: number }>;
+  blkio_stats?: { io_service_bytes_recursive?: Array<{ op: string; value: number }> | null };
+}
+
+/** Docker's stats answer as the numbers `docker stats` shows. */
+export function containerStats(s: DockerStats): ContainerStats {
+  const cpu = (s.cpu_stats?.cpu_usage?.total_usage ?? 0) - (s.precpu_stats?.cpu_usage?.total_usage ?? 0);
+  const system = (s.cpu_stats?.system_cpu_usage ?? 0) - (s.precpu_stats?.system_cpu_usage ?? 0);
+  const cpus = s.cpu_stats?.online_cpus ?? 1;
+  const m = s.memory_stats ?? {};
+  // Page cache the kernel can drop is not use (cgroup v2 calls it inactive_file, v1 total_inactive_file).
+  const cache = m.stats?.inactive_file ?? m.stats?.total_inactive_file ?? 0;
+  const nets = Object.values(s.networks ?? {});
+  const io = s.blkio_stats?.io_service_bytes_recursive ?? [];
+  const ioSum = (op: string) =>
+    io.filter((e) => e.op.toLowerCase() === op).reduce((sum, e) => sum + e.value, 0);
+  return {
+    // Without a previous reading (a first sample) there is no interval to measure over.
+    cpuPercent:
+      cpu > 0 && system > 0 && (s.precpu_stats?.system_cpu_usage ?? 0) > 0
+        ? Math.round((cpu / system) * cpus * 10_000) / 100
+        : 0,
+    memory: { used: Math.max(0, (m.usage ?? 0) - cache), limit: m.limit ?? 0 },
+    network: {
+      rx: nets.reduce((sum, n) => sum + (n.rx_bytes ?? 0), 0),
+      tx: nets.reduce((sum, n) => sum + (n.tx_bytes ?? 0), 0),
+    },
+    blockIo: { read: ioSum('read'), write: ioSum('write') },
+  };
 }
 
 /** Docker multiplexes stdout and stderr in 8-byte framed chunks when there is no TTY. */
@@ -163,6 +211,12 @@ export function createDockerRuntime(docker: Docker): Runtime {
         timestamps: opts.timestamps ?? false,
       })) as unknown as Buffer;
       return demuxDockerLog(Buffer.from(buf));
+    },
+    async stats(id) {
+      return containerStats((await docker.getContainer(id).stats({ stream: false })) as DockerStats);
+    },
+    async restart(id, timeoutS = 10) {
+      await docker.getContainer(id).restart({ t: timeoutS });
     },
   };
 }

@@ -9,7 +9,7 @@ import type { HostFirewall } from './firewall.ts';
 import { containerName, LABELS } from './options.ts';
 import type { PlacementView } from './placement.ts';
 import { type AssignedApp, createReconciler, type LocalAppStatus, type Reconciler } from './reconciler.ts';
-import type { Runtime } from './runtime.ts';
+import type { ContainerStats, Runtime } from './runtime.ts';
 
 export interface FluxOs {
   /** This machine's confirmed FluxNode id, if it has one. */
@@ -18,6 +18,13 @@ export interface FluxOs {
   status(app?: string): LocalAppStatus[];
   /** The last lines a component's container wrote on this node. */
   logs(app: string, component: string | undefined, opts: { tail: number; since?: number }): Promise<string>;
+  /** One sample of each of the app's containers on this node. */
+  stats(app: string): Promise<Array<ContainerStats & { component: string; containerId: string }>>;
+  /** Restarts the app's containers on this node (or one component's); when each started again. */
+  restart(
+    app: string,
+    component?: string,
+  ): Promise<Array<{ component: string; containerId: string; startedAt: string }>>;
   reconciler: Reconciler;
   /** Stops the agent (once; later calls wait for the same close). */
   close(): Promise<void>;
@@ -41,6 +48,9 @@ export interface FluxOsOptions {
   removeOnClose?: boolean;
   log?: (line: string) => void;
 }
+
+/** Seconds a container has to stop on SIGTERM before a restart kills it. */
+const RESTART_GRACE_S = 3;
 
 export function startFluxOs(o: FluxOsOptions): FluxOs {
   const { chain, view } = o;
@@ -91,6 +101,29 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
   const reconcile = (): void => {
     void reconciler.reconcile().then(() => report(runningApps(reconciler.status())));
   };
+  /**
+   * This node's containers of `app`: one named component's, else every component's (or only the
+   * first's); throws when the app does not run here or a container is not there yet.
+   */
+  const containersOf = async (
+    app: string,
+    component?: string,
+    firstOnly = false,
+  ): Promise<Array<{ component: string; id: string }>> => {
+    const me = nodeId();
+    const running = view().apps.get(app);
+    if (!me || !running) throw new Error(`app ${app} does not run on this node`);
+    const all = running.spec.components;
+    const wanted =
+      component !== undefined ? all.filter((x) => x.name === component) : firstOnly ? all.slice(0, 1) : all;
+    if (wanted.length === 0) throw new Error(`app ${app} has no component ${component}`);
+    const found = await o.runtime.list({ [LABELS.network]: network, [LABELS.node]: me, [LABELS.app]: app });
+    return wanted.map((c) => {
+      const container = found.find((x) => x.name === containerName(network, me, app, c.name));
+      if (!container) throw new Error(`no container of ${app}/${c.name} on this node yet`);
+      return { component: c.name, id: container.id };
+    });
+  };
   let closed: Promise<void> | undefined;
   const onBlock = () => reconcile();
   const onLiveness = () => reconcile();
@@ -102,23 +135,28 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
     hostAddress: o.hostAddress,
     status: (app) => reconciler.status(app),
     async logs(app, component, opts) {
-      const me = nodeId();
-      const running = view().apps.get(app);
-      if (!me || !running) throw new Error(`app ${app} does not run on this node`);
-      const c = component
-        ? running.spec.components.find((x) => x.name === component)
-        : running.spec.components[0];
-      if (!c) throw new Error(`app ${app} has no component ${component}`);
-      const found = await o.runtime.list({
-        [LABELS.network]: network,
-        [LABELS.node]: me,
-        [LABELS.app]: app,
-        [LABELS.component]: c.name,
-      });
-      const name = containerName(network, me, app, c.name);
-      const container = found.find((x) => x.name === name);
-      if (!container) throw new Error(`no container of ${app}/${c.name} on this node yet`);
-      return o.runtime.logs(container.id, { tail: opts.tail, since: opts.since, timestamps: true });
+      const [c] = await containersOf(app, component, true);
+      return o.runtime.logs(c.id, { tail: opts.tail, since: opts.since, timestamps: true });
+    },
+    async stats(app) {
+      const found = await containersOf(app);
+      return Promise.all(
+        found.map(async (c) => ({
+          component: c.component,
+          containerId: c.id,
+          ...(await o.runtime.stats(c.id)),
+        })),
+      );
+    },
+    async restart(app, component) {
+      const found = await containersOf(app, component);
+      const out: Array<{ component: string; containerId: string; startedAt: string }> = [];
+      for (const c of found) {
+        await o.runtime.restart(c.id, RESTART_GRACE_S);
+        const d = await o.runtime.inspect(c.id);
+        out.push({ component: c.component, containerId: c.id, startedAt: d.startedAt ?? '' });
+      }
+      return out;
     },
     reconciler,
     close() {

@@ -1,0 +1,229 @@
+// The owner routes of a hosting node with a real container: logs, stats and restart answer the
+// app's owner (through the API and through `flux app`) and refuse every other request by its code.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type Docker from 'dockerode';
+import { type ApiError, createClient } from '../../../src/api/client.ts';
+import { ownerSigner, signOwnerRequest } from '../../../src/api/owner-auth.ts';
+import { type AppSpec, validateAppSpec } from '../../../src/core/apps/spec.ts';
+import { AppRecord } from '../../../src/core/codec/types.ts';
+import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
+import { addressBytes } from '../../../src/core/crypto/keys.ts';
+import { DEVNET_MNEMONIC, devnet } from '../../../src/core/params/index.ts';
+import { type ApiServer, startApiServer } from '../../../src/node/api/server.ts';
+import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
+import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
+import { loadOrCreateOperatorKey, operatorKeyFile } from '../../../src/node/fluxnode/operator.ts';
+import { LABELS } from '../../../src/node/fluxos/options.ts';
+import type { PlacementView } from '../../../src/node/fluxos/placement.ts';
+import { createDockerRuntime } from '../../../src/node/fluxos/runtime.ts';
+import { type FluxOs, startFluxOs } from '../../../src/node/fluxos/service.ts';
+import { devnetParams } from '../../../src/node/genesis.ts';
+import { fluxInProcess } from '../../support/io.ts';
+import { BOB } from '../../support/keys.ts';
+import { until } from '../../support/wait.ts';
+import { exampleImage, removeContainersOf, testDocker } from '../fluxos/docker.ts';
+
+const env = await testDocker();
+const NAME = `own-${process.pid}`;
+const OWNER = deriveKeyPair(DEVNET_MNEMONIC, 0, 3);
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+function spec(image: string, port: number): AppSpec {
+  const r = validateAppSpec(
+    {
+      version: 1,
+      name: NAME,
+      instances: 1,
+      expiryBlocks: 100,
+      components: [
+        { name: 'web', image, ports: [{ container: 8080, host: port }], cpu: 0.1, ram: 32, hdd: 1 },
+      ],
+    },
+    devnet,
+  );
+  assert.ok(r.ok, r.ok ? '' : r.error.message);
+  return r.spec;
+}
+
+describe('owner routes on a hosting node (real Docker)', { skip: env.skip, timeout: 120_000 }, () => {
+  const docker = env.docker as Docker;
+  const dir = mkdtempSync(join(tmpdir(), 'openflux-owner-'));
+  let chain: LocalChain;
+  let fluxos: FluxOs;
+  let server: ApiServer;
+  let nodeId: string;
+  let url: string;
+
+  before(async () => {
+    const image = await exampleImage(docker);
+    const apiPort = await freePort();
+    const operator = loadOrCreateOperatorKey(operatorKeyFile(dir));
+    const params = withDevnetFluxNodes(devnetParams(Date.now()), [
+      { operator: operator.publicKey, endpoint: `127.0.0.1:${apiPort}` },
+    ]);
+    chain = openChain({ params, dbPath: join(dir, 'chain.db') });
+    const [me] = chain.fluxNodesOfOperator(operator.publicKey);
+    nodeId = me.id;
+    const app = spec(image, 33_000 + (process.pid % 2000));
+    const owner = addressBytes(OWNER.publicKey);
+    const record = AppRecord.serialize({
+      owner,
+      spec: new TextEncoder().encode(JSON.stringify(app)),
+      revision: 1,
+      registeredAt: 0,
+      updatedAt: 0,
+      expiresAt: 1_000,
+      pricePerBlock: 1n,
+      escrow: 1_000n,
+      owed: 0n,
+      hosts: [],
+    });
+    // The app as the chain records it, over the genesis state: its owner is what the node checks.
+    const state = {
+      get: (key: string) => (key === `app/${NAME}` ? record : chain.state.get(key)),
+      scan: chain.state.scan?.bind(chain.state),
+    };
+    const view: PlacementView = {
+      height: 0,
+      apps: new Map([
+        [NAME, { name: NAME, spec: app, revision: 1, registeredAt: 0, expiresAt: 1_000, owner }],
+      ]),
+      placement: new Map([[NAME, { name: NAME, wanted: 1, nodes: [nodeId] }]]),
+    };
+    fluxos = startFluxOs({
+      chain,
+      view: () => view,
+      operatorKey: operator.publicKey,
+      runtime: createDockerRuntime(docker),
+      hostAddress: '127.0.0.1',
+      intervalMs: 60_000,
+      removeOnClose: true,
+    });
+    server = await startApiServer({
+      chain,
+      port: apiPort,
+      apps: { state, fluxos, placement: { view: () => view, consensus: () => view } },
+    });
+    url = server.url;
+    await until(
+      'the container runs',
+      () => fluxos.status(NAME)[0]?.state === 'running' || undefined,
+      30_000,
+      200,
+    );
+  });
+  after(async () => {
+    await server?.close();
+    await fluxos?.close();
+    chain?.close();
+    if (docker && nodeId) await removeContainersOf(docker, nodeId);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const asOwner = () => createClient({ baseUrl: url, sign: ownerSigner(OWNER, nodeId) });
+  const refusal = async (p: Promise<unknown>) => {
+    try {
+      await p;
+      return 'OK';
+    } catch (e) {
+      return `${(e as ApiError).status} ${(e as ApiError).code}`;
+    }
+  };
+
+  it("gives the owner the container's logs and stats", async () => {
+    const logs = await asOwner().appLogs({ params: { name: NAME }, query: { tail: 10 } });
+    assert.equal(logs.node, nodeId);
+    const stats = await asOwner().appStats({ params: { name: NAME } });
+    assert.equal(stats.components.length, 1);
+    const [web] = stats.components;
+    assert.equal(web.component, 'web');
+    assert.ok(web.cpuPercent >= 0);
+    assert.equal(web.memory.limit, 32 * 1024 * 1024);
+    assert.ok(web.memory.used > 0 && web.memory.used < web.memory.limit);
+    assert.ok(web.network.rx >= 0 && web.blockIo.read >= 0);
+  });
+
+  it('refuses an unsigned request, another key, another node and a stale time, each by its code', async () => {
+    const q = { params: { name: NAME }, query: { tail: 5 } };
+    assert.equal(await refusal(createClient({ baseUrl: url }).appLogs(q)), '401 OWNER_SIGNATURE_REQUIRED');
+    assert.equal(
+      await refusal(createClient({ baseUrl: url, sign: ownerSigner(BOB, nodeId) }).appLogs(q)),
+      '403 NOT_OWNER',
+    );
+    assert.equal(
+      await refusal(
+        createClient({ baseUrl: url, sign: ownerSigner(OWNER, 'ab'.repeat(32)) }).appStats({
+          params: { name: NAME },
+        }),
+      ),
+      '401 WRONG_NODE',
+    );
+    const stale = createClient({
+      baseUrl: url,
+      sign: (req) => signOwnerRequest(OWNER, { ...req, nodeId }, { time: Date.now() - 120_000 }),
+    });
+    assert.equal(await refusal(stale.appRestart({ params: { name: NAME } })), '401 STALE_REQUEST');
+  });
+
+  it('refuses a captured signed request sent again as REPLAYED', async () => {
+    const target = `${url}/apps/${NAME}/logs?tail=3`;
+    const headers = signOwnerRequest(OWNER, {
+      method: 'GET',
+      pathAndQuery: `/apps/${NAME}/logs?tail=3`,
+      nodeId,
+    });
+    const first = await fetch(target, { headers });
+    assert.equal(first.status, 200);
+    const again = await fetch(target, { headers });
+    assert.equal(again.status, 401);
+    assert.equal(((await again.json()) as { error: { code: string } }).error.code, 'REPLAYED');
+  });
+
+  it('restarts the container for the owner: the same container, started again', async () => {
+    const [before] = (await docker.listContainers({ filters: { label: [`${LABELS.app}=${NAME}`] } })).map(
+      (c) => c.Id,
+    );
+    const startedBefore = (await docker.getContainer(before).inspect()).State.StartedAt;
+    const r = await asOwner().appRestart({ params: { name: NAME } });
+    assert.equal(r.restarted.length, 1);
+    assert.equal(r.restarted[0].containerId, before);
+    const after = await docker.getContainer(before).inspect();
+    assert.equal(after.State.Running, true);
+    assert.notEqual(after.State.StartedAt, startedBefore);
+    assert.equal(r.restarted[0].startedAt, after.State.StartedAt);
+  });
+
+  it('flux app logs, stats and restart sign with the wallet account that owns the app', async () => {
+    const home = join(dir, 'cli');
+    const cliEnv = { FLUX_API: url, FLUX_WALLET_DIR: join(home, 'w'), FLUX_PASSWORD: 'pw', HOME: home };
+    const imported = await fluxInProcess(
+      ['wallet', 'import', '--accounts', '4'],
+      cliEnv,
+      `${DEVNET_MNEMONIC}\n`,
+    );
+    assert.equal(imported.code, 0, imported.stderr);
+    const stats = await fluxInProcess(['app', 'stats', NAME, '--json'], cliEnv);
+    assert.equal(stats.code, 0, stats.stderr);
+    assert.equal(JSON.parse(stats.stdout)[0].components[0].component, 'web');
+    const logs = await fluxInProcess(['app', 'logs', NAME, '--tail', '5'], cliEnv);
+    assert.equal(logs.code, 0, logs.stderr);
+    const restart = await fluxInProcess(['app', 'restart', NAME, '--component', 'web'], cliEnv);
+    assert.equal(restart.code, 0, restart.stderr);
+    assert.match(restart.stdout, /web restarted, running since/);
+    const notMine = await fluxInProcess(['app', 'stats', NAME, '--from', '0'], cliEnv);
+    assert.equal(notMine.code, 1);
+    assert.match(notMine.stderr, /NOT_OWNER/);
+  });
+});
