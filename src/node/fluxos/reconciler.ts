@@ -134,13 +134,20 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   const maxStartFailures = o.maxStartFailures ?? 3;
   const runtime = boundedRuntime(o.runtime, engineTimeoutMs);
   const cannot = new CannotRun({ holdDownMs: o.holdDownMs ?? 60_000, now });
-  // One engine probe at a time: an engine that never answers holds one request, not one per pass.
-  let probing: Promise<ContainerSummary[]> | undefined;
+  // One engine probe at a time: an engine that never answers holds one request, not one per
+  // pass; one stuck for four deadlines is given up (a new one goes out), lest it block for good.
+  let probing: { list: Promise<ContainerSummary[]>; since: number } | undefined;
   const probe = (labels: Record<string, string>): Promise<ContainerSummary[]> => {
-    probing ??= o.runtime.list(labels).finally(() => {
-      probing = undefined;
-    });
-    return withDeadline(probing, engineTimeoutMs, 'the Docker engine (list)');
+    if (!probing || now() - probing.since > 4 * engineTimeoutMs) {
+      const list = o.runtime.list(labels);
+      const mine = { list, since: now() };
+      probing = mine;
+      const done = () => {
+        if (probing === mine) probing = undefined;
+      };
+      list.then(done, done);
+    }
+    return withDeadline(probing.list, engineTimeoutMs, 'the Docker engine (list)');
   };
   const tracked = new Map<string, Tracked>();
   let assignedNow: AssignedApp[] = [];
