@@ -53,7 +53,6 @@ export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promis
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-    timer.unref();
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
