@@ -86,7 +86,10 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
       mine: v.mine === true,
       minerAddress,
       signatureThreads: Number(threadsText),
-      fluxos: { removeOnClose: v['remove-apps-on-stop'] === true },
+      fluxos: {
+        removeOnClose: v['remove-apps-on-stop'] === true,
+        ...(v['docker-socket'] !== undefined ? { dockerSocket: v['docker-socket'] as string } : {}),
+      },
       ingress:
         ingressText === undefined
           ? false

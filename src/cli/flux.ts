@@ -59,6 +59,7 @@ const NODE_RUN: ParseArgsOptionsConfig = {
   'ingress-port': { type: 'string' },
   'ingress-domain': { type: 'string' },
   'remove-apps-on-stop': { type: 'boolean' },
+  'docker-socket': { type: 'string' },
   'stop-on-stdin-close': { type: 'boolean' },
   'log-time': { type: 'boolean' },
 };
@@ -202,7 +203,7 @@ const commands: Record<string, Command> = {
   },
   'node run': {
     usage:
-      'flux node run [--network devnet|testnet|mainnet] [--datadir DIR] [--mine [--miner-address ADDR]] [--host IP] [--api-port P] [--api-host H] [--p2p-port P] [--bootstrap MULTIADDR]... [--genesis FILE] [--no-p2p] [--sig-threads N] [--ingress-port P [--ingress-domain D]] [--remove-apps-on-stop] [--stop-on-stdin-close] [--log-time]',
+      'flux node run [--network devnet|testnet|mainnet] [--datadir DIR] [--mine [--miner-address ADDR]] [--host IP] [--api-port P] [--api-host H] [--p2p-port P] [--bootstrap MULTIADDR]... [--genesis FILE] [--no-p2p] [--sig-threads N] [--ingress-port P [--ingress-domain D]] [--remove-apps-on-stop] [--docker-socket PATH] [--stop-on-stdin-close] [--log-time]',
     summary: 'run the node (same as fluxd)',
     options: NODE_RUN,
     args: [0, 0],

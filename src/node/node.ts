@@ -105,6 +105,10 @@ export interface NodeOptions {
   fluxos?:
     | {
         runtime?: Runtime;
+        /** The Docker engine's Unix socket, when not the default (DOCKER_HOST, else /var/run/docker.sock). */
+        dockerSocket?: string;
+        /** How long an engine call may take before the engine counts as not answering; default 15 s. */
+        engineTimeoutMs?: number;
         /** Keeps app containers off this machine's ports (default: iptables, see fluxos/firewall.ts). */
         firewall?: HostFirewall;
         hostAddress?: string;
@@ -269,7 +273,9 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
     // The app agent runs what placement assigns to this machine's FluxNode; the API shows it.
     if (operator && opts.fluxos !== false) {
       const fo = opts.fluxos ?? {};
-      const runtime = fo.runtime ?? createDockerRuntime(new Docker());
+      const runtime =
+        fo.runtime ??
+        createDockerRuntime(new Docker(fo.dockerSocket ? { socketPath: fo.dockerSocket } : undefined));
       const apiHost = opts.api === false ? undefined : opts.api?.host;
       fluxos = startFluxOs({
         chain,
@@ -279,6 +285,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         hostAddress:
           fo.hostAddress ?? (apiHost && apiHost !== '0.0.0.0' && apiHost !== '::' ? apiHost : '0.0.0.0'),
         intervalMs: fo.intervalMs,
+        engineTimeoutMs: fo.engineTimeoutMs,
         removeOnClose: fo.removeOnClose,
         firewall: fo.firewall ?? createIptablesFirewall(),
         liveness,

@@ -92,8 +92,17 @@ export function appFromSpec(spec: AppSpec, registeredAt: number): PlacementApp {
 
 const SHIFT = 2 ** 20;
 
-/** Places every app; the result does not depend on the order of `nodes` or `apps`. */
-export function placeApps(nodesIn: PlacementNode[], appsIn: PlacementApp[]): Map<string, AppPlacement> {
+/**
+ * Places every app; the result does not depend on the order of `nodes` or `apps`. `cannotRun`
+ * (not consensus: a node's own view, from heartbeats) leaves a node out for one app only, so that
+ * app's instance goes to the next-ranked node and nothing else moves.
+ */
+export function placeApps(
+  nodesIn: PlacementNode[],
+  appsIn: PlacementApp[],
+  opts: { cannotRun?: (app: string, node: string) => boolean } = {},
+): Map<string, AppPlacement> {
+  const cannotRun = opts.cannotRun;
   const nodes = [...nodesIn].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const n = nodes.length;
   const hash = new Uint32Array(n);
@@ -157,6 +166,7 @@ export function placeApps(nodesIn: PlacementNode[], appsIn: PlacementApp[]): Map
       for (let k = list.length - 1; k >= 0 && placed.length < wanted; k--) {
         const i = list[keys[k] % SHIFT];
         if (!((tierMask >> tier[i]) & 1)) continue;
+        if (cannotRun?.(app.name, nodes[i].id)) continue;
         if (cpu[i] < need.cpuTenths || ram[i] < need.ramMb || hdd[i] < need.hddGb || gpu[i] < need.gpu)
           continue;
         if (geo && !inAnyRegion(region[i], geo)) continue;
@@ -176,7 +186,14 @@ export function placeApps(nodesIn: PlacementNode[], appsIn: PlacementApp[]): Map
     }
     const result: AppPlacement = { name: app.name, wanted, nodes: placed };
     if (placed.length < wanted)
-      result.reason = whyNotPlaced(app, placed, nodes, region, { cpu, ram, hdd, gpu, tier, ports });
+      result.reason = whyNotPlaced(
+        app,
+        placed,
+        nodes,
+        region,
+        { cpu, ram, hdd, gpu, tier, ports },
+        cannotRun,
+      );
     out.set(app.name, result);
   }
   return out;
@@ -200,6 +217,7 @@ function whyNotPlaced(
     tier: Uint8Array;
     ports: Array<Set<string> | undefined>;
   },
+  cannotRun?: (app: string, node: string) => boolean,
 ): string {
   const head = `${placed.length} of ${app.instances} instances placed`;
   if (nodes.length === 0) return `${head}: no confirmed FluxNode`;
@@ -222,6 +240,7 @@ function whyNotPlaced(
     }
     inside++;
     if (hosting.has(nodes[i].id)) add('already host it', '');
+    else if (cannotRun?.(app.name, nodes[i].id)) add('say they cannot run it', 'that can run it');
     else if (app.tiers && !app.tiers.includes(TIERS[free.tier[i]]))
       add(`not of tier ${app.tiers.join('/')}`, `of tier ${app.tiers.join('/')}`);
     else if (free.gpu[i] < need.gpu) add(`without ${need.gpu} GPU free`, `with ${need.gpu} GPU free`);

@@ -1,5 +1,6 @@
 // Placement at the chain's tip as this node sees it: every running app placed over the FluxNodes
-// consensus counts (confirmed, not reported down) that this node's liveness view has alive. A node
+// consensus counts (confirmed, not reported down) that this node's liveness view has alive, less,
+// per app, the nodes whose heartbeats say they cannot run it (this node too). A node
 // builds it once (node/node.ts) and shares it: the app agent runs what it assigns here, the ingress
 // routes to it, the API shows it. Cached per tip and liveness change, as status is polled.
 import {
@@ -22,7 +23,7 @@ export interface PlacementView {
 }
 
 export interface Placement {
-  /** Over the nodes consensus counts that this node's liveness view has alive. */
+  /** Over the nodes consensus counts that this node's liveness view has alive (and able, per app). */
   view(): PlacementView;
   /** Over every node consensus counts, alive in this view or not (what failed over, and from where). */
   consensus(): PlacementView;
@@ -30,15 +31,21 @@ export interface Placement {
 
 /**
  * Placement of every running app at the chain's current state, over the nodes consensus
- * counts (confirmed, not reported down) that `liveness`, when given, also has alive.
+ * counts (confirmed, not reported down) that `liveness`, when given, also has alive; an app
+ * skips the nodes whose last heartbeat says they cannot run it.
  */
-function computeView(chain: Chain, state: StateReader, liveness?: Pick<Liveness, 'isAlive'>): PlacementView {
+function computeView(
+  chain: Chain,
+  state: StateReader,
+  liveness?: Pick<Liveness, 'isAlive' | 'get'>,
+): PlacementView {
   const height = chain.tip().height;
   const running = runningAppsFromState(state, height);
   const nodes = placementNodesFromState(state, chain.params);
   const placement = placeApps(
     liveness ? nodes.filter((n) => liveness.isAlive(n.id)) : nodes,
     running.map((a) => appFromSpec(a.spec, a.registeredAt)),
+    liveness ? { cannotRun: (app, node) => liveness.get(node)?.unable.has(app) === true } : {},
   );
   return { height, apps: new Map(running.map((a) => [a.name, a])), placement };
 }
@@ -47,7 +54,7 @@ function computeView(chain: Chain, state: StateReader, liveness?: Pick<Liveness,
 function cachedView(
   chain: Chain,
   state: StateReader,
-  liveness?: Pick<Liveness, 'isAlive' | 'view'>,
+  liveness?: Pick<Liveness, 'isAlive' | 'get' | 'view'>,
 ): () => PlacementView {
   let cached: { key: string; view: PlacementView } | undefined;
   return () => {
@@ -61,7 +68,7 @@ function cachedView(
 export function createPlacement(
   chain: Chain,
   state: StateReader,
-  liveness?: Pick<Liveness, 'isAlive' | 'view'>,
+  liveness?: Pick<Liveness, 'isAlive' | 'get' | 'view'>,
 ): Placement {
   return { view: cachedView(chain, state, liveness), consensus: cachedView(chain, state) };
 }

@@ -5,8 +5,11 @@
 // app is handled on its own: one that fails is reported with the reason and does not block others.
 // Each app gets its own Docker network on this node (created before its containers, removed once
 // the app no longer runs here); the host firewall walls those networks off from the node.
+// What it cannot run (engine silent past a deadline, image missing, starts failing again and
+// again) it marks (cannot-run.ts), so that placement moves the app to the next-ranked node.
 import type { AppSpec } from '../../core/apps/spec.ts';
 import { serialPasses } from '../passes.ts';
+import { CannotRun, withDeadline } from './cannot-run.ts';
 import type { HostFirewall } from './firewall.ts';
 import {
   appNetworkName,
@@ -66,6 +69,14 @@ export interface ReconcilerOptions {
   backoff?: { baseMs: number; maxMs: number };
   /** A container running this long has its restart count reset. */
   stableMs?: number;
+  /** How long an engine call may take before the engine counts as not answering; default 15 s. */
+  engineTimeoutMs?: number;
+  /** Failed starts (or crashes) in a row after which an app counts as one this node cannot run; default 3. */
+  maxStartFailures?: number;
+  /** How long an app stays marked as one this node cannot run after the last failure; default 60 s. */
+  holdDownMs?: number;
+  /** Told after each pass: the apps this node cannot run now, with why. */
+  onCannotRun?: (apps: Map<string, string>) => void;
   log?: (line: string) => void;
   now?: () => number;
 }
@@ -76,7 +87,33 @@ export interface Reconciler {
   /** Asks for a pass soon (new tip, new assignment). */
   trigger(): void;
   status(app?: string): LocalAppStatus[];
+  /** The apps this node cannot run now (engine, image, failed starts), with why. */
+  cannotRun(): Map<string, string>;
   close(): Promise<void>;
+}
+
+/** An image that is not on this node and could not be pulled. */
+class ImageMissing extends Error {}
+
+/** `runtime` with every call but `pull` (which may take long) bounded by `ms`. */
+function boundedRuntime(runtime: Runtime, ms: number): Runtime {
+  const bound =
+    <A extends unknown[], R>(what: string, f: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      withDeadline(f(...args), ms, `the Docker engine (${what})`);
+  return {
+    list: bound('list', runtime.list.bind(runtime)),
+    inspect: bound('inspect', runtime.inspect.bind(runtime)),
+    hasImage: bound('image inspect', runtime.hasImage.bind(runtime)),
+    pull: runtime.pull.bind(runtime),
+    create: bound('create', runtime.create.bind(runtime)),
+    start: bound('start', runtime.start.bind(runtime)),
+    remove: bound('remove', runtime.remove.bind(runtime)),
+    listNetworks: bound('network list', runtime.listNetworks.bind(runtime)),
+    createNetwork: bound('network create', runtime.createNetwork.bind(runtime)),
+    removeNetwork: bound('network remove', runtime.removeNetwork.bind(runtime)),
+    logs: bound('logs', runtime.logs.bind(runtime)),
+  };
 }
 
 const RANK: Record<InstanceState, number> = { running: 0, starting: 1, pulling: 2, restarting: 3, failed: 4 };
@@ -93,6 +130,25 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   const log = o.log ?? (() => {});
   const backoff = o.backoff ?? { baseMs: 1_000, maxMs: 30_000 };
   const stableMs = o.stableMs ?? 60_000;
+  const engineTimeoutMs = o.engineTimeoutMs ?? 15_000;
+  const maxStartFailures = o.maxStartFailures ?? 3;
+  const runtime = boundedRuntime(o.runtime, engineTimeoutMs);
+  const cannot = new CannotRun({ holdDownMs: o.holdDownMs ?? 60_000, now });
+  // One engine probe at a time: an engine that never answers holds one request, not one per
+  // pass; one stuck for four deadlines is given up (a new one goes out), lest it block for good.
+  let probing: { list: Promise<ContainerSummary[]>; since: number } | undefined;
+  const probe = (labels: Record<string, string>): Promise<ContainerSummary[]> => {
+    if (!probing || now() - probing.since > 4 * engineTimeoutMs) {
+      const list = o.runtime.list(labels);
+      const mine = { list, since: now() };
+      probing = mine;
+      const done = () => {
+        if (probing === mine) probing = undefined;
+      };
+      list.then(done, done);
+    }
+    return withDeadline(probing.list, engineTimeoutMs, 'the Docker engine (list)');
+  };
   const tracked = new Map<string, Tracked>();
   let assignedNow: AssignedApp[] = [];
   let nodeNow: string | undefined;
@@ -113,11 +169,13 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   };
 
   async function ensureImage(image: string): Promise<void> {
-    if (await o.runtime.hasImage(image)) return;
+    if (await runtime.hasImage(image)) return;
     try {
-      await o.runtime.pull(image);
+      await runtime.pull(image);
     } catch (e) {
-      throw new Error(`image ${image} is not on this node and could not be pulled: ${engineMessage(e)}`);
+      throw new ImageMissing(
+        `image ${image} is not on this node and could not be pulled: ${engineMessage(e)}`,
+      );
     }
   }
 
@@ -173,7 +231,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     }
     if (existing && t.state === 'running') {
       // It was running and stopped: a crash. Restart after a backoff that grows per restart.
-      const d = await o.runtime.inspect(existing.id);
+      const d = await runtime.inspect(existing.id);
       t.restarts++;
       t.nextTryAt = now() + delay(t.restarts);
       const why = `exited with code ${d.exitCode ?? '?'}${d.oomKilled ? ' (out of memory)' : ''}${d.error ? `: ${d.error}` : ''}`;
@@ -194,7 +252,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       if (!id) {
         set(name, t, 'pulling');
         await ensureImage(component.image);
-        id = await o.runtime.create(
+        id = await runtime.create(
           containerOptions({
             network: o.network,
             nodeId,
@@ -206,8 +264,8 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
         );
       }
       t.containerId = id;
-      await o.runtime.start(id);
-      const d = await o.runtime.inspect(id);
+      await runtime.start(id);
+      const d = await runtime.inspect(id);
       if (d.state === 'running') {
         t.runningSince = now();
         set(name, t, 'running');
@@ -225,6 +283,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       t.restarts++;
       t.nextTryAt = now() + delay(t.restarts);
       set(name, t, 'failed', engineMessage(e));
+      if (e instanceof ImageMissing) cannot.mark(app.spec.name, `${component.name}: ${e.message}`);
     }
   }
 
@@ -240,12 +299,15 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     assignedNow = assigned;
     let actual: ContainerSummary[];
     try {
-      actual = await o.runtime.list({ [LABELS.network]: o.network, [LABELS.node]: nodeId });
+      actual = await probe({ [LABELS.network]: o.network, [LABELS.node]: nodeId });
       if (engineDown) log('fluxos: the Docker engine answers again');
       engineDown = undefined;
     } catch (e) {
       if (!engineDown) log(`fluxos: the Docker engine does not answer: ${engineMessage(e)}`);
       engineDown = `the Docker engine on this node does not answer: ${engineMessage(e)}`;
+      // Nothing placed here runs while it is silent; the marks hold until a hold-down after it answers.
+      for (const app of new Set([...assigned.map((a) => a.spec.name), ...cannot.current().keys()]))
+        cannot.mark(app, engineDown);
       return;
     }
     const wanted = new Map<string, { revision: number; network: string }>();
@@ -263,7 +325,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       const offNetwork = w !== undefined && !stale && !c.networks.includes(w.network);
       if (w === undefined || stale || offNetwork) {
         try {
-          await o.runtime.remove(c.id);
+          await runtime.remove(c.id);
           log(
             `fluxos: removed ${c.name}${stale ? ' (new revision)' : offNetwork ? ' (not on its app network)' : ''}`,
           );
@@ -282,7 +344,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       try {
         await ensureWall();
         if (!networks.has(net)) {
-          await o.runtime.createNetwork(networkOptions({ network: o.network, nodeId, app: app.spec }));
+          await runtime.createNetwork(networkOptions({ network: o.network, nodeId, app: app.spec }));
           networks.add(net);
         }
       } catch (e) {
@@ -297,6 +359,12 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
         } catch (e) {
           log(`fluxos: ${app.spec.name}: ${engineMessage(e)}`);
         }
+        const t = tracked.get(name);
+        if (t && t.state !== 'running' && t.restarts >= maxStartFailures)
+          cannot.mark(
+            app.spec.name,
+            `${t.name}: ${t.reason ?? t.state} (${t.restarts} failed starts in a row)`,
+          );
       }
     }
   }
@@ -310,7 +378,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     const keep = new Set<string>();
     let found: NetworkSummary[];
     try {
-      found = await o.runtime.listNetworks({ [LABELS.network]: o.network, [LABELS.node]: nodeId });
+      found = await runtime.listNetworks({ [LABELS.network]: o.network, [LABELS.node]: nodeId });
     } catch (e) {
       log(`fluxos: could not list app networks: ${engineMessage(e)}`);
       return keep;
@@ -327,7 +395,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
         continue;
       }
       try {
-        await o.runtime.removeNetwork(n.id);
+        await runtime.removeNetwork(n.id);
         log(`fluxos: removed network ${n.name}${spec ? ' (internal changes)' : ''}`);
       } catch (e) {
         log(`fluxos: could not remove network ${n.name}: ${engineMessage(e)}`);
@@ -337,7 +405,19 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     return keep;
   }
 
-  const passes = serialPasses(pass);
+  let told = new Map<string, string>();
+  const passes = serialPasses(async () => {
+    try {
+      await pass();
+    } finally {
+      const marked = cannot.current();
+      for (const [app, why] of marked)
+        if (!told.has(app)) log(`fluxos: cannot run ${app} (other nodes take it): ${why}`);
+      for (const app of told.keys()) if (!marked.has(app)) log(`fluxos: may run ${app} again`);
+      told = marked;
+      o.onCannotRun?.(marked);
+    }
+  });
   const reconcile = passes.run;
 
   const timer = setInterval(() => void reconcile(), o.intervalMs ?? 2_000);
@@ -346,6 +426,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   return {
     reconcile,
     trigger: () => void reconcile(),
+    cannotRun: () => cannot.current(),
     status(app) {
       const node = nodeNow;
       if (!node) return [];

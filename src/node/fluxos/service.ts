@@ -44,6 +44,8 @@ export interface FluxOsOptions {
   /** This node's view of which FluxNodes are alive: a change asks for a pass; a hand-over waits for the new hosts. */
   liveness?: Liveness;
   intervalMs?: number;
+  /** How long an engine call may take before the engine counts as not answering (reconciler.ts). */
+  engineTimeoutMs?: number;
   /** Remove this node's containers when the agent closes (a devnet's nodes; a real node keeps them). */
   removeOnClose?: boolean;
   log?: (line: string) => void;
@@ -68,6 +70,10 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
     hostAddress: o.hostAddress,
     firewall: o.firewall,
     intervalMs: o.intervalMs,
+    engineTimeoutMs: o.engineTimeoutMs,
+    // Taken back no sooner than a returning node: the same hold-down keeps apps from flapping.
+    holdDownMs: chain.params.nodes.liveness.holdDownMs,
+    onCannotRun: (apps) => o.liveness?.setUnable(apps),
     log: o.log,
     assigned: () => {
       const me = nodeId();

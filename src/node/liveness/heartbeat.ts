@@ -1,5 +1,6 @@
 // The heartbeat a running FluxNode gossips every few seconds: which node, when (the sender's
-// clock), its chain height and the apps it runs, signed by the node's operator key. It is not a
+// clock), its chain height, the apps it runs and those it cannot run (with why), signed by the
+// node's operator key. It is not a
 // consensus object (nothing on chain depends on it), so it lives here rather than in core/codec.
 import { ByteListType, ContainerType, ListCompositeType, type ValueOf } from '@chainsafe/ssz';
 import { Bytes32, Bytes64, Uint32, Uint64Num } from '../../core/codec/types.ts';
@@ -13,6 +14,14 @@ import {
 
 /** An app name is at most 32 bytes (see core/apps/spec.ts); a node reports at most this many apps. */
 export const MAX_HEARTBEAT_APPS = 1_024;
+/** Bytes of UTF-8 kept of a reason a node cannot run an app. */
+export const MAX_UNABLE_REASON = 160;
+
+/** An app placed on the node that the node cannot run, and why (its engine, image or starts). */
+export const UnableEntry = new ContainerType(
+  { app: new ByteListType(64), reason: new ByteListType(MAX_UNABLE_REASON) },
+  { typeName: 'UnableEntry' },
+);
 
 export const HeartbeatBody = new ContainerType(
   {
@@ -24,6 +33,8 @@ export const HeartbeatBody = new ContainerType(
     height: Uint64Num,
     /** Apps whose every component runs on the node now. */
     running: new ListCompositeType(new ByteListType(64), MAX_HEARTBEAT_APPS),
+    /** Apps placement gives the node that it cannot run now: others place them elsewhere. */
+    unable: new ListCompositeType(UnableEntry, MAX_HEARTBEAT_APPS),
   },
   { typeName: 'HeartbeatBody' },
 );
@@ -35,7 +46,7 @@ export const Heartbeat = new ContainerType(
 );
 export type Heartbeat = ValueOf<typeof Heartbeat>;
 
-const DOMAIN = new TextEncoder().encode('openflux/heartbeat/v1');
+const DOMAIN = new TextEncoder().encode('openflux/heartbeat/v2');
 
 function signingMessage(body: HeartbeatBody): Uint8Array {
   return sha256(concatBytes(DOMAIN, HeartbeatBody.serialize(body)));
@@ -47,6 +58,21 @@ export interface HeartbeatInfo {
   time: number;
   height: number;
   running: string[];
+  /** Apps the node cannot run, with why (absent: none). */
+  unable?: Array<{ app: string; reason: string }>;
+}
+
+/** `text` cut to at most `max` bytes of UTF-8, never inside a character. */
+export function utf8Prefix(text: string, max: number): Uint8Array {
+  const enc = new TextEncoder();
+  let out = enc.encode(text);
+  if (out.length <= max) return out;
+  const chars = [...text];
+  while (out.length > max) {
+    chars.length = Math.max(0, chars.length - Math.ceil((out.length - max) / 4));
+    out = enc.encode(chars.join(''));
+  }
+  return out;
 }
 
 export function encodeHeartbeat(info: HeartbeatInfo, operator: KeyPair): Uint8Array {
@@ -57,6 +83,9 @@ export function encodeHeartbeat(info: HeartbeatInfo, operator: KeyPair): Uint8Ar
     time: info.time,
     height: info.height,
     running: info.running.slice(0, MAX_HEARTBEAT_APPS).map((name) => enc.encode(name)),
+    unable: (info.unable ?? [])
+      .slice(0, MAX_HEARTBEAT_APPS)
+      .map((u) => ({ app: enc.encode(u.app), reason: utf8Prefix(u.reason, MAX_UNABLE_REASON) })),
   };
   return Heartbeat.serialize({ body, signature: signMessage(signingMessage(body), operator.secretKey) });
 }
@@ -76,6 +105,7 @@ export function decodeHeartbeat(bytes: Uint8Array): {
       time: body.time,
       height: body.height,
       running: body.running.map((b) => dec.decode(b)),
+      unable: body.unable.map((u) => ({ app: dec.decode(u.app), reason: dec.decode(u.reason) })),
     },
     body,
     signature,

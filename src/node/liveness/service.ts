@@ -43,6 +43,11 @@ export interface Liveness {
   beat(): void;
   /** The apps whose every component runs here now, as the app agent tells it (heartbeats carry them). */
   setRunning(apps: string[]): void;
+  /**
+   * The apps placed here that this node cannot run now, with why (the app agent says; heartbeats
+   * carry them, and placement, here and on every node that hears them, leaves this node out).
+   */
+  setUnable(apps: ReadonlyMap<string, string>): void;
   on<E extends keyof LivenessEvents>(event: E, listener: LivenessEvents[E]): void;
   off<E extends keyof LivenessEvents>(event: E, listener: LivenessEvents[E]): void;
   close(): void;
@@ -66,6 +71,7 @@ export function createLiveness(o: LivenessOptions): Liveness {
   let timers: NodeJS.Timeout[] = [];
   let lastStamp = 0;
   let running: string[] = [];
+  let unable: ReadonlyMap<string, string> = new Map();
   /** Operators' parsed public keys, one per confirmed node at most. */
   const verifier = new SignatureVerifier(20_000);
 
@@ -127,9 +133,9 @@ export function createLiveness(o: LivenessOptions): Liveness {
         return { reject: `heartbeat for node ${short} not signed by its operator key` };
       // Our own heartbeat, newer than the last we sent: another machine holds our operator key.
       if (own) return 'ignore';
-      if (!view.heard(info.node, info.time, info.height, info.running)) {
+      if (!view.heard(info.node, info.time, info.height, info.running, info.unable)) {
         trackConfirmed(); // confirmed since our last block: track it, then take the heartbeat
-        if (!view.heard(info.node, info.time, info.height, info.running)) return 'ignore';
+        if (!view.heard(info.node, info.time, info.height, info.running, info.unable)) return 'ignore';
       }
       remember(info.node, info.time);
       return 'accept';
@@ -149,6 +155,7 @@ export function createLiveness(o: LivenessOptions): Liveness {
           time: lastStamp,
           height: chain.tip().height,
           running,
+          unable: [...unable].map(([app, reason]) => ({ app, reason })),
         },
         o.operator,
       ),
@@ -188,12 +195,23 @@ export function createLiveness(o: LivenessOptions): Liveness {
     isAlive: (id) => id === o.nodeId() || view.isAlive(id),
     get(id) {
       if (id === o.nodeId())
-        return { state: 'alive', since: startedAt, lastHeard: now(), running: new Set(running) };
+        return {
+          state: 'alive',
+          since: startedAt,
+          lastHeard: now(),
+          running: new Set(running),
+          unable: new Map(unable),
+        };
       return view.get(id);
     },
     beat,
     setRunning(apps) {
       running = [...apps];
+    },
+    setUnable(apps) {
+      const changed = apps.size !== unable.size || [...apps.keys()].some((a) => !unable.has(a));
+      unable = new Map(apps);
+      if (changed) view.touch(); // this node's own placement leaves it out (or takes it back) too
     },
     on: (event, listener) => void emitter.on(event, listener),
     off: (event, listener) => void emitter.off(event, listener),

@@ -20,6 +20,8 @@ export interface NodeLiveness {
   /** The node's chain height and running apps as of its last heartbeat. */
   height?: number;
   running: ReadonlySet<string>;
+  /** Apps placed on the node that its last heartbeat says it cannot run, with why. */
+  unable: ReadonlyMap<string, string>;
 }
 
 export interface Transition {
@@ -42,16 +44,18 @@ interface Entry {
   runStart: number;
   height?: number;
   running: Set<string>;
+  unable: Map<string, string>;
 }
 
 const NONE: ReadonlySet<string> = new Set();
+const NO_REASONS: ReadonlyMap<string, string> = new Map();
 
 export class LivenessView {
   private readonly nodes = new Map<string, Entry>();
   private readonly timeoutMs: number;
   private readonly holdDownMs: number;
   private readonly now: () => number;
-  /** Bumped on every transition and change of running apps, so callers can cache on it. */
+  /** Bumped on every transition and change of running or unable apps, so callers can cache on it. */
   version = 0;
 
   private readonly graceMs: number;
@@ -79,6 +83,7 @@ export class LivenessView {
         lastStamp: 0,
         runStart: t,
         running: new Set(),
+        unable: new Map(),
       });
     }
     for (const id of this.nodes.keys()) if (!keep.has(id)) this.nodes.delete(id);
@@ -88,7 +93,13 @@ export class LivenessView {
    * Records a heartbeat of a tracked node stamped `stamp` by its sender. Returns false (and
    * records nothing) for an untracked node or a stamp not newer than the last one (a replay).
    */
-  heard(id: string, stamp: number, height: number, running: Iterable<string>): boolean {
+  heard(
+    id: string,
+    stamp: number,
+    height: number,
+    running: Iterable<string>,
+    unable: Iterable<{ app: string; reason: string }> = [],
+  ): boolean {
     const e = this.nodes.get(id);
     if (!e || stamp <= e.lastStamp) return false;
     const t = this.now();
@@ -100,6 +111,10 @@ export class LivenessView {
     const next = new Set(running);
     if (next.size !== e.running.size || [...next].some((a) => !e.running.has(a))) this.version++;
     e.running = next;
+    const cannot = new Map([...unable].map((u) => [u.app, u.reason]));
+    // Only the set counts for placement; a new reason alone is no reason to recompute it.
+    if (cannot.size !== e.unable.size || [...cannot.keys()].some((a) => !e.unable.has(a))) this.version++;
+    e.unable = cannot;
     return true;
   }
 
@@ -123,7 +138,10 @@ export class LivenessView {
         out.push({ node, from: e.state, to, silentMs });
         e.state = to;
         e.since = t;
-        if (to === 'down') e.running = new Set();
+        if (to === 'down') {
+          e.running = new Set();
+          e.unable = new Map();
+        }
         this.version++;
       }
     }
@@ -141,6 +159,7 @@ export class LivenessView {
       state: e.state,
       since: e.since,
       running: e.state === 'down' ? NONE : e.running,
+      unable: e.state === 'down' ? NO_REASONS : e.unable,
       ...(e.lastHeard !== undefined ? { lastHeard: e.lastHeard } : {}),
       ...(e.height !== undefined ? { height: e.height } : {}),
     };
@@ -158,6 +177,11 @@ export class LivenessView {
     const out: string[] = [];
     for (const [id, e] of this.nodes) if (e.state !== 'down' && e.running.has(app)) out.push(id);
     return out;
+  }
+
+  /** Says something the view does not hold changed (this node's own unable apps), for caches. */
+  touch(): void {
+    this.version++;
   }
 
   get size(): number {

@@ -59,7 +59,7 @@ export function gossipTopics(params: Pick<ChainParams, 'network' | 'chainId'>): 
   heartbeats: string;
 } {
   const base = `/openflux/${params.network}/${params.chainId}`;
-  return { blocks: `${base}/blocks/2`, txs: `${base}/txs/1`, heartbeats: `${base}/heartbeats/1` };
+  return { blocks: `${base}/blocks/2`, txs: `${base}/txs/1`, heartbeats: `${base}/heartbeats/2` };
 }
 
 /** How many block hashes / tx ids we remember having seen from peers or relayed. */

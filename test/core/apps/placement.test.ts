@@ -167,6 +167,22 @@ describe('placement', () => {
     assert.equal(none.reason, '0 of 1 instances placed: no confirmed FluxNode');
   });
 
+  it('leaves a node that cannot run an app out for that app only: its instance goes to the next-ranked node', () => {
+    const nodes = Array.from({ length: 6 }, (_, i) => node(i));
+    const apps = [app('web', 2), app('db', 2), app('cache', 1)];
+    const before = placeApps(nodes, apps);
+    const [x] = before.get('web')!.nodes;
+    const after = placeApps(nodes, apps, { cannotRun: (a, n) => a === 'web' && n === x });
+    const web = after.get('web')!;
+    assert.equal(web.nodes.length, 2);
+    assert.ok(!web.nodes.includes(x));
+    assert.ok(web.nodes.includes(before.get('web')!.nodes[1]), 'the other instance stays');
+    assert.deepEqual(after.get('db'), before.get('db'));
+    assert.deepEqual(after.get('cache'), before.get('cache'));
+    const one = placeApps([node(0)], [app('web', 1)], { cannotRun: () => true }).get('web')!;
+    assert.equal(one.reason, '0 of 1 instances placed: no other node: 1 of 1 say they cannot run it');
+  });
+
   it('places a geo-constrained app only on nodes in its regions', () => {
     const big = { cpuTenths: 1000, ramMb: 1e6, hddGb: 1000, gpu: 0 };
     const nodes = Array.from({ length: 40 }, (_, i) => node(i, big));
