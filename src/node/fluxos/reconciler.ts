@@ -113,6 +113,8 @@ function boundedRuntime(runtime: Runtime, ms: number): Runtime {
     createNetwork: bound('network create', runtime.createNetwork.bind(runtime)),
     removeNetwork: bound('network remove', runtime.removeNetwork.bind(runtime)),
     logs: bound('logs', runtime.logs.bind(runtime)),
+    stats: bound('stats', runtime.stats.bind(runtime)),
+    restart: bound('restart', runtime.restart.bind(runtime)),
   };
 }
 

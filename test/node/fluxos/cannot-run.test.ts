@@ -58,6 +58,11 @@ function fakeEngine() {
     listNetworks: () => hang(() => []),
     createNetwork: () => hang(() => 'net'),
     removeNetwork: () => hang(() => {}),
+    stats: () =>
+      hang((): never => {
+        throw new Error('no stats in this fake engine');
+      }),
+    restart: () => hang(() => {}),
     logs: () => hang(() => ''),
   };
   return { e, runtime };
