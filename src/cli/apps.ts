@@ -16,7 +16,7 @@ import {
   encodeAppUpdate,
 } from '../core/apps/handlers.ts';
 import { appPrice } from '../core/apps/price.ts';
-import { type AppSpec, parseAppSpec } from '../core/apps/spec.ts';
+import { type AppSpec, parseAppSpec, type validateAppSpec } from '../core/apps/spec.ts';
 import { TxKind } from '../core/codec/types.ts';
 import { toHex } from '../core/crypto/hash.ts';
 import { decodeAddress, type KeyPair } from '../core/crypto/keys.ts';
@@ -395,7 +395,10 @@ export async function appRestart(ctx: CommandContext): Promise<void> {
   );
 }
 
-export async function appConvert(ctx: CommandContext): Promise<number> {
+/** What `app convert` and `app import-flux` have in common: the file, read, and the network's params. */
+async function readSpecSource(
+  ctx: CommandContext,
+): Promise<{ file: string; text: string; params: ChainParams }> {
   const file = ctx.positionals[0];
   const text = await readFile(file, 'utf8').catch((e: Error) => {
     throw new CliError(`cannot read ${file}: ${e.message}`, 2);
@@ -403,6 +406,35 @@ export async function appConvert(ctx: CommandContext): Promise<number> {
   const network = ((ctx.values.network as string | undefined) ?? 'mainnet') as NetworkName;
   const params = presets[network];
   if (!params) throw new CliError(`--network must be mainnet, testnet or devnet, not ${network}`, 2);
+  return { file, text, params };
+}
+
+/** A converted spec (valid or not) with what was not carried over; the shape both converters return. */
+interface Converted {
+  result: ReturnType<typeof validateAppSpec>;
+  spec: unknown;
+  dropped: string[];
+  defaults: string[];
+}
+
+/** Prints (or writes to --out) the converted spec under `header` and its report; exit 1 if invalid. */
+async function emitConverted(ctx: CommandContext, header: string, c: Converted): Promise<number> {
+  const spec = c.result.ok ? c.result.spec : c.spec;
+  const yaml = `${header}\n${toYaml(spec)}`;
+  for (const d of c.dropped) ctx.note(`not carried over: ${d}`);
+  for (const d of c.defaults) ctx.note(`default: ${d}`);
+  if (!c.result.ok) for (const i of c.result.error.issues) ctx.note(`invalid: ${i.field}: ${i.message}`);
+  const out = ctx.values.out as string | undefined;
+  if (out) await writeFile(out, yaml);
+  ctx.emit(
+    { spec, valid: c.result.ok, dropped: c.dropped, defaults: c.defaults },
+    out ? `wrote ${out}` : yaml,
+  );
+  return c.result.ok ? 0 : 1;
+}
+
+export async function appConvert(ctx: CommandContext): Promise<number> {
+  const { file, text, params } = await readSpecSource(ctx);
   // Compose's order: the env file, then this shell's environment over it. Core only sees the result.
   const envFile = ctx.values['env-file'] as string | undefined;
   const fileVars = envFile
@@ -418,50 +450,18 @@ export async function appConvert(ctx: CommandContext): Promise<number> {
   // Nothing to convert (the file is not YAML, or not a compose file): say why, print no spec.
   if (!c.result.ok && c.result.error.issues.length === 0)
     throw new CliError(`${file}: ${c.result.error.message}`, 1);
-  const yaml = `# converted from ${file} by flux app convert\n${toYaml(c.result.ok ? c.result.spec : c.spec)}`;
-  for (const d of c.dropped) ctx.note(`not carried over: ${d}`);
-  for (const d of c.defaults) ctx.note(`default: ${d}`);
-  if (!c.result.ok) for (const i of c.result.error.issues) ctx.note(`invalid: ${i.field}: ${i.message}`);
-  const out = ctx.values.out as string | undefined;
-  if (out) await writeFile(out, yaml);
-  ctx.emit(
-    {
-      spec: c.result.ok ? c.result.spec : c.spec,
-      valid: c.result.ok,
-      dropped: c.dropped,
-      defaults: c.defaults,
-    },
-    out ? `wrote ${out}` : yaml,
-  );
-  return c.result.ok ? 0 : 1;
+  return emitConverted(ctx, `# converted from ${file} by flux app convert`, c);
 }
 
 export async function appImportFlux(ctx: CommandContext): Promise<number> {
-  const file = ctx.positionals[0];
-  const text = await readFile(file, 'utf8').catch((e: Error) => {
-    throw new CliError(`cannot read ${file}: ${e.message}`, 2);
-  });
-  const network = ((ctx.values.network as string | undefined) ?? 'mainnet') as NetworkName;
-  const params = presets[network];
-  if (!params) throw new CliError(`--network must be mainnet, testnet or devnet, not ${network}`, 2);
+  const { file, text, params } = await readSpecSource(ctx);
   const c = importFluxSpec(text, params, { name: ctx.values.name as string | undefined });
   // Nothing to import (not JSON, an unknown version, an encrypted enterprise app): say why, print no spec.
   if (!c.result.ok && c.result.error.issues.length === 0) {
     for (const d of c.dropped) ctx.note(`not carried over: ${d}`);
     throw new CliError(`${file}: ${c.result.error.message}`, 1);
   }
-  const spec = c.result.ok ? c.result.spec : c.spec;
-  const yaml = `# imported from ${file} (FluxOS spec) by flux app import-flux\n${toYaml(spec)}`;
-  for (const d of c.dropped) ctx.note(`not carried over: ${d}`);
-  for (const d of c.defaults) ctx.note(`default: ${d}`);
-  if (!c.result.ok) for (const i of c.result.error.issues) ctx.note(`invalid: ${i.field}: ${i.message}`);
-  const out = ctx.values.out as string | undefined;
-  if (out) await writeFile(out, yaml);
-  ctx.emit(
-    { spec, valid: c.result.ok, dropped: c.dropped, defaults: c.defaults },
-    out ? `wrote ${out}` : yaml,
-  );
-  return c.result.ok ? 0 : 1;
+  return emitConverted(ctx, `# imported from ${file} (FluxOS spec) by flux app import-flux`, c);
 }
 
 export async function appBuildExample(ctx: CommandContext): Promise<void> {
