@@ -181,21 +181,26 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     }
   }
 
+  /** The tracked state of a component's container (new ones start as `starting`), at the app's revision. */
+  function trackedFor(name: string, app: AssignedApp, component: string): Tracked {
+    const t: Tracked = tracked.get(name) ?? {
+      app: app.spec.name,
+      name: component,
+      revision: app.revision,
+      state: 'starting',
+      since: now(),
+      restarts: 0,
+      nextTryAt: 0,
+    };
+    t.revision = app.revision;
+    return t;
+  }
+
   /** Marks every component of an app failed (its network or wall could not be set up). */
   function failApp(nodeId: string, app: AssignedApp, reason: string): void {
     for (const c of app.spec.components) {
       const name = containerName(o.network, nodeId, app.spec.name, c.name);
-      const t: Tracked = tracked.get(name) ?? {
-        app: app.spec.name,
-        name: c.name,
-        revision: app.revision,
-        state: 'starting',
-        since: now(),
-        restarts: 0,
-        nextTryAt: 0,
-      };
-      t.revision = app.revision;
-      set(name, t, 'failed', reason);
+      set(name, trackedFor(name, app, c.name), 'failed', reason);
     }
   }
 
@@ -214,16 +219,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   ): Promise<void> {
     const component = app.spec.components[index];
     const name = containerName(o.network, nodeId, app.spec.name, component.name);
-    const t: Tracked = tracked.get(name) ?? {
-      app: app.spec.name,
-      name: component.name,
-      revision: app.revision,
-      state: 'starting',
-      since: now(),
-      restarts: 0,
-      nextTryAt: 0,
-    };
-    t.revision = app.revision;
+    const t = trackedFor(name, app, component.name);
     if (existing?.state === 'running') {
       t.containerId = existing.id;
       if (t.state !== 'running') t.runningSince = now();
