@@ -9,11 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { type ApiError, createClient } from '../../../src/api/client.ts';
 import { ownerSigner, signOwnerRequest } from '../../../src/api/owner-auth.ts';
-import { type AppSpec, validateAppSpec } from '../../../src/core/apps/spec.ts';
+import type { AppSpec } from '../../../src/core/apps/spec.ts';
 import { AppRecord } from '../../../src/core/codec/types.ts';
 import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
 import { addressBytes } from '../../../src/core/crypto/keys.ts';
-import { DEVNET_MNEMONIC, devnet } from '../../../src/core/params/index.ts';
+import { DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
 import { type ApiServer, startApiServer } from '../../../src/node/api/server.ts';
 import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
 import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
@@ -23,6 +23,7 @@ import type { PlacementView } from '../../../src/node/fluxos/placement.ts';
 import { createDockerRuntime } from '../../../src/node/fluxos/runtime.ts';
 import { type FluxOs, startFluxOs } from '../../../src/node/fluxos/service.ts';
 import { devnetParams } from '../../../src/node/genesis.ts';
+import { testAppSpec } from '../../support/apps.ts';
 import { fluxInProcess } from '../../support/io.ts';
 import { BOB } from '../../support/keys.ts';
 import { until } from '../../support/wait.ts';
@@ -41,20 +42,7 @@ const freePort = () =>
   });
 
 function spec(image: string, port: number): AppSpec {
-  const r = validateAppSpec(
-    {
-      version: 1,
-      name: NAME,
-      instances: 1,
-      expiryBlocks: 100,
-      components: [
-        { name: 'web', image, ports: [{ container: 8080, host: port }], cpu: 0.1, ram: 32, hdd: 1 },
-      ],
-    },
-    devnet,
-  );
-  assert.ok(r.ok, r.ok ? '' : r.error.message);
-  return r.spec;
+  return testAppSpec(NAME, [{ name: 'web', image, ports: [{ container: 8080, host: port }] }]);
 }
 
 describe('owner routes on a hosting node (real Docker)', { skip: env.skip, timeout: 120_000 }, () => {

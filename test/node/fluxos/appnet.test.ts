@@ -8,13 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
-import { type AppSpec, validateAppSpec } from '../../../src/core/apps/spec.ts';
-import { devnet } from '../../../src/core/params/index.ts';
 import { EXAMPLE_IMAGE } from '../../../src/node/fluxos/example-image.ts';
 import { createIptablesFirewall } from '../../../src/node/fluxos/firewall.ts';
 import { appNetworkName, LABELS } from '../../../src/node/fluxos/options.ts';
 import { type AssignedApp, createReconciler, type Reconciler } from '../../../src/node/fluxos/reconciler.ts';
 import { createDockerRuntime, demuxDockerLog } from '../../../src/node/fluxos/runtime.ts';
+import { testAppSpec } from '../../support/apps.ts';
 import { httpText } from '../../support/http.ts';
 import { until } from '../../support/wait.ts';
 import { exampleImage, removeContainersOf, testDocker } from './docker.ts';
@@ -29,20 +28,7 @@ const PORT = 34_000 + Math.floor(Math.random() * 2000);
 const BB = '/bin/busybox';
 const image = EXAMPLE_IMAGE;
 
-function spec(name: string, components: Array<Record<string, unknown>>): AppSpec {
-  const r = validateAppSpec(
-    {
-      version: 1,
-      name,
-      instances: 1,
-      expiryBlocks: 100,
-      components: components.map((c) => ({ ports: [], cpu: 0.1, ram: 32, hdd: 1, ...c })),
-    },
-    devnet,
-  );
-  assert.ok(r.ok, r.ok ? '' : r.error.message);
-  return r.spec;
-}
+const spec = testAppSpec;
 
 /** Runs a command in a container: its exit code and what it wrote. */
 async function execIn(docker: Docker, id: string, cmd: string[]): Promise<{ code: number; out: string }> {

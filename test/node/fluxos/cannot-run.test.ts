@@ -3,27 +3,16 @@
 // Each marks the app for the hold-down after the last failure, and the node tells liveness.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type AppSpec, validateAppSpec } from '../../../src/core/apps/spec.ts';
-import { devnet } from '../../../src/core/params/index.ts';
+import type { AppSpec } from '../../../src/core/apps/spec.ts';
 import { CannotRun } from '../../../src/node/fluxos/cannot-run.ts';
 import { type AssignedApp, createReconciler } from '../../../src/node/fluxos/reconciler.ts';
 import type { ContainerSummary, Runtime } from '../../../src/node/fluxos/runtime.ts';
+import { testAppSpec } from '../../support/apps.ts';
 
 const NODE = 'ab'.repeat(32);
 
 function spec(name: string): AppSpec {
-  const r = validateAppSpec(
-    {
-      version: 1,
-      name,
-      instances: 1,
-      expiryBlocks: 100,
-      components: [{ name: 'web', image: 'example/web:1', ports: [], cpu: 0.1, ram: 32, hdd: 1 }],
-    },
-    devnet,
-  );
-  assert.ok(r.ok, r.ok ? '' : r.error.message);
-  return r.spec;
+  return testAppSpec(name, [{ name: 'web', image: 'example/web:1' }]);
 }
 
 /** An engine in memory: `silent` never answers; `images` are present; `starts` decides a start. */

@@ -12,13 +12,14 @@ import { after, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { encodeAppRegister } from '../../../src/core/apps/handlers.ts';
 import { appFromSpec, placeApps, placementNodesFromState } from '../../../src/core/apps/placement.ts';
-import { type AppSpec, validateAppSpec } from '../../../src/core/apps/spec.ts';
+import type { AppSpec } from '../../../src/core/apps/spec.ts';
 import { TxKind } from '../../../src/core/codec/types.ts';
 import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
-import { type ChainParams, createParams, DEVNET_MNEMONIC, devnet } from '../../../src/core/params/index.ts';
+import { type ChainParams, createParams, DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
 import type { LocalChain } from '../../../src/node/chain/chain.ts';
 import { createNode, type FluxNode } from '../../../src/node/node.ts';
 import { signWithMinimumFee } from '../../../src/wallet/sign.ts';
+import { testAppSpec } from '../../support/apps.ts';
 import { devnetFluxNodes } from '../../support/fluxnodes.ts';
 import { httpText } from '../../support/http.ts';
 import { until } from '../../support/wait.ts';
@@ -38,28 +39,11 @@ async function silentEngine(path: string): Promise<{ server: Server; sockets: So
 }
 
 function appSpec(name: string, image: string): AppSpec {
-  const r = validateAppSpec(
-    {
-      version: 1,
-      name,
-      instances: 1,
-      expiryBlocks: 1_000,
-      components: [
-        {
-          name: 'web',
-          image,
-          ports: [{ container: 8080, host: PORT }],
-          env: { GREETING: 'hello' },
-          cpu: 0.1,
-          ram: 32,
-          hdd: 1,
-        },
-      ],
-    },
-    devnet,
+  return testAppSpec(
+    name,
+    [{ name: 'web', image, ports: [{ container: 8080, host: PORT }], env: { GREETING: 'hello' } }],
+    { expiryBlocks: 1_000 },
   );
-  assert.ok(r.ok, r.ok ? '' : r.error.message);
-  return r.spec;
 }
 
 describe('a node whose Docker engine does not answer', { skip: env.skip, timeout: 180_000 }, () => {

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
-import { type AppSpec, validateAppSpec } from '../../../src/core/apps/spec.ts';
-import { devnet } from '../../../src/core/params/index.ts';
+import type { AppSpec } from '../../../src/core/apps/spec.ts';
 import { LABELS } from '../../../src/node/fluxos/options.ts';
 import { type AssignedApp, createReconciler, type Reconciler } from '../../../src/node/fluxos/reconciler.ts';
 import { createDockerRuntime } from '../../../src/node/fluxos/runtime.ts';
+import { testAppSpec } from '../../support/apps.ts';
 import { httpText } from '../../support/http.ts';
 import { until } from '../../support/wait.ts';
 import { exampleImage, removeContainersOf, testDocker } from './docker.ts';
@@ -16,28 +16,9 @@ const NODE = randomBytes(32).toString('hex');
 const PORT = 32_000 + Math.floor(Math.random() * 2000);
 
 function spec(name: string, image: string, port: number, greeting: string): AppSpec {
-  const r = validateAppSpec(
-    {
-      version: 1,
-      name,
-      instances: 1,
-      expiryBlocks: 100,
-      components: [
-        {
-          name: 'web',
-          image,
-          ports: [{ container: 8080, host: port }],
-          env: { GREETING: greeting },
-          cpu: 0.1,
-          ram: 32,
-          hdd: 1,
-        },
-      ],
-    },
-    devnet,
-  );
-  assert.ok(r.ok, r.ok ? '' : r.error.message);
-  return r.spec;
+  return testAppSpec(name, [
+    { name: 'web', image, ports: [{ container: 8080, host: port }], env: { GREETING: greeting } },
+  ]);
 }
 
 describe('fluxos reconciler (real Docker)', { skip: env.skip }, () => {
