@@ -20,6 +20,8 @@ export interface ComposeOptions {
   expiryBlocks?: number;
   /** What `${VAR}` and a bare `- NAME` environment entry read (env file, then the caller's environment). */
   variables?: Readonly<Record<string, string>>;
+  /** Reads a service's `env_file` (a path as the file gives it, relative to the compose file); undefined when it cannot. */
+  readEnvFile?: (path: string) => string | undefined;
 }
 
 const CARRIED = new Set([
@@ -32,6 +34,9 @@ const CARRIED = new Set([
   'mem_limit',
   'container_name',
   'healthcheck',
+  'depends_on',
+  'entrypoint',
+  'env_file',
 ]);
 
 // Docker's units (go-units RAMInBytes): binary, case-insensitive, `b`/`ib` optional: 1.5G = 1536 MB.
@@ -281,6 +286,94 @@ function envOf(
   return out;
 }
 
+/** A compose service name as a component name (the spec's rule: lowercase, digits, hyphens). */
+const componentName = (service: string) => service.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+
+/** A `command` or `entrypoint`: a list as given, a string split by shell rules (no shell runs it). */
+function argvOf(value: unknown, where: string, dropped: string[]): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) return value.map(String);
+  const split = splitShellWords(String(value));
+  if (split.ok) return split.words;
+  dropped.push(`${where}: ${split.error} in ${JSON.stringify(value)}; left out`);
+  return undefined;
+}
+
+/**
+ * `depends_on` (a list, or a map with conditions) as component names. The spec starts a
+ * component once those it depends on run: `service_healthy` and `service_completed_successfully`
+ * are said to be taken as started.
+ */
+function dependsOnOf(value: unknown, where: string, services: Set<string>, dropped: string[]): string[] {
+  if (value === undefined || value === null) return [];
+  const entries: Array<[string, Record<string, unknown>]> = Array.isArray(value)
+    ? value.map((v) => [String(v), {}])
+    : typeof value === 'object'
+      ? Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+          k,
+          v && typeof v === 'object' ? (v as Record<string, unknown>) : {},
+        ])
+      : [];
+  if (entries.length === 0 && !Array.isArray(value))
+    dropped.push(`${where}.depends_on: ${JSON.stringify(value)} is neither a list nor a map; left out`);
+  const out: string[] = [];
+  for (const [service, opts] of entries) {
+    if (!services.has(service)) {
+      dropped.push(`${where}.depends_on.${service}: no such service; left out`);
+      continue;
+    }
+    const condition = opts.condition;
+    if (condition !== undefined && condition !== 'service_started')
+      dropped.push(
+        `${where}.depends_on.${service}.condition: ${String(condition)} taken as service_started (the spec waits until it runs)`,
+      );
+    for (const key of Object.keys(opts))
+      if (key !== 'condition') dropped.push(`${where}.depends_on.${service}.${key}: not supported`);
+    const name = componentName(service);
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
+/** A service's `env_file` (a path, a list of paths or of {path, required}), read through `read`. */
+function envFilesOf(
+  value: unknown,
+  where: string,
+  read: ComposeOptions['readEnvFile'],
+  dropped: string[],
+): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  const list = Array.isArray(value) ? value : [value];
+  const out: Record<string, string> = {};
+  for (const entry of list) {
+    const path =
+      typeof entry === 'string'
+        ? entry
+        : entry && typeof entry === 'object' && typeof (entry as { path?: unknown }).path === 'string'
+          ? (entry as { path: string }).path
+          : undefined;
+    if (path === undefined) {
+      dropped.push(`${where}.env_file: ${JSON.stringify(entry)} is not a path; left out`);
+      continue;
+    }
+    const required = !(
+      entry &&
+      typeof entry === 'object' &&
+      (entry as { required?: unknown }).required === false
+    );
+    const text = read?.(path);
+    if (text === undefined) {
+      if (required) dropped.push(`${where}.env_file: ${path} could not be read; its variables are left out`);
+      continue;
+    }
+    for (const [k, v] of Object.entries(parseEnvFile(text))) {
+      if (ENV_NAME.test(k)) out[k] = v;
+      else dropped.push(`${where}.env_file ${path}: ${k}: ${ENV_NAME_RULE} (the spec's rule); left out`);
+    }
+  }
+  return out;
+}
+
 function imageOf(svc: Record<string, unknown>, where: string, dropped: string[]): string {
   if (typeof svc.image === 'string') return svc.image;
   dropped.push(`${where}: has no image (build: is not supported)`);
@@ -411,6 +504,7 @@ export function convertCompose(
   if (!services || typeof services !== 'object' || Object.keys(services).length === 0)
     return { spec: {}, result: refusal('compose file has no services'), dropped, defaults };
   let instances = 1;
+  const serviceNames = new Set(Object.keys(services));
   const components = Object.entries(services as Record<string, Record<string, unknown>>).map(
     ([name, raw]) => {
       const svc = raw && typeof raw === 'object' ? raw : {};
@@ -442,21 +536,24 @@ export function convertCompose(
         defaults.push(`${where}: ram 256 MB (compose sets no memory limit)`);
       }
       defaults.push(`${where}: hdd 1 GB (compose does not size disks)`);
-      let command: string[] | undefined;
-      if (Array.isArray(svc.command)) command = svc.command.map(String);
-      else if (svc.command !== undefined && svc.command !== null) {
-        const split = splitShellWords(String(svc.command));
-        if (split.ok) command = split.words;
-        else dropped.push(`${where}.command: ${split.error} in ${JSON.stringify(svc.command)}; left out`);
-      }
+      const command = argvOf(svc.command, `${where}.command`, dropped);
+      const entrypoint = argvOf(svc.entrypoint, `${where}.entrypoint`, dropped);
       const ports = portsOf(svc.ports, where, dropped);
       const healthCheck = healthCheckOf(svc.healthcheck, ports, where, dropped);
+      const dependsOn = dependsOnOf(svc.depends_on, where, serviceNames, dropped);
+      // Compose's precedence: `environment` over the env files, later files over earlier ones.
+      const env = {
+        ...envFilesOf(svc.env_file, where, opts.readEnvFile, dropped),
+        ...envOf(svc.environment, where, variables, dropped),
+      };
       return {
-        name: name.toLowerCase().replace(/[^a-z0-9-]/g, '-'),
+        name: componentName(name),
         image: imageOf(svc, where, dropped),
         ports,
-        env: envOf(svc.environment, where, variables, dropped),
+        env,
         ...(command === undefined ? {} : { command }),
+        ...(entrypoint === undefined ? {} : { entrypoint }),
+        ...(dependsOn.length ? { dependsOn } : {}),
         cpu,
         ram: Math.max(16, ram),
         hdd: 1,

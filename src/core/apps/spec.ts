@@ -89,6 +89,16 @@ const HealthCheck = z.strictObject({
     .optional(),
 });
 
+const Argv = z
+  .array(
+    z
+      .string({ error: 'must be a string' })
+      .max(1024, { error: 'at most 1024 characters' })
+      .refine((a) => !CONTROL_IN_VALUE.test(a), { error: CONTROL_IN_VALUE_RULE }),
+    { error: 'must be a list of strings' },
+  )
+  .max(64, { error: 'at most 64 arguments' });
+
 const Component = z.strictObject({
   name: z.string({ error: 'must be a string' }).regex(COMPONENT_NAME, {
     error: 'must be 1-32 lowercase letters, digits or hyphens, starting with a letter',
@@ -110,15 +120,13 @@ const Component = z.strictObject({
     )
     .refine((e) => Object.keys(e).length <= 64, { error: 'at most 64 environment variables' })
     .default({}),
-  command: z
-    .array(
-      z
-        .string({ error: 'must be a string' })
-        .max(1024, { error: 'at most 1024 characters' })
-        .refine((a) => !CONTROL_IN_VALUE.test(a), { error: CONTROL_IN_VALUE_RULE }),
-      { error: 'must be a list of strings' },
-    )
-    .max(64, { error: 'at most 64 arguments' })
+  command: Argv.optional(),
+  /** Replaces the image's entrypoint (compose `entrypoint`); `command` is then its arguments. */
+  entrypoint: Argv.optional(),
+  /** Components of this app started (running) before this one, as compose `depends_on`. */
+  dependsOn: z
+    .array(z.string({ error: 'must be a component name' }), { error: 'must be a list of component names' })
+    .max(16, { error: 'at most 16 components' })
     .optional(),
   cpu: z
     .number({ error: 'must be a number of cores' })
@@ -299,6 +307,7 @@ export function validateAppSpec(input: unknown, params: ChainParams): SpecResult
         });
     }
   });
+  issues.push(...dependencyIssues(spec.components));
   const need = instanceResources(spec);
   const top = largestTier(params);
   if (need.ramMb > top.ramMb)
@@ -321,6 +330,72 @@ export function validateAppSpec(input: unknown, params: ChainParams): SpecResult
   if (spec.geolocation && new Set(spec.geolocation).size !== spec.geolocation.length)
     issues.push({ field: 'geolocation', message: 'lists a region twice' });
   return issues.length ? bad(issues) : { ok: true, spec };
+}
+
+/** `dependsOn` names other components of the app, each once, and no chain of them leads back. */
+function dependencyIssues(components: AppComponent[]): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const names = new Set(components.map((c) => c.name));
+  components.forEach((c, i) => {
+    const seen = new Set<string>();
+    (c.dependsOn ?? []).forEach((d, j) => {
+      const field = `components[${i}].dependsOn[${j}]`;
+      if (d === c.name) issues.push({ field, message: 'a component cannot depend on itself' });
+      else if (!names.has(d))
+        issues.push({ field, message: `${JSON.stringify(d)} is not a component of this app` });
+      else if (seen.has(d)) issues.push({ field, message: `lists ${JSON.stringify(d)} twice` });
+      seen.add(d);
+    });
+  });
+  if (issues.length) return issues;
+  const cycle = dependencyCycle(components);
+  return cycle ? [{ field: 'components[].dependsOn', message: `a cycle: ${cycle.join(' -> ')}` }] : [];
+}
+
+/** A cycle in `dependsOn` (its names, first repeated last), or undefined. */
+function dependencyCycle(components: AppComponent[]): string[] | undefined {
+  const deps = new Map(components.map((c) => [c.name, c.dependsOn ?? []]));
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (n: string): string[] | undefined => {
+    if (state.get(n) === 'done') return undefined;
+    if (state.get(n) === 'open') return [...path.slice(path.indexOf(n)), n];
+    state.set(n, 'open');
+    path.push(n);
+    for (const d of deps.get(n) ?? []) {
+      const found = visit(d);
+      if (found) return found;
+    }
+    path.pop();
+    state.set(n, 'done');
+    return undefined;
+  };
+  for (const c of components) {
+    const found = visit(c.name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * The components in start order: each after the ones it depends on, otherwise in spec order.
+ * The spec must be valid (no cycle).
+ */
+export function startOrder(components: readonly AppComponent[]): AppComponent[] {
+  const byName = new Map(components.map((c) => [c.name, c]));
+  const out: AppComponent[] = [];
+  const placed = new Set<string>();
+  const place = (c: AppComponent) => {
+    if (placed.has(c.name)) return;
+    placed.add(c.name);
+    for (const d of c.dependsOn ?? []) {
+      const dep = byName.get(d);
+      if (dep) place(dep);
+    }
+    out.push(c);
+  };
+  for (const c of components) place(c);
+  return out;
 }
 
 /** Parses YAML or JSON text (JSON is YAML) and validates it. */

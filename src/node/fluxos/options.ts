@@ -105,6 +105,7 @@ export function containerOptions(t: ContainerTarget): ContainerCreateOptions {
     name: containerName(t.network, t.nodeId, t.app.name, c.name),
     Image: c.image,
     ...(c.command ? { Cmd: c.command } : {}),
+    ...(c.entrypoint ? { Entrypoint: c.entrypoint } : {}),
     Env: [
       ...Object.entries(c.env).map(([k, v]) => `${k}=${v}`),
       `FLUX_APP=${t.app.name}`,

@@ -3,11 +3,12 @@
 // longer assigned or of an older spec revision, then for every assigned app and component find or
 // pull the image, create, start, and restart a crashed container with exponential backoff. Every
 // app is handled on its own: one that fails is reported with the reason and does not block others.
+// An app's components start in dependency order (`dependsOn`): one waits until those it depends on run.
 // Each app gets its own Docker network on this node (created before its containers, removed once
 // the app no longer runs here); the host firewall walls those networks off from the node.
 // What it cannot run (engine silent past a deadline, image missing, starts failing again and
 // again) it marks (cannot-run.ts), so that placement moves the app to the next-ranked node.
-import type { AppSpec } from '../../core/apps/spec.ts';
+import { type AppComponent, type AppSpec, startOrder } from '../../core/apps/spec.ts';
 import { serialPasses } from '../passes.ts';
 import { CannotRun, withDeadline } from './cannot-run.ts';
 import type { HostFirewall } from './firewall.ts';
@@ -181,9 +182,13 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     }
   }
 
-  /** The tracked state of a component's container (new ones start as `starting`), at the app's revision. */
+  /**
+   * The tracked state of a component's container at the app's revision: new ones, and those of an
+   * older revision (a fixed image is tried at once, not after the old one's backoff), start as `starting`.
+   */
   function trackedFor(name: string, app: AssignedApp, component: string): Tracked {
-    const t: Tracked = tracked.get(name) ?? {
+    const known = tracked.get(name);
+    const t: Tracked = (known?.revision === app.revision ? known : undefined) ?? {
       app: app.spec.name,
       name: component,
       revision: app.revision,
@@ -214,10 +219,9 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   async function reconcileComponent(
     nodeId: string,
     app: AssignedApp,
-    index: number,
+    component: AppComponent,
     existing: ContainerSummary | undefined,
   ): Promise<void> {
-    const component = app.spec.components[index];
     const name = containerName(o.network, nodeId, app.spec.name, component.name);
     const t = trackedFor(name, app, component.name);
     if (existing?.state === 'running') {
@@ -349,11 +353,21 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
         failApp(nodeId, app, `no network for the app: ${engineMessage(e)}`);
         continue;
       }
-      // In spec order: the spec has no depends_on; a component that needs another retries itself.
-      for (let i = 0; i < app.spec.components.length; i++) {
-        const name = containerName(o.network, nodeId, app.spec.name, app.spec.components[i].name);
+      // Dependencies first (`dependsOn`, as compose's depends_on: started, not healthy); one whose
+      // dependencies do not run yet waits for a later pass, and a running one is left alone.
+      for (const component of startOrder(app.spec.components)) {
+        const name = containerName(o.network, nodeId, app.spec.name, component.name);
+        const existing = byName.get(name);
+        const waitingFor = (component.dependsOn ?? []).filter(
+          (d) => tracked.get(containerName(o.network, nodeId, app.spec.name, d))?.state !== 'running',
+        );
+        if (existing?.state !== 'running' && waitingFor.length > 0) {
+          const t = trackedFor(name, app, component.name);
+          set(name, t, 'starting', `waiting for ${waitingFor.join(', ')} to run`);
+          continue;
+        }
         try {
-          await reconcileComponent(nodeId, app, i, byName.get(name));
+          await reconcileComponent(nodeId, app, component, existing);
         } catch (e) {
           log(`fluxos: ${app.spec.name}: ${engineMessage(e)}`);
         }

@@ -204,6 +204,66 @@ services:
     );
   });
 
+  it('carries depends_on (list or map) as dependsOn, saying how a condition is taken', () => {
+    const text = [
+      'services:',
+      '  web:',
+      '    image: nginx',
+      '    depends_on:',
+      '      db: { condition: service_healthy }',
+      '      cache: { condition: service_started, restart: true }',
+      '  worker: { image: busybox, depends_on: [db, ghost] }',
+      '  db: { image: postgres }',
+      '  cache: { image: redis }',
+      '',
+    ].join('\n');
+    const c = convertCompose(text, mainnet, { name: 'deps' });
+    assert.ok(c.result.ok, JSON.stringify(c.result));
+    const [web, worker] = components(c);
+    assert.deepEqual(web.dependsOn, ['db', 'cache']);
+    assert.deepEqual(worker.dependsOn, ['db']);
+    assert.deepEqual(
+      c.dropped.filter((d) => d.includes('depends_on')),
+      [
+        'services.web.depends_on.db.condition: service_healthy taken as service_started (the spec waits until it runs)',
+        'services.web.depends_on.cache.restart: not supported',
+        'services.worker.depends_on.ghost: no such service; left out',
+      ],
+    );
+  });
+
+  it('carries entrypoint, a string one split by shell rules', () => {
+    const c = convertCompose(
+      `services:\n  a:\n    image: busybox\n    entrypoint: /bin/sh -c\n    command: ["echo hi && sleep 1"]\n`,
+      mainnet,
+      { name: 'entry' },
+    );
+    assert.ok(c.result.ok);
+    assert.deepEqual(components(c)[0].entrypoint, ['/bin/sh', '-c']);
+    assert.deepEqual(components(c)[0].command, ['echo hi && sleep 1']);
+  });
+
+  it('reads env_file through the reader, environment winning; names a file it cannot read', () => {
+    const files: Record<string, string> = { 'app.env': 'A=from-file\nB=file\nbad.name=x\n' };
+    const text = [
+      'services:',
+      '  a:',
+      '    image: busybox',
+      '    env_file: [app.env, missing.env, { path: optional.env, required: false }]',
+      '    environment: { B: from-environment }',
+      '',
+    ].join('\n');
+    const c = convertCompose(text, mainnet, { name: 'envf', readEnvFile: (p) => files[p] });
+    assert.deepEqual(components(c)[0].env, { A: 'from-file', B: 'from-environment' });
+    assert.deepEqual(
+      c.dropped.filter((d) => d.includes('env_file')),
+      [
+        "services.a.env_file app.env: bad.name: environment names are letters, digits and _, not starting with a digit (the spec's rule); left out",
+        'services.a.env_file: missing.env could not be read; its variables are left out',
+      ],
+    );
+  });
+
   it('reads an env file', () => {
     assert.deepEqual(parseEnvFile('# c\nA=1\nexport B="two words"\nC=x # note\nD=\'$lit\'\n\nbad line\n'), {
       A: '1',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { convertCompose } from '../../../src/core/apps/compose.ts';
-import { isImageReference, parseAppSpec, validateAppSpec } from '../../../src/core/apps/spec.ts';
+import { isImageReference, parseAppSpec, startOrder, validateAppSpec } from '../../../src/core/apps/spec.ts';
 import { devnet, mainnet } from '../../../src/core/params/index.ts';
 import { GOOD } from './fixtures.ts';
 
@@ -109,6 +109,36 @@ describe('app spec', () => {
     assert.match(
       issues(noPorts).join(),
       /components\[0\]\.healthCheck: the component publishes no TCP port to check/,
+    );
+  });
+
+  it('checks dependsOn: other components of the app, once each, no cycle; starts dependencies first', () => {
+    const app = (deps: Record<string, string[]>) => ({
+      ...GOOD,
+      components: Object.entries(deps).map(([name, dependsOn], i) => ({
+        ...GOOD.components[0],
+        name,
+        ports: [{ container: 80, host: 30_000 + i }],
+        dependsOn,
+      })),
+    });
+    assert.deepEqual(issues(app({ web: ['web'] })), [
+      'components[0].dependsOn[0]: a component cannot depend on itself',
+    ]);
+    assert.deepEqual(issues(app({ web: ['db'] })), [
+      'components[0].dependsOn[0]: "db" is not a component of this app',
+    ]);
+    assert.deepEqual(issues(app({ web: ['db', 'db'], db: [] })), [
+      'components[0].dependsOn[1]: lists "db" twice',
+    ]);
+    assert.deepEqual(issues(app({ a: ['b'], b: ['c'], c: ['a'] })), [
+      'components[].dependsOn: a cycle: a -> b -> c -> a',
+    ]);
+    const r = validateAppSpec(app({ web: ['api'], api: ['db', 'cache'], cache: [], db: [] }), mainnet);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.deepEqual(
+      startOrder(r.spec.components).map((c) => c.name),
+      ['db', 'cache', 'api', 'web'],
     );
   });
 
