@@ -26,6 +26,7 @@ import { createIptablesFirewall, type HostFirewall } from './fluxos/firewall.ts'
 import { createPlacement } from './fluxos/placement.ts';
 import { createDockerRuntime, type Runtime } from './fluxos/runtime.ts';
 import { type FluxOs, startFluxOs } from './fluxos/service.ts';
+import { createLoopVolumes } from './fluxos/volumes.ts';
 import { devnetKeyOf, loadOrCreateDevnetGenesis } from './genesis.ts';
 import { type Ingress, startIngress } from './ingress/proxy.ts';
 import { chainResolver } from './ingress/resolve.ts';
@@ -288,6 +289,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         engineTimeoutMs: fo.engineTimeoutMs,
         removeOnClose: fo.removeOnClose,
         firewall: fo.firewall ?? createIptablesFirewall(),
+        volumes: createLoopVolumes(join(opts.datadir, 'volumes')),
         liveness,
         log,
       });

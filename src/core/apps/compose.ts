@@ -37,6 +37,7 @@ const CARRIED = new Set([
   'depends_on',
   'entrypoint',
   'env_file',
+  'volumes',
 ]);
 
 // Docker's units (go-units RAMInBytes): binary, case-insensitive, `b`/`ib` optional: 1.5G = 1536 MB.
@@ -335,6 +336,82 @@ function dependsOnOf(value: unknown, where: string, services: Set<string>, dropp
   return out;
 }
 
+/**
+ * A service's named volumes (`name:/path[:ro]`, or `{type: volume, source, target}`) and
+ * anonymous ones (`/path`) as spec volumes of 1 GB (compose does not size them; said in the
+ * defaults). Bind mounts of host paths have no place on a node someone else runs: reported.
+ * A named volume is one component's: a second service mounting it is reported.
+ */
+function volumesOf(
+  value: unknown,
+  where: string,
+  declared: Record<string, unknown>,
+  owners: Map<string, string>,
+  names: Set<string>,
+  dropped: string[],
+  defaults: string[],
+): Array<{ name: string; mount: string; size: number }> {
+  if (!Array.isArray(value)) {
+    if (value !== undefined && value !== null) dropped.push(`${where}.volumes: not a list; left out`);
+    return [];
+  }
+  const out: Array<{ name: string; mount: string; size: number }> = [];
+  value.forEach((entry, i) => {
+    let source: string | undefined;
+    let target: string | undefined;
+    let type = 'volume';
+    if (typeof entry === 'string') {
+      const parts = entry.split(':');
+      if (parts.length === 1) target = parts[0];
+      else [source, target] = parts;
+      if (source !== undefined && /^[./~]/.test(source)) type = 'bind';
+      if (source === '') {
+        dropped.push(`${where}.volumes[${i}]: ${JSON.stringify(entry)} has an empty source; left out`);
+        return;
+      }
+      if (type === 'volume' && parts.length > 2 && parts[2] !== 'rw')
+        dropped.push(`${where}.volumes[${i}]: mode ${parts[2]} not supported (mounted read-write)`);
+    } else if (entry && typeof entry === 'object') {
+      const e = entry as Record<string, unknown>;
+      type = String(e.type ?? 'volume');
+      source = e.source === undefined ? undefined : String(e.source);
+      target = e.target === undefined ? undefined : String(e.target);
+      for (const key of Object.keys(e))
+        if (!['type', 'source', 'target'].includes(key))
+          dropped.push(`${where}.volumes[${i}].${key}: not supported`);
+    }
+    if (type !== 'volume' || target === undefined) {
+      dropped.push(
+        `${where}.volumes[${i}]: ${type === 'bind' ? `a bind mount of the host's ${source}` : `a ${type} mount`} is not supported (only named volumes, which the node keeps); left out`,
+      );
+      return;
+    }
+    if (source !== undefined && !Object.hasOwn(declared, source))
+      dropped.push(`${where}.volumes[${i}]: volume ${source} is not declared under volumes:; carried anyway`);
+    const base = (source ?? target.split('/').filter(Boolean).at(-1) ?? 'data')
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .replace(/^[^a-z]+/, '')
+      .slice(0, 32)
+      .replace(/-+$/, '');
+    let name = base || 'data';
+    if (source !== undefined && owners.has(source)) {
+      dropped.push(
+        `${where}.volumes[${i}]: volume ${source} is also mounted by ${owners.get(source)}; a volume belongs to one component; left out`,
+      );
+      return;
+    }
+    if (source !== undefined) owners.set(source, where);
+    for (let n = 2; names.has(name); n++) name = `${base.slice(0, 29)}-${n}`;
+    names.add(name);
+    out.push({ name, mount: target, size: 1 });
+    defaults.push(
+      `${where}.volumes[${i}]: volume ${name} of 1 GB at ${target} (compose does not size volumes)`,
+    );
+  });
+  return out;
+}
+
 /** A service's `env_file` (a path, a list of paths or of {path, required}), read through `read`. */
 function envFilesOf(
   value: unknown,
@@ -498,8 +575,24 @@ export function convertCompose(
   for (const [name, at] of ctx.unset) dropped.push(`${at}: variable ${name} is not set; substituted ''`);
   dropped.push(...ctx.problems);
   for (const key of Object.keys(doc))
-    if (key !== 'services' && key !== 'name' && key !== 'version' && !key.startsWith('x-'))
+    if (
+      key !== 'services' &&
+      key !== 'name' &&
+      key !== 'version' &&
+      key !== 'volumes' &&
+      !key.startsWith('x-')
+    )
       dropped.push(`${key}: not supported`);
+  const declared = (doc.volumes && typeof doc.volumes === 'object' ? doc.volumes : {}) as Record<
+    string,
+    unknown
+  >;
+  for (const [name, v] of Object.entries(declared))
+    for (const key of Object.keys(v && typeof v === 'object' ? v : {}))
+      if (key !== 'name')
+        dropped.push(`volumes.${name}.${key}: not supported (a volume is the node's quota'd disk)`);
+  const volumeOwners = new Map<string, string>();
+  const volumeNames = new Set<string>();
   const services = doc.services;
   if (!services || typeof services !== 'object' || Object.keys(services).length === 0)
     return { spec: {}, result: refusal('compose file has no services'), dropped, defaults };
@@ -541,6 +634,7 @@ export function convertCompose(
       const ports = portsOf(svc.ports, where, dropped);
       const healthCheck = healthCheckOf(svc.healthcheck, ports, where, dropped);
       const dependsOn = dependsOnOf(svc.depends_on, where, serviceNames, dropped);
+      const volumes = volumesOf(svc.volumes, where, declared, volumeOwners, volumeNames, dropped, defaults);
       // Compose's precedence: `environment` over the env files, later files over earlier ones.
       const env = {
         ...envFilesOf(svc.env_file, where, opts.readEnvFile, dropped),
@@ -554,6 +648,7 @@ export function convertCompose(
         ...(command === undefined ? {} : { command }),
         ...(entrypoint === undefined ? {} : { entrypoint }),
         ...(dependsOn.length ? { dependsOn } : {}),
+        ...(volumes.length ? { volumes } : {}),
         cpu,
         ram: Math.max(16, ram),
         hdd: 1,

@@ -99,6 +99,32 @@ const Argv = z
   )
   .max(64, { error: 'at most 64 arguments' });
 
+const VOLUME_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]?$/;
+/** Paths a volume may not cover: the root and the kernel's own file systems. */
+const RESERVED_MOUNTS = ['/proc', '/sys', '/dev'];
+
+const Volume = z.strictObject({
+  name: z.string({ error: 'must be a string' }).regex(VOLUME_NAME, {
+    error: 'must be 1-32 lowercase letters, digits or hyphens, starting with a letter',
+  }),
+  mount: z
+    .string({ error: 'must be an absolute path in the container' })
+    .max(255, { error: 'at most 255 characters' })
+    .regex(/^\/[^\0:,]*$/, { error: 'must be an absolute path (starting with /, no : or ,)' })
+    .refine((m) => !m.split('/').some((p) => p === '..' || p === '.'), { error: 'must not contain . or ..' })
+    .refine((m) => !CONTROL.test(m), { error: CONTROL_RULE }),
+  size: z
+    .number({ error: 'must be a number of GB' })
+    .int({ error: 'size must be whole GB' })
+    .min(1, { error: 'size must be at least 1 GB' }),
+  mode: z
+    .enum(['replicated', 'local'], { error: "must be 'replicated' (copies on standby nodes) or 'local'" })
+    .default('replicated'),
+});
+
+/** A mount path without trailing slashes (`/data/` and `/data` are one place). */
+export const normalMount = (m: string): string => m.replace(/\/+$/, '') || '/';
+
 const Component = z.strictObject({
   name: z.string({ error: 'must be a string' }).regex(COMPONENT_NAME, {
     error: 'must be 1-32 lowercase letters, digits or hyphens, starting with a letter',
@@ -144,6 +170,11 @@ const Component = z.strictObject({
     .min(1, { error: 'hdd must be at least 1 GB' }),
   gpu: z.number().int({ error: 'gpu must be a whole count' }).min(0).max(16).default(0),
   healthCheck: HealthCheck.optional(),
+  /** Persistent volumes (GB each, counted in the instance's disk and price); kept across updates and restarts. */
+  volumes: z
+    .array(Volume, { error: 'must be a list of {name, mount, size, mode}' })
+    .max(8, { error: 'at most 8 volumes' })
+    .optional(),
 });
 
 const SpecShape = z.strictObject({
@@ -220,7 +251,7 @@ export function instanceResources(spec: AppSpec): InstanceResources {
   for (const c of spec.components) {
     r.cpuTenths += Math.round(c.cpu * 10);
     r.ramMb += c.ram;
-    r.hddGb += c.hdd;
+    r.hddGb += c.hdd + (c.volumes ?? []).reduce((sum, v) => sum + v.size, 0);
     r.gpu += c.gpu;
     r.ports += c.ports.length;
   }
@@ -307,9 +338,18 @@ export function validateAppSpec(input: unknown, params: ChainParams): SpecResult
         });
     }
   });
-  issues.push(...dependencyIssues(spec.components));
+  issues.push(...dependencyIssues(spec.components), ...volumeIssues(spec.components));
   const need = instanceResources(spec);
   const top = largestTier(params);
+  spec.components.forEach((c, i) =>
+    (c.volumes ?? []).forEach((v, j) => {
+      if (v.size > top.hddGb)
+        issues.push({
+          field: `components[${i}].volumes[${j}].size`,
+          message: `${v.size} GB; the largest tier (${top.tier}) offers ${top.hddGb} GB of disk`,
+        });
+    }),
+  );
   if (need.ramMb > top.ramMb)
     issues.push({
       field: 'components[].ram',
@@ -330,6 +370,39 @@ export function validateAppSpec(input: unknown, params: ChainParams): SpecResult
   if (spec.geolocation && new Set(spec.geolocation).size !== spec.geolocation.length)
     issues.push({ field: 'geolocation', message: 'lists a region twice' });
   return issues.length ? bad(issues) : { ok: true, spec };
+}
+
+/** Volume names are unique in the app; a mount is not `/`, a kernel file system, or inside another volume. */
+function volumeIssues(components: AppComponent[]): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const names = new Map<string, string>();
+  components.forEach((c, i) => {
+    const mounts: string[] = [];
+    (c.volumes ?? []).forEach((v, j) => {
+      const field = `components[${i}].volumes[${j}]`;
+      const other = names.get(v.name);
+      if (other)
+        issues.push({ field: `${field}.name`, message: `volume ${JSON.stringify(v.name)} is also ${other}` });
+      else names.set(v.name, field);
+      const m = normalMount(v.mount);
+      const under = (root: string) => m === root || m.startsWith(`${root}/`);
+      if (m === '/')
+        issues.push({ field: `${field}.mount`, message: 'a volume cannot cover the whole container (/)' });
+      else if (RESERVED_MOUNTS.some(under))
+        issues.push({
+          field: `${field}.mount`,
+          message: `${m} belongs to the kernel (${RESERVED_MOUNTS.join(', ')})`,
+        });
+      const clash = mounts.find((o) => o === m || m.startsWith(`${o}/`) || o.startsWith(`${m}/`));
+      if (clash !== undefined)
+        issues.push({
+          field: `${field}.mount`,
+          message: clash === m ? `${m} is mounted twice` : `${m} and ${clash} overlap (one inside the other)`,
+        });
+      mounts.push(m);
+    });
+  });
+  return issues;
 }
 
 /** `dependsOn` names other components of the app, each once, and no chain of them leads back. */

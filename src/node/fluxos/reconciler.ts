@@ -14,6 +14,7 @@ import { CannotRun, withDeadline } from './cannot-run.ts';
 import type { HostFirewall } from './firewall.ts';
 import {
   appNetworkName,
+  appVolumeName,
   containerName,
   containerOptions,
   LABELS,
@@ -21,6 +22,7 @@ import {
   publishesNothing,
 } from './options.ts';
 import { type ContainerSummary, engineMessage, type NetworkSummary, type Runtime } from './runtime.ts';
+import { VolumeError, type VolumeStore } from './volumes.ts';
 
 export type InstanceState = 'pulling' | 'starting' | 'running' | 'restarting' | 'failed';
 
@@ -66,6 +68,8 @@ export interface ReconcilerOptions {
    * does: only tests that bring their own leave it out. An app whose wall cannot be put up fails.
    */
   firewall?: HostFirewall;
+  /** Where app volumes live (volumes.ts); without one, an app with volumes cannot run here. */
+  volumes?: VolumeStore;
   intervalMs?: number;
   backoff?: { baseMs: number; maxMs: number };
   /** A container running this long has its restart count reset. */
@@ -116,6 +120,8 @@ function boundedRuntime(runtime: Runtime, ms: number): Runtime {
     logs: bound('logs', runtime.logs.bind(runtime)),
     stats: bound('stats', runtime.stats.bind(runtime)),
     restart: bound('restart', runtime.restart.bind(runtime)),
+    ensureVolume: bound('volume create', runtime.ensureVolume.bind(runtime)),
+    removeVolume: bound('volume remove', runtime.removeVolume.bind(runtime)),
   };
 }
 
@@ -209,6 +215,22 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     }
   }
 
+  /** Mounts (creating or growing) the component's volumes and their Docker volumes. */
+  async function ensureVolumes(nodeId: string, app: AssignedApp, component: AppComponent): Promise<void> {
+    const wanted = component.volumes ?? [];
+    if (wanted.length === 0) return;
+    if (!o.volumes) throw new VolumeError('this node keeps no app volumes');
+    for (const v of wanted) {
+      const path = await o.volumes.ensure({ app: app.spec.name, name: v.name, sizeGb: v.size });
+      await runtime.ensureVolume(appVolumeName(o.network, nodeId, app.spec.name, v.name), path, {
+        [LABELS.managed]: '1',
+        [LABELS.network]: o.network,
+        [LABELS.node]: nodeId,
+        [LABELS.app]: app.spec.name,
+      });
+    }
+  }
+
   let wallUntil = 0;
   async function ensureWall(): Promise<void> {
     if (!o.firewall || now() < wallUntil) return;
@@ -250,6 +272,9 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       return;
     }
     try {
+      // Before every start, not only the first: after a reboot a volume's file system is not
+      // mounted, and a container started then would write to the bare directory beneath.
+      await ensureVolumes(nodeId, app, component);
       let id = existing?.id;
       if (!id) {
         set(name, t, 'pulling');
@@ -285,7 +310,8 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       t.restarts++;
       t.nextTryAt = now() + delay(t.restarts);
       set(name, t, 'failed', engineMessage(e));
-      if (e instanceof ImageMissing) cannot.mark(app.spec.name, `${component.name}: ${e.message}`);
+      if (e instanceof ImageMissing || e instanceof VolumeError)
+        cannot.mark(app.spec.name, `${component.name}: ${e.message}`);
     }
   }
 

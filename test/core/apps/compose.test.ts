@@ -9,7 +9,7 @@ type Component = Record<string, unknown> & { env: Record<string, string>; ports:
 const components = (c: ReturnType<typeof convertCompose>) => c.spec.components as Component[];
 
 describe('compose conversion, case by case', () => {
-  it('follows merge keys: the inherited environment, volumes report and command arrive', () => {
+  it('follows merge keys: the inherited environment, volumes and command arrive', () => {
     const c = convertCompose(
       `
 x-common: &common
@@ -36,7 +36,13 @@ services:
     assert.deepEqual(one.command, ['sleep', '1000']);
     assert.deepEqual(one.env, { A: '1' });
     assert.deepEqual(two.env, { A: '1', B: '2' });
-    assert.ok(c.dropped.includes('services.one.volumes: not supported'));
+    assert.deepEqual(one.volumes, [{ name: 'data', mount: '/data', size: 1 }]);
+    // The inherited volume is one component's: the second service to mount it is told.
+    assert.ok(
+      c.dropped.some((d) =>
+        d.startsWith('services.two.volumes[0]: volume data is also mounted by services.one'),
+      ),
+    );
     assert.ok(!c.dropped.some((d) => d.includes('<<') || d.startsWith('x-common')));
   });
 
@@ -261,6 +267,40 @@ services:
         "services.a.env_file app.env: bad.name: environment names are letters, digits and _, not starting with a digit (the spec's rule); left out",
         'services.a.env_file: missing.env could not be read; its variables are left out',
       ],
+    );
+  });
+
+  it('carries named and anonymous volumes of 1 GB, and names bind mounts and shared volumes', () => {
+    const text = [
+      'services:',
+      '  db:',
+      '    image: postgres',
+      '    volumes: [pgdata:/var/lib/postgresql/data, /scratch, ./init.sql:/docker-entrypoint-initdb.d/init.sql]',
+      '  backup:',
+      '    image: busybox',
+      '    volumes: [{ type: volume, source: pgdata, target: /backup }]',
+      'volumes:',
+      '  pgdata: {}',
+      '',
+    ].join('\n');
+    const c = convertCompose(text, mainnet, { name: 'vols' });
+    assert.ok(c.result.ok, JSON.stringify(c.result));
+    assert.deepEqual(c.result.spec.components[0].volumes, [
+      { name: 'pgdata', mount: '/var/lib/postgresql/data', size: 1, mode: 'replicated' },
+      { name: 'scratch', mount: '/scratch', size: 1, mode: 'replicated' },
+    ]);
+    assert.equal(c.result.spec.components[1].volumes, undefined);
+    assert.deepEqual(
+      c.dropped.filter((d) => d.includes('volumes')),
+      [
+        "services.db.volumes[2]: a bind mount of the host's ./init.sql is not supported (only named volumes, which the node keeps); left out",
+        'services.backup.volumes[0]: volume pgdata is also mounted by services.db; a volume belongs to one component; left out',
+      ],
+    );
+    assert.ok(
+      c.defaults.includes(
+        'services.db.volumes[0]: volume pgdata of 1 GB at /var/lib/postgresql/data (compose does not size volumes)',
+      ),
     );
   });
 
