@@ -341,15 +341,14 @@ export function validateAppSpec(input: unknown, params: ChainParams): SpecResult
   issues.push(...dependencyIssues(spec.components), ...volumeIssues(spec.components));
   const need = instanceResources(spec);
   const top = largestTier(params);
-  spec.components.forEach((c, i) =>
-    (c.volumes ?? []).forEach((v, j) => {
+  for (const [i, c] of spec.components.entries())
+    for (const [j, v] of (c.volumes ?? []).entries())
       if (v.size > top.hddGb)
         issues.push({
           field: `components[${i}].volumes[${j}].size`,
           message: `${v.size} GB; the largest tier (${top.tier}) offers ${top.hddGb} GB of disk`,
         });
-    }),
-  );
+
   if (need.ramMb > top.ramMb)
     issues.push({
       field: 'components[].ram',

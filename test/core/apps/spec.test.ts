@@ -299,7 +299,10 @@ volumes:
     assert.equal(web.ram, 512);
     assert.equal(c.spec.instances, 3);
     const dropped = c.dropped.join('\n');
-    assert.match(dropped, /services\.web\.volumes\[0\]: a bind mount of the host.s \.\/data is not supported/);
+    assert.match(
+      dropped,
+      /services\.web\.volumes\[0\]: a bind mount of the host.s \.\/data is not supported/,
+    );
     assert.match(dropped, /services\.db\.build: not supported/);
     assert.match(dropped, /9000 has no host port/);
     assert.doesNotMatch(dropped, /^volumes/m, 'a declared volume with no options needs no word');
