@@ -115,6 +115,7 @@ function boundedRuntime(runtime: Runtime, ms: number): Runtime {
     logs: bound('logs', runtime.logs.bind(runtime)),
     stats: bound('stats', runtime.stats.bind(runtime)),
     restart: bound('restart', runtime.restart.bind(runtime)),
+    exec: bound('exec', runtime.exec.bind(runtime)),
   };
 }
 

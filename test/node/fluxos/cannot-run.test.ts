@@ -53,6 +53,10 @@ function fakeEngine() {
       }),
     restart: () => hang(() => {}),
     logs: () => hang(() => ''),
+    exec: () =>
+      hang((): never => {
+        throw new Error('no exec in this fake engine');
+      }),
   };
   return { e, runtime };
 }
