@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import {
@@ -17,6 +18,7 @@ import {
   nodeFrameReader,
 } from '../../../src/api/exec-wire.ts';
 import { ownerSigner, signOwnerRequest } from '../../../src/api/owner-auth.ts';
+import { main } from '../../../src/cli/flux.ts';
 import { AppRecord } from '../../../src/core/codec/types.ts';
 import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
 import { addressBytes, type KeyPair } from '../../../src/core/crypto/keys.ts';
@@ -31,7 +33,7 @@ import { createDockerRuntime } from '../../../src/node/fluxos/runtime.ts';
 import { type FluxOs, startFluxOs } from '../../../src/node/fluxos/service.ts';
 import { devnetParams } from '../../../src/node/genesis.ts';
 import { testAppSpec } from '../../support/apps.ts';
-import { fluxInProcess } from '../../support/io.ts';
+import { fluxInProcess, Sink } from '../../support/io.ts';
 import { BOB } from '../../support/keys.ts';
 import { until } from '../../support/wait.ts';
 import { exampleImage, testDocker } from '../fluxos/docker.ts';
@@ -204,7 +206,7 @@ describe('flux app exec on a hosting node (real Docker)', { skip: env.skip, time
     return text.split('\n').filter((l) => l.trim()).length;
   };
 
-  it('runs a shell through a real terminal: typed commands, the new size after a resize, Ctrl-C for the command, its exit status', {
+  it('runs a shell through a real terminal: typed commands, the new size after a resize, Ctrl-C for the command, its exit status, the terminal as it was', {
     skip: !hasPty && 'no python3 with the pty module',
   }, async () => {
     const cli = spawn(
@@ -213,6 +215,12 @@ describe('flux app exec on a hosting node (real Docker)', { skip: env.skip, time
         join(ROOT, 'test', 'support', 'terminal.py'),
         '24x80',
         '50x132',
+        // After flux, the terminal's settings: as flux found them, not raw (Node resets a raw
+        // terminal at exit too, so this guards what a user sees rather than flux's own restore).
+        'sh',
+        '-c',
+        '"$@"; code=$?; echo settings-after:; stty -a; exit $code',
+        'sh',
         process.execPath,
         join(ROOT, 'bin', 'flux.js'),
         'app',
@@ -273,6 +281,9 @@ describe('flux app exec on a hosting node (real Docker)', { skip: env.skip, time
     assert.equal(cli.exitCode, null, 'Ctrl-C ended flux itself');
     type('exit 3\r');
     assert.equal(await exited, 3);
+    const settings = screen.slice(screen.indexOf('settings-after:'));
+    assert.match(settings, /(^|\s)icanon\b/, 'flux left the terminal without line editing');
+    assert.match(settings, /(^|\s)echo\b/, 'flux left the terminal without echo');
   });
 
   it("pipes stdin, stdout and stderr apart without a terminal and exits with the command's status", async () => {
@@ -420,5 +431,38 @@ describe('flux app exec on a hosting node (real Docker)', { skip: env.skip, time
     });
     assert.equal(answer.status, 200);
     assert.equal((JSON.parse(answer.body) as { network: string }).network, 'devnet');
+  });
+
+  it('puts the terminal it is given in raw mode for the session and back after, and follows its resize', async () => {
+    const modes: boolean[] = [];
+    const stdin = Object.assign(new PassThrough(), {
+      isTTY: true,
+      setRawMode: (mode: boolean) => modes.push(mode),
+    });
+    const stdout = Object.assign(new Sink(), { rows: 24, columns: 80 });
+    const running = main(['app', 'exec', NAME, '--', ...SHELL], {
+      env: cliEnv,
+      stdin,
+      stdout,
+      stderr: new Sink(),
+    });
+    stdin.write('/bin/busybox stty size\r');
+    await until(
+      () => `the first size; the terminal shows ${JSON.stringify(stdout.text)}`,
+      () => /\n24 80\r\n/.test(stdout.text),
+    );
+    Object.assign(stdout, { rows: 40, columns: 100 });
+    stdout.emit('resize');
+    let asked = 0;
+    await until(
+      () => `the new size; the terminal shows ${JSON.stringify(stdout.text)}`,
+      () => {
+        if (asked++ % 25 === 0) stdin.write('/bin/busybox stty size\r');
+        return /\n40 100\r\n/.test(stdout.text);
+      },
+    );
+    stdin.write('exit 4\r');
+    assert.equal(await running, 4);
+    assert.deepEqual(modes, [true, false]);
   });
 });
