@@ -26,9 +26,16 @@ export interface AppApiDeps {
 }
 
 type AppHandlers = {
-  [K in 'appPrice' | 'apps' | 'app' | 'appStatus' | 'appLocal' | 'appLogs' | 'appStats' | 'appRestart']: (
-    req: RouteRequest<Routes[K]>,
-  ) => RouteOutput<Routes[K]> | Promise<RouteOutput<Routes[K]>>;
+  [K in
+    | 'appPrice'
+    | 'apps'
+    | 'app'
+    | 'appStatus'
+    | 'appLocal'
+    | 'appLogs'
+    | 'appStats'
+    | 'appRestart'
+    | 'appExec']: (req: RouteRequest<Routes[K]>) => RouteOutput<Routes[K]> | Promise<RouteOutput<Routes[K]>>;
 };
 
 const PEER_TIMEOUT_MS = 2_000;
@@ -279,6 +286,14 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
         throw new ApiError(404, 'NOT_HOSTED', e.message);
       });
       return { node, restarted };
+    },
+    appExec() {
+      // The upgrade itself is answered in exec.ts; a plain GET only learns how to ask.
+      throw new ApiError(
+        426,
+        'UPGRADE_REQUIRED',
+        'exec needs an HTTP Upgrade: send Connection: Upgrade and Upgrade: openflux-exec (flux app exec does)',
+      );
     },
   };
 }
