@@ -656,6 +656,15 @@ export function convertCompose(
       };
     },
   );
+  // Several replicas each keep their own data: their volumes stay on their nodes.
+  if (instances > 1)
+    for (const c of components)
+      for (const v of c.volumes ?? []) {
+        (v as { mode?: string }).mode = 'local';
+        defaults.push(
+          `components.${c.name}.volumes.${v.name}: local (${instances} replicas each keep their own data; replicated runs one)`,
+        );
+      }
   const appName = opts.name ?? (typeof doc.name === 'string' ? doc.name : 'my-app');
   moveLowPorts(components, appName, defaults);
   const expiryBlocks =

@@ -249,12 +249,14 @@ function containerDataOf(
       );
       continue;
     }
-    volume = { mount: path, mode: flag === 'r' || flag === 'g' ? 'replicated' : 'local' };
-    if (flag === 'g')
+    // g: runs one primary at a time with its data synced to the others: a replicated volume.
+    // r: lets every instance write and syncs them all: here each instance keeps its own (local).
+    volume = { mount: path, mode: flag === 'g' ? 'replicated' : 'local' };
+    if (flag === 'r')
       out.dropped.push(
-        `${where}.containerData: g: syncs every instance; here one primary holds the data and standbys copy it (replicated)`,
+        `${where}.containerData: r: syncs the writes of every running instance to the others; here each instance keeps its own data (local)`,
       );
-    else if (flag && flag !== 'r')
+    else if (flag && flag !== 'g')
       out.dropped.push(`${where}.containerData: flag ${flag}: not known; taken as local`);
   }
   return volume;
@@ -576,6 +578,17 @@ export function importFluxSpec(text: string, params: ChainParams, opts: FluxImpo
       'staticip: placement here does not know which nodes have a static IP; any node may run it',
     );
 
+  // g: data runs one primary at a time (Flux starts the others only on failover): one instance
+  // here, its standbys holding the copies.
+  const replicated = components.some((c) =>
+    ((c.volumes as Array<{ mode: string }> | undefined) ?? []).some((v) => v.mode === 'replicated'),
+  );
+  if (replicated && instances > 1) {
+    out.defaults.push(
+      `instances: ${instances} -> 1: g: data has one primary at a time; ${params.apps.volumeStandbys} standby node(s) hold its copies`,
+    );
+    instances = 1;
+  }
   const spec: Record<string, unknown> = {
     version: 1,
     name,

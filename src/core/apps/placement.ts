@@ -40,6 +40,10 @@ export interface PlacementApp {
   tiers?: Tier[];
   /** Regions the app may run in (a node matches one it lies in); absent: anywhere. */
   geolocation?: string[];
+  /** Standby nodes that hold copies of the app's replicated volumes (0: none). */
+  standbys?: number;
+  /** GB of the replicated volumes: what a standby needs free. */
+  volumeGb?: number;
 }
 
 export interface AppPlacement {
@@ -49,6 +53,11 @@ export interface AppPlacement {
   nodes: string[];
   /** Why fewer than `wanted` nodes host it. */
   reason?: string;
+  /**
+   * Nodes holding copies of its replicated volumes: the next-ranked eligible nodes after the
+   * hosts (tier, region, able, the volumes' disk free), so the node a failover picks has the data.
+   */
+  standbys?: string[];
 }
 
 export const PLACEMENT_BUCKETS = 256;
@@ -76,10 +85,19 @@ export function rendezvousScore(appHash: number, nodeHash: number): number {
   return fmix32((appHash ^ nodeHash) >>> 0);
 }
 
-export function appFromSpec(spec: AppSpec, registeredAt: number): PlacementApp {
+/** GB of the spec's replicated volumes (what each standby holds). */
+export function replicatedVolumeGb(spec: AppSpec): number {
+  let gb = 0;
+  for (const c of spec.components) for (const v of c.volumes ?? []) if (v.mode === 'replicated') gb += v.size;
+  return gb;
+}
+
+export function appFromSpec(spec: AppSpec, registeredAt: number, params?: ChainParams): PlacementApp {
   const hostPorts: string[] = [];
   for (const c of spec.components) for (const p of c.ports) hostPorts.push(`${p.host}/${p.protocol}`);
+  const volumeGb = replicatedVolumeGb(spec);
   return {
+    ...(volumeGb > 0 && params ? { standbys: params.apps.volumeStandbys, volumeGb } : {}),
     name: spec.name,
     registeredAt,
     instances: spec.instances,
@@ -142,7 +160,11 @@ export function placeApps(
   const out = new Map<string, AppPlacement>();
   for (const app of apps) {
     const placed: string[] = [];
+    const standbys: string[] = [];
+    const standbysWanted = app.standbys ?? 0;
+    const volumeGb = app.volumeGb ?? 0;
     const wanted = app.instances;
+    const more = () => placed.length < wanted || standbys.length < standbysWanted;
     const need = app.needs;
     const tierMask = app.tiers ? app.tiers.reduce((m, t) => m | (1 << TIERS.indexOf(t)), 0) : 0xff;
     const geo = app.geolocation;
@@ -150,7 +172,7 @@ export function placeApps(
     for (let j = 0; j < nonEmpty.length; j++)
       bucketKey[j] = rendezvousScore(ah, bucketSalt[nonEmpty[j]]) * 256 + nonEmpty[j];
     let bucketsLeft = nonEmpty.length;
-    while (placed.length < wanted && bucketsLeft > 0) {
+    while (more() && bucketsLeft > 0) {
       // The best bucket not yet walked (a linear scan: most apps need only one or two).
       let best = -1;
       for (let j = 0; j < nonEmpty.length; j++)
@@ -163,10 +185,17 @@ export function placeApps(
       const keys = scratch.subarray(0, list.length);
       for (let k = 0; k < list.length; k++) keys[k] = rendezvousScore(ah, hash[list[k]]) * SHIFT + k;
       keys.sort();
-      for (let k = list.length - 1; k >= 0 && placed.length < wanted; k--) {
+      for (let k = list.length - 1; k >= 0 && more(); k--) {
         const i = list[keys[k] % SHIFT];
         if (!((tierMask >> tier[i]) & 1)) continue;
         if (cannotRun?.(app.name, nodes[i].id)) continue;
+        if (placed.length >= wanted) {
+          // Hosts chosen: the next eligible nodes hold the copies (disk for the volumes only).
+          if (hdd[i] < volumeGb || (geo && !inAnyRegion(region[i], geo))) continue;
+          hdd[i] -= volumeGb;
+          standbys.push(nodes[i].id);
+          continue;
+        }
         if (cpu[i] < need.cpuTenths || ram[i] < need.ramMb || hdd[i] < need.hddGb || gpu[i] < need.gpu)
           continue;
         if (geo && !inAnyRegion(region[i], geo)) continue;
@@ -184,7 +213,12 @@ export function placeApps(
         placed.push(nodes[i].id);
       }
     }
-    const result: AppPlacement = { name: app.name, wanted, nodes: placed };
+    const result: AppPlacement = {
+      name: app.name,
+      wanted,
+      nodes: placed,
+      ...(standbysWanted > 0 ? { standbys } : {}),
+    };
     if (placed.length < wanted)
       result.reason = whyNotPlaced(
         app,
@@ -333,6 +367,6 @@ export function placementFromState(
   params: ChainParams,
   height: number,
 ): Map<string, AppPlacement> {
-  const apps = runningAppsFromState(state, height).map((a) => appFromSpec(a.spec, a.registeredAt));
+  const apps = runningAppsFromState(state, height).map((a) => appFromSpec(a.spec, a.registeredAt, params));
   return placeApps(placementNodesFromState(state, params), apps);
 }

@@ -339,6 +339,12 @@ export function validateAppSpec(input: unknown, params: ChainParams): SpecResult
     }
   });
   issues.push(...dependencyIssues(spec.components), ...volumeIssues(spec.components));
+  if (spec.instances > 1 && spec.components.some((c) => c.volumes?.some((v) => v.mode === 'replicated')))
+    issues.push({
+      field: 'instances',
+      message:
+        'an app with a replicated volume runs one instance, its primary (standby nodes hold the copies): set instances: 1, or mode: local on its volumes',
+    });
   const need = instanceResources(spec);
   const top = largestTier(params);
   for (const [i, c] of spec.components.entries())

@@ -120,6 +120,13 @@ export interface AppParams {
   ingressPort: number;
   /** Blocks a node keeps an app's volumes after the app is gone from the chain (cancelled or expired); then they are deleted. */
   volumeGraceBlocks: number;
+  /** Standby nodes holding copies of an app's replicated volumes. */
+  volumeStandbys: number;
+  /**
+   * How often a primary sends its replicated volumes' changes to the standbys (ms, node-local
+   * timing, not consensus): the recovery point, the most writes a failover loses, is about twice this.
+   */
+  volumeSyncMs: number;
 }
 
 export interface ChainParams {
@@ -254,6 +261,8 @@ const mainnetApps: AppParams = {
   ingressPort: 16180,
   // A day at 30 s blocks: an owner who cancelled by mistake can still take a backup.
   volumeGraceBlocks: 2_880,
+  volumeStandbys: 2,
+  volumeSyncMs: 5_000,
 };
 
 const common = {
@@ -360,7 +369,8 @@ export const devnet: ChainParams = {
     isolation: { minPeers: 1, staleBlocks: 10, maxSilentBps: 5_000, recoverMs: 7_000 },
     report: REPORT_BOUNDS,
   },
-  apps: { ...mainnetApps, payoutInterval: 1, volumeGraceBlocks: 30 },
+  // A recovery point of about 2 s: volumes sync every second to one standby.
+  apps: { ...mainnetApps, payoutInterval: 1, volumeGraceBlocks: 30, volumeStandbys: 1, volumeSyncMs: 1_000 },
   // Small jobs (k from 256; at most 2048 so a fraud proof fits one transaction) and a zero job of
   // 16 M MACs, about 3 ms here; a block needs about 2^26 MACs, so mining leaves the CPU free.
   pouw: {

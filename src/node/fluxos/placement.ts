@@ -44,7 +44,7 @@ function computeView(
   const nodes = placementNodesFromState(state, chain.params);
   const placement = placeApps(
     liveness ? nodes.filter((n) => liveness.isAlive(n.id)) : nodes,
-    running.map((a) => appFromSpec(a.spec, a.registeredAt)),
+    running.map((a) => appFromSpec(a.spec, a.registeredAt, chain.params)),
     liveness ? { cannotRun: (app, node) => liveness.get(node)?.unable.has(app) === true } : {},
   );
   return { height, apps: new Map(running.map((a) => [a.name, a])), placement };

@@ -70,7 +70,9 @@ describe('FluxOS spec import, real and realistic specs', () => {
     );
     assert.equal(spec.components[0].env.WORDPRESS_DB_HOST, 'db:3306');
     assert.ok(defaults.some((d) => d.includes('host fluxdb_wordpress1700000000 -> db')));
-    assert.equal(spec.components[1].volumes?.[0].mode, 'replicated', 'r: is a primary with standbys');
+    // r: is every instance writing and syncing: here each keeps its own data, and says so.
+    assert.equal(spec.components[1].volumes?.[0].mode, 'local');
+    assert.ok(dropped.some((d) => d.startsWith('compose.db.containerData: r: syncs the writes')));
     assert.ok(dropped.some((d) => d.startsWith('compose.wp.domains[0]: "blog.example.com"')));
     assert.ok(
       !dropped.some((d) => d.startsWith('compose.db.description')),

@@ -217,7 +217,25 @@ describe('app transactions', () => {
           if (node.downSince > 0 || node.confirmations > 1) seen.down++;
         }
       }),
-      { numRuns: 60 },
+      {
+        numRuns: 60,
+        // One run that surely registers an app and reports a node down by a quorum, so the
+        // coverage check below does not hang on the luck of the random runs.
+        examples: [
+          [
+            [
+              [
+                { kind: 'register', who: 0, node: 0, target: 0, app: 0, ram: 16, instances: 4, blocks: 40 },
+                { kind: 'down', who: 0, node: 0, target: 3, app: 0, ram: 16, instances: 1, blocks: 10 },
+                { kind: 'down', who: 0, node: 1, target: 3, app: 0, ram: 16, instances: 1, blocks: 10 },
+              ],
+              [],
+              [],
+              [],
+            ],
+          ],
+        ],
+      },
     );
     assert.ok(seen.paid > 0 && seen.down > 0, `runs paid hosts ${seen.paid}, saw down marks ${seen.down}`);
   });

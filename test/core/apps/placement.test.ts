@@ -242,3 +242,27 @@ describe('placement', () => {
     assert.equal(p.get('late')!.nodes.length, 0);
   });
 });
+
+describe('placement standbys (replicated volumes)', () => {
+  it('puts copies on the next-ranked eligible nodes, which take over in order when the host goes', () => {
+    const nodes = Array.from({ length: 12 }, (_, i) => node(i));
+    const db = app('db', 1, { standbys: 2, volumeGb: 50 });
+    const first = placeApps(nodes, [db]).get('db')!;
+    assert.equal(first.nodes.length, 1);
+    assert.equal(first.standbys?.length, 2);
+    assert.ok(!first.standbys?.includes(first.nodes[0]), 'a host is not its own standby');
+    // The host dies: the first standby hosts, the second is first standby, a new one joins.
+    const without = placeApps(
+      nodes.filter((n) => n.id !== first.nodes[0]),
+      [db],
+    ).get('db')!;
+    assert.deepEqual(without.nodes, [first.standbys?.[0]]);
+    assert.equal(without.standbys?.[0], first.standbys?.[1]);
+    // A node without the volumes' disk free is no standby; an app with no replicated volume has none.
+    const small = nodes.map((n) =>
+      n.id === first.standbys?.[0] ? { ...n, capacity: { ...n.capacity, hddGb: 40 } } : n,
+    );
+    assert.ok(!placeApps(small, [db]).get('db')!.standbys?.includes(first.standbys![0]));
+    assert.equal(placeApps(nodes, [app('web', 1)]).get('web')!.standbys, undefined);
+  });
+});

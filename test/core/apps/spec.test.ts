@@ -151,6 +151,7 @@ describe('app spec', () => {
   it('checks volumes: a mount that is not / or the kernel, not over another, one name each, a size that fits', () => {
     const withVolumes = (...volumes: Array<Record<string, unknown>>) => ({
       ...GOOD,
+      instances: 1,
       components: [{ ...GOOD.components[0], volumes }],
     });
     const ok = validateAppSpec(withVolumes({ name: 'data', mount: '/var/lib/db', size: 5 }), mainnet);
@@ -183,6 +184,16 @@ describe('app spec', () => {
     assert.deepEqual(issues(withVolumes({ name: 'a', mount: 'relative', size: 1 })), [
       'components[0].volumes[0].mount: must be an absolute path (starting with /, no : or ,)',
     ]);
+    // A replicated volume runs one primary; several instances each keep local data.
+    assert.deepEqual(issues({ ...withVolumes({ name: 'a', mount: '/x', size: 1 }), instances: 2 }), [
+      'instances: an app with a replicated volume runs one instance, its primary (standby nodes hold the copies): set instances: 1, or mode: local on its volumes',
+    ]);
+    assert.ok(
+      validateAppSpec(
+        { ...withVolumes({ name: 'a', mount: '/x', size: 1, mode: 'local' }), instances: 2 },
+        mainnet,
+      ).ok,
+    );
     // The volume counts in the instance's disk, so in its price.
     const plain = validateAppSpec(GOOD, mainnet);
     assert.ok(plain.ok && ok.ok);
