@@ -10,6 +10,7 @@ import { containerName, LABELS } from './options.ts';
 import type { PlacementView } from './placement.ts';
 import { type AssignedApp, createReconciler, type LocalAppStatus, type Reconciler } from './reconciler.ts';
 import type { ContainerStats, Runtime } from './runtime.ts';
+import type { AppSecrets } from './secrets.ts';
 
 export interface FluxOs {
   /** This machine's confirmed FluxNode id, if it has one. */
@@ -46,6 +47,8 @@ export interface FluxOsOptions {
   intervalMs?: number;
   /** How long an engine call may take before the engine counts as not answering (reconciler.ts). */
   engineTimeoutMs?: number;
+  /** The app secrets this node holds: they join the containers' environment (secrets.ts). */
+  secrets?: AppSecrets;
   /** Remove this node's containers when the agent closes (a devnet's nodes; a real node keeps them). */
   removeOnClose?: boolean;
   log?: (line: string) => void;
@@ -85,6 +88,7 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
       const out: AssignedApp[] = [];
       const statuses = reconciler.status();
       const runningHere = new Set(runningApps(statuses));
+      o.secrets?.prune(new Set(v.apps.keys()));
       for (const [name, p] of v.placement) {
         const app = v.apps.get(name);
         if (!app) continue;
@@ -95,7 +99,12 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
           runningHere.has(name) &&
           o.liveness !== undefined &&
           p.nodes.some((n) => !o.liveness?.get(n)?.running.has(name));
-        if (p.nodes.includes(me) || handOver) out.push({ spec: app.spec, revision: app.revision });
+        if (!p.nodes.includes(me) && !handOver) continue;
+        // A newly assigned app waits (bounded) for its secrets from the other holders (secrets.ts).
+        const known = statuses.some((s) => s.app === name);
+        const secrets = o.secrets?.forContainers(name, known);
+        if (secrets?.waiting) continue;
+        out.push({ spec: app.spec, revision: app.revision, ...(secrets ? { secrets } : {}) });
       }
       // What runs once this pass takes `out`: an app no longer assigned here stops counting now.
       report(runningOnceAssigned(statuses, out));
@@ -135,6 +144,7 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
   const onLiveness = () => reconcile();
   chain.on('block', onBlock);
   o.liveness?.on('change', onLiveness);
+  const offSecrets = o.secrets?.onChange(() => reconcile());
   reconcile();
   return {
     nodeId,
@@ -169,6 +179,7 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
       closed ??= (async () => {
         chain.off('block', onBlock);
         o.liveness?.off('change', onLiveness);
+        offSecrets?.();
         await reconciler.close();
         if (o.removeOnClose !== true) return;
         const me = nodeId();
