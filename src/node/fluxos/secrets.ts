@@ -43,6 +43,8 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS secrets (
 export const SECRETS_FILE = 'secrets.db';
 const SETTLED = '';
 const MAX_ROWS = 4 * MAX_SECRETS_PER_APP;
+/** A pass runs every few seconds: an app not asked for in this long was not assigned here. */
+const REASSIGNED_AFTER_MS = 15_000;
 
 /** What an app's containers get now: the opened values and a digest of the versions (never the values). */
 export interface ContainerSecrets {
@@ -72,8 +74,11 @@ export interface AppSecrets {
   forContainers(app: string, runsHere: boolean): ContainerSecrets;
   /** Every secret of `app` re-sealed to node `forNode`, which placement must assign the app. */
   handOver(app: string, forNode: string): HandedSecret[] | SecretRefusal;
-  /** Deletes what this node holds of apps that no longer run (cancelled, expired). */
-  prune(running: Set<string>): void;
+  /**
+   * Deletes what this node holds of apps that no longer run (cancelled, expired) or that run
+   * under a later registration of the same name; `running`: name -> registration height.
+   */
+  prune(running: Map<string, number>): void;
   /** Calls `listener` when the secrets of an app change here (the agent's pass recreates its containers); returns the unsubscribe. */
   onChange(listener: (app: string) => void): () => void;
   close(): void;
@@ -130,9 +135,12 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
     o.placement.consensus().placement.get(app)?.nodes.includes(node) === true;
   const openRow = (r: SecretRow, node: string): Uint8Array | undefined =>
     open(r.sealed, o.operator.secretKey, secretAd(r.app, r.key, r.version, node));
+  // The settled row's version is the app's registration height: a later app of the same name
+  // (cancelled, then registered again, maybe by someone else) never gets these secrets.
+  const registeredAt = (app: string) => o.placement.view().apps.get(app)?.registeredAt ?? 0;
   const markSettled = (app: string) => {
     if (!table.get({ app, key: SETTLED }))
-      table.put({ app, key: SETTLED, version: 0, sealed: new Uint8Array() });
+      table.put({ app, key: SETTLED, version: registeredAt(app), sealed: new Uint8Array() });
   };
   /** Stores `row` unless one of the same or a newer version is there; true when stored. */
   const putNewer = (row: SecretRow): boolean => {
@@ -150,6 +158,8 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
 
   // Hand-over, asking side: per app, when this node last asked and since when it waits.
   const asks = new Map<string, { since: number; last: number; inFlight: boolean }>();
+  /** When each app was last asked for by a pass: a long gap means it was assigned here again. */
+  const seen = new Map<string, number>();
   async function ask(app: string, node: string): Promise<void> {
     const v = o.placement.view();
     const c = o.placement.consensus();
@@ -191,12 +201,13 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
         }
       }),
     );
+    const wasSettled = table.get({ app, key: SETTLED }) !== undefined;
     if (answered > 0 || unsettled === holders.size) {
       markSettled(app);
       asks.delete(app);
-      if (answered > 0) log(`fluxos: ${app}: ${got} secret(s) handed over by ${answered} holder(s)`);
-      changed(app);
     }
+    if (got > 0) log(`fluxos: ${app}: ${got} secret(s) handed over by ${answered} holder(s)`);
+    if (got > 0 || (!wasSettled && table.get({ app, key: SETTLED }))) changed(app);
   }
 
   // Hand-over, serving side: at most `perMinute` requests per asking node.
@@ -282,9 +293,20 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
         versions.length === 0
           ? ''
           : createHash('sha256').update(versions.sort().join('\n')).digest('hex').slice(0, 16);
-      if (all.length > 0 || !node) return { env, digest, waiting: false };
-      // Nothing held for it: ask the other holders (again after retryMs), waiting at most waitMs.
+      if (!node) return { env, digest, waiting: false };
       const t = now();
+      const prev = seen.get(app);
+      seen.set(app, t);
+      if (all.length > 0) {
+        // Assigned here again after a while (this node was down, or placement moved the app away
+        // and back): what it holds may be older than the other holders', so ask them, not waiting.
+        if (prev === undefined || t - prev > REASSIGNED_AFTER_MS)
+          void ask(app, node).catch((e: Error) =>
+            log(`fluxos: ${app}: asking for its secrets failed: ${e.message}`),
+          );
+        return { env, digest, waiting: false };
+      }
+      // Nothing held for it: ask the other holders (again after retryMs), waiting at most waitMs.
       let a = asks.get(app);
       if (!a) asks.set(app, (a = { since: t, last: 0, inFlight: false }));
       const waiting = !runsHere && t - a.since < waitMs;
@@ -332,10 +354,11 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
     },
     prune(running) {
       for (const { app } of appsStmt.all() as Array<{ app: string }>)
-        if (!running.has(app)) {
+        if (!running.has(app) || table.get({ app, key: SETTLED })?.version !== running.get(app)) {
           deleteApp.run(app);
           asks.delete(app);
-          log(`fluxos: deleted the secrets of ${app} (it no longer runs)`);
+          seen.delete(app);
+          log(`fluxos: deleted the secrets of ${app} (it no longer runs, or runs as a new registration)`);
         }
     },
     onChange(listener) {

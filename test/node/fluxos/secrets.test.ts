@@ -37,7 +37,7 @@ describe("a hosting node's app secrets", () => {
     fluxNode: (id: string) =>
       operators[id] ? { operator: operators[id].publicKey, endpoint: new Uint8Array() } : undefined,
   } as unknown as Chain;
-  let changes: string[] = [];
+  const changes: string[] = [];
   const secrets: AppSecrets = openAppSecrets({
     path: join(dir, 'secrets.db'),
     chain,
@@ -144,9 +144,14 @@ describe("a hosting node's app secrets", () => {
     assert.equal((secrets.handOver('web', NEW) as { code: string }).code, 'RATE_LIMITED');
   });
 
-  it('deletes what it holds of an app once the app no longer runs', () => {
-    changes = [];
-    secrets.prune(new Set(['api']));
+  it('deletes what it holds of an app once the app no longer runs, or runs as a new registration', () => {
+    // The view of these tests has the app registered at height 0.
+    secrets.prune(new Map([['web', 0]]));
+    assert.deepEqual(secrets.list('web'), [{ key: 'DB_PASSWORD', version: 13 }]);
+    secrets.prune(new Map([['web', 7]]));
+    assert.deepEqual(secrets.list('web'), []);
+    assert.equal(secrets.set('web', 'K', 1, sealFor(HERE, 'web', 'K', 1, 'v')), undefined);
+    secrets.prune(new Map([['api', 0]]));
     assert.deepEqual(secrets.list('web'), []);
     assert.deepEqual(secrets.forContainers('web', true).env, {});
   });
