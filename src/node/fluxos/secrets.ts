@@ -75,10 +75,11 @@ export interface AppSecrets {
   /** Every secret of `app` re-sealed to node `forNode`, which placement must assign the app. */
   handOver(app: string, forNode: string): HandedSecret[] | SecretRefusal;
   /**
-   * Deletes what this node holds of apps that no longer run (cancelled, expired) or that run
-   * under a later registration of the same name; `running`: name -> registration height.
+   * Deletes what this node holds of apps that have not run for `pruneAfterMs` (cancelled,
+   * expired; not a reorg that drops a registration for a moment). Those of an earlier
+   * registration of a name that runs again are never opened and go at once.
    */
-  prune(running: Map<string, number>): void;
+  prune(running: Set<string>): void;
   /** Calls `listener` when the secrets of an app change here (the agent's pass recreates its containers); returns the unsubscribe. */
   onChange(listener: (app: string) => void): () => void;
   close(): void;
@@ -97,6 +98,8 @@ export interface AppSecretsOptions {
   waitMs?: number;
   /** How often a node that could not settle asks again; default 30 s. */
   retryMs?: number;
+  /** How long an app must have stopped running before its secrets are deleted; default 10 min. */
+  pruneAfterMs?: number;
   /** Hand-over requests one asker may make per minute; default 30. */
   handOversPerMinute?: number;
   askTimeoutMs?: number;
@@ -113,6 +116,9 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
   const waitMs = o.waitMs ?? 10_000;
   const retryMs = o.retryMs ?? 30_000;
   const perMinute = o.handOversPerMinute ?? 30;
+  const pruneAfterMs = o.pruneAfterMs ?? 600_000;
+  /** Since when each app whose secrets are held here has not been running. */
+  const absent = new Map<string, number>();
   const db = new DatabaseSync(o.path);
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(SCHEMA);
@@ -123,7 +129,22 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
   });
   const appsStmt = db.prepare('SELECT DISTINCT app FROM secrets');
   const deleteApp = db.prepare('DELETE FROM secrets WHERE app = ?');
-  const rows = (app: string) => table.list({ app }, { limit: MAX_ROWS + 1 });
+  const forget = (app: string, why: string) => {
+    deleteApp.run(app);
+    asks.delete(app);
+    seen.delete(app);
+    log(`fluxos: deleted the secrets of ${app} (${why})`);
+  };
+  /** The app's rows, once those of an earlier registration of the same name are gone. */
+  const rows = (app: string): SecretRow[] => {
+    const all = table.list({ app }, { limit: MAX_ROWS + 1 });
+    const running = o.placement.view().apps.get(app);
+    if (all.length > 0 && running && all.find((r) => r.key === SETTLED)?.version !== running.registeredAt) {
+      forget(app, 'they belong to an earlier registration of the name');
+      return [];
+    }
+    return all;
+  };
   const live = (app: string) => rows(app).filter((r) => r.key !== SETTLED && r.sealed.length > 0);
   const me = (): string => {
     const id = o.nodeId();
@@ -169,6 +190,7 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
       ...(o.liveness?.view.runningApp(app) ?? []),
     ]);
     holders.delete(node);
+    rows(app); // an earlier registration's secrets go first
     let answered = 0;
     let unsettled = 0;
     let got = 0;
@@ -235,6 +257,7 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
       if (!name.ok) return refuse(400, name.code, name.message);
       if (!assignedTo(app, node))
         return refuse(409, 'NOT_ASSIGNED', `placement does not assign ${app} to this node`);
+      rows(app); // an earlier registration's secrets go first
       const value = open(sealedValue, o.operator.secretKey, secretAd(app, key, version, node));
       if (!value)
         return refuse(
@@ -264,6 +287,7 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
       if (!name.ok) return refuse(400, name.code, name.message);
       if (!assignedTo(app, node))
         return refuse(409, 'NOT_ASSIGNED', `placement does not assign ${app} to this node`);
+      const held = rows(app);
       const had = table.get({ app, key });
       if (had && had.version >= version)
         return refuse(
@@ -271,7 +295,7 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
           'OLDER_VERSION',
           `${key} is at version ${had.version} here; ${version} is not newer`,
         );
-      if (rows(app).length >= MAX_ROWS) return refuse(400, 'TOO_MANY_SECRETS', 'too many secrets and unsets');
+      if (held.length >= MAX_ROWS) return refuse(400, 'TOO_MANY_SECRETS', 'too many secrets and unsets');
       putNewer({ app, key, version, sealed: new Uint8Array() });
       changed(app);
       return undefined;
@@ -353,13 +377,17 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
       return out;
     },
     prune(running) {
-      for (const { app } of appsStmt.all() as Array<{ app: string }>)
-        if (!running.has(app) || table.get({ app, key: SETTLED })?.version !== running.get(app)) {
-          deleteApp.run(app);
-          asks.delete(app);
-          seen.delete(app);
-          log(`fluxos: deleted the secrets of ${app} (it no longer runs, or runs as a new registration)`);
+      const t = now();
+      for (const app of absent.keys()) if (running.has(app)) absent.delete(app);
+      for (const { app } of appsStmt.all() as Array<{ app: string }>) {
+        if (running.has(app)) continue;
+        const since = absent.get(app) ?? t;
+        absent.set(app, since);
+        if (t - since >= pruneAfterMs) {
+          absent.delete(app);
+          forget(app, 'it no longer runs');
         }
+      }
     },
     onChange(listener) {
       listeners.add(listener);

@@ -88,7 +88,7 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
       const out: AssignedApp[] = [];
       const statuses = reconciler.status();
       const runningHere = new Set(runningApps(statuses));
-      o.secrets?.prune(new Map([...v.apps].map(([name, a]) => [name, a.registeredAt])));
+      o.secrets?.prune(new Set(v.apps.keys()));
       for (const [name, p] of v.placement) {
         const app = v.apps.get(name);
         if (!app) continue;

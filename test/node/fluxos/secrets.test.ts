@@ -28,9 +28,12 @@ describe("a hosting node's app secrets", () => {
   const dir = mkdtempSync(join(tmpdir(), 'openflux-secrets-unit-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   let placed = new Map([['web', [HERE]]]);
+  /** Apps that run, by registration height (none: the store's checks of registration are off). */
+  let registered = new Map<string, number>();
+  let clock = 1_000_000;
   const view = (): PlacementView => ({
     height: 1,
-    apps: new Map(),
+    apps: new Map([...registered].map(([name, at]) => [name, { registeredAt: at }])) as PlacementView['apps'],
     placement: new Map([...placed].map(([name, nodes]) => [name, { name, wanted: nodes.length, nodes }])),
   });
   const chain = {
@@ -45,6 +48,8 @@ describe("a hosting node's app secrets", () => {
     nodeId: () => HERE,
     placement: { view, consensus: view },
     handOversPerMinute: 4,
+    pruneAfterMs: 60_000,
+    now: () => clock,
   });
   secrets.onChange((app) => changes.push(app));
   after(() => secrets.close());
@@ -144,15 +149,28 @@ describe("a hosting node's app secrets", () => {
     assert.equal((secrets.handOver('web', NEW) as { code: string }).code, 'RATE_LIMITED');
   });
 
-  it('deletes what it holds of an app once the app no longer runs, or runs as a new registration', () => {
-    // The view of these tests has the app registered at height 0.
-    secrets.prune(new Map([['web', 0]]));
-    assert.deepEqual(secrets.list('web'), [{ key: 'DB_PASSWORD', version: 13 }]);
-    secrets.prune(new Map([['web', 7]]));
-    assert.deepEqual(secrets.list('web'), []);
-    assert.equal(secrets.set('web', 'K', 1, sealFor(HERE, 'web', 'K', 1, 'v')), undefined);
-    secrets.prune(new Map([['api', 0]]));
+  it('deletes what it holds of an app that has stopped running for a while', () => {
+    secrets.prune(new Set(['web']));
+    secrets.prune(new Set(['api']));
+    clock += 59_000;
+    secrets.prune(new Set(['api']));
+    assert.deepEqual(
+      secrets.list('web'),
+      [{ key: 'DB_PASSWORD', version: 13 }],
+      'a reorg that drops it for a moment keeps them',
+    );
+    clock += 2_000;
+    secrets.prune(new Set(['api']));
     assert.deepEqual(secrets.list('web'), []);
     assert.deepEqual(secrets.forContainers('web', true).env, {});
+  });
+
+  it('never gives the secrets of an earlier registration to a later app of the same name', () => {
+    registered = new Map([['web', 5]]);
+    assert.equal(secrets.set('web', 'K', 100, sealFor(HERE, 'web', 'K', 100, 'first owner')), undefined);
+    assert.deepEqual(secrets.forContainers('web', true).env, { K: 'first owner' });
+    registered = new Map([['web', 9]]);
+    assert.deepEqual(secrets.forContainers('web', true).env, {});
+    assert.deepEqual(secrets.list('web'), []);
   });
 });
