@@ -3,7 +3,8 @@
 // it into both containers' environment, and the value is nowhere else: not in any file of any
 // node (chain database, logs, the sealed store), not in any API answer, not in the CLI's other
 // output. A non-owner's set is refused. Then a hosting node dies; the third node takes the
-// instance over and its container has the secret, handed over by the surviving holder.
+// instance over and its container has the secret, handed over by the surviving holder; an unset
+// takes it out of the containers again.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -197,5 +198,26 @@ describe('app secrets on a 3-node devnet with real Docker', { skip: env.skip, ti
       .split('\n')
       .filter((l) => l.includes('secrets changed'));
     assert.equal(recreated.length, 2, recreated.join('\n'));
+
+    // Unset, the spec's GREETING comes back on the nodes that hold the app now.
+    const unset = await json(['app', 'secret', 'unset', name, 'GREETING'], api0);
+    assert.ok(
+      unset.value.every((o: { ok: boolean }) => o.ok),
+      unset.text,
+    );
+    await until(
+      () =>
+        `the instances to serve the spec's greeting again; last status:\n${JSON.stringify(last, null, 1)}`,
+      async () => {
+        const s = (await json(['app', 'status', name], api0)).value;
+        last = s;
+        const running = (s.instances as Instance[]).filter((i) => i.state === 'running' && !i.extra);
+        if (running.length < 2) return undefined;
+        const pages = await Promise.all(running.map((i) => httpText(`http://${i.endpoints[0]}/`)));
+        return pages.every((p) => p === `hello from ${name}`) ? true : undefined;
+      },
+      30_000,
+      250,
+    );
   });
 });
