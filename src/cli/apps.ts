@@ -1,6 +1,8 @@
 // `flux app price|deploy|status|list|logs|stats|restart|url|update|extend|cancel|convert|import-flux|build-example`.
 
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { formatFlux } from '../api/amount.ts';
 import type { AppStatusJson } from '../api/app-routes.ts';
@@ -435,8 +437,11 @@ async function emitConverted(ctx: CommandContext, header: string, c: Converted):
 
 export async function appConvert(ctx: CommandContext): Promise<number> {
   const { file, text, params } = await readSpecSource(ctx);
-  // Compose's order: the env file, then this shell's environment over it. Core only sees the result.
-  const envFile = ctx.values['env-file'] as string | undefined;
+  // Compose's order: the env file (--env-file, else a .env beside the compose file, as docker
+  // compose reads it), then this shell's environment over it. Core only sees the result.
+  const dir = dirname(file);
+  const given = ctx.values['env-file'] as string | undefined;
+  const envFile = given ?? (existsSync(join(dir, '.env')) ? join(dir, '.env') : undefined);
   const fileVars = envFile
     ? parseEnvFile(
         await readFile(envFile, 'utf8').catch((e: Error) => {
@@ -444,9 +449,23 @@ export async function appConvert(ctx: CommandContext): Promise<number> {
         }),
       )
     : {};
+  if (envFile && !given) ctx.note(`variables from ${envFile} (a .env beside the compose file)`);
   const variables: Record<string, string> = { ...fileVars };
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) variables[k] = v;
-  const c = convertCompose(text, params, { name: ctx.values.name as string | undefined, variables });
+  // A service's env_file, relative to the compose file; at most 1 MiB each.
+  const readEnvFile = (path: string): string | undefined => {
+    try {
+      const full = isAbsolute(path) ? path : join(dir, path);
+      return statSync(full).size <= 2 ** 20 ? readFileSync(full, 'utf8') : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const c = convertCompose(text, params, {
+    name: ctx.values.name as string | undefined,
+    variables,
+    readEnvFile,
+  });
   // Nothing to convert (the file is not YAML, or not a compose file): say why, print no spec.
   if (!c.result.ok && c.result.error.issues.length === 0)
     throw new CliError(`${file}: ${c.result.error.message}`, 1);

@@ -27,6 +27,7 @@ import { createPlacement } from './fluxos/placement.ts';
 import { createDockerRuntime, type Runtime } from './fluxos/runtime.ts';
 import { type AppSecrets, openAppSecrets, SECRETS_FILE } from './fluxos/secrets.ts';
 import { type FluxOs, startFluxOs } from './fluxos/service.ts';
+import { createLoopVolumes } from './fluxos/volumes.ts';
 import { devnetKeyOf, loadOrCreateDevnetGenesis } from './genesis.ts';
 import { type Ingress, startIngress } from './ingress/proxy.ts';
 import { chainResolver } from './ingress/resolve.ts';
@@ -300,6 +301,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         engineTimeoutMs: fo.engineTimeoutMs,
         removeOnClose: fo.removeOnClose,
         firewall: fo.firewall ?? createIptablesFirewall(),
+        volumes: createLoopVolumes(join(opts.datadir, 'volumes')),
         liveness,
         secrets,
         log,

@@ -20,6 +20,8 @@ export interface ComposeOptions {
   expiryBlocks?: number;
   /** What `${VAR}` and a bare `- NAME` environment entry read (env file, then the caller's environment). */
   variables?: Readonly<Record<string, string>>;
+  /** Reads a service's `env_file` (a path as the file gives it, relative to the compose file); undefined when it cannot. */
+  readEnvFile?: (path: string) => string | undefined;
 }
 
 const CARRIED = new Set([
@@ -32,6 +34,10 @@ const CARRIED = new Set([
   'mem_limit',
   'container_name',
   'healthcheck',
+  'depends_on',
+  'entrypoint',
+  'env_file',
+  'volumes',
 ]);
 
 // Docker's units (go-units RAMInBytes): binary, case-insensitive, `b`/`ib` optional: 1.5G = 1536 MB.
@@ -281,6 +287,170 @@ function envOf(
   return out;
 }
 
+/** A compose service name as a component name (the spec's rule: lowercase, digits, hyphens). */
+const componentName = (service: string) => service.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+
+/** A `command` or `entrypoint`: a list as given, a string split by shell rules (no shell runs it). */
+function argvOf(value: unknown, where: string, dropped: string[]): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) return value.map(String);
+  const split = splitShellWords(String(value));
+  if (split.ok) return split.words;
+  dropped.push(`${where}: ${split.error} in ${JSON.stringify(value)}; left out`);
+  return undefined;
+}
+
+/**
+ * `depends_on` (a list, or a map with conditions) as component names. The spec starts a
+ * component once those it depends on run: `service_healthy` and `service_completed_successfully`
+ * are said to be taken as started.
+ */
+function dependsOnOf(value: unknown, where: string, services: Set<string>, dropped: string[]): string[] {
+  if (value === undefined || value === null) return [];
+  const entries: Array<[string, Record<string, unknown>]> = Array.isArray(value)
+    ? value.map((v) => [String(v), {}])
+    : typeof value === 'object'
+      ? Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+          k,
+          v && typeof v === 'object' ? (v as Record<string, unknown>) : {},
+        ])
+      : [];
+  if (entries.length === 0 && !Array.isArray(value))
+    dropped.push(`${where}.depends_on: ${JSON.stringify(value)} is neither a list nor a map; left out`);
+  const out: string[] = [];
+  for (const [service, opts] of entries) {
+    if (!services.has(service)) {
+      dropped.push(`${where}.depends_on.${service}: no such service; left out`);
+      continue;
+    }
+    const condition = opts.condition;
+    if (condition !== undefined && condition !== 'service_started')
+      dropped.push(
+        `${where}.depends_on.${service}.condition: ${String(condition)} taken as service_started (the spec waits until it runs)`,
+      );
+    for (const key of Object.keys(opts))
+      if (key !== 'condition') dropped.push(`${where}.depends_on.${service}.${key}: not supported`);
+    const name = componentName(service);
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
+/**
+ * A service's named volumes (`name:/path[:ro]`, or `{type: volume, source, target}`) and
+ * anonymous ones (`/path`) as spec volumes of 1 GB (compose does not size them; said in the
+ * defaults). Bind mounts of host paths have no place on a node someone else runs: reported.
+ * A named volume is one component's: a second service mounting it is reported.
+ */
+function volumesOf(
+  value: unknown,
+  where: string,
+  declared: Record<string, unknown>,
+  owners: Map<string, string>,
+  names: Set<string>,
+  dropped: string[],
+  defaults: string[],
+): Array<{ name: string; mount: string; size: number }> {
+  if (!Array.isArray(value)) {
+    if (value !== undefined && value !== null) dropped.push(`${where}.volumes: not a list; left out`);
+    return [];
+  }
+  const out: Array<{ name: string; mount: string; size: number }> = [];
+  value.forEach((entry, i) => {
+    let source: string | undefined;
+    let target: string | undefined;
+    let type = 'volume';
+    if (typeof entry === 'string') {
+      const parts = entry.split(':');
+      if (parts.length === 1) target = parts[0];
+      else [source, target] = parts;
+      if (source !== undefined && /^[./~]/.test(source)) type = 'bind';
+      if (source === '') {
+        dropped.push(`${where}.volumes[${i}]: ${JSON.stringify(entry)} has an empty source; left out`);
+        return;
+      }
+      if (type === 'volume' && parts.length > 2 && parts[2] !== 'rw')
+        dropped.push(`${where}.volumes[${i}]: mode ${parts[2]} not supported (mounted read-write)`);
+    } else if (entry && typeof entry === 'object') {
+      const e = entry as Record<string, unknown>;
+      type = String(e.type ?? 'volume');
+      source = e.source === undefined ? undefined : String(e.source);
+      target = e.target === undefined ? undefined : String(e.target);
+      for (const key of Object.keys(e))
+        if (!['type', 'source', 'target'].includes(key))
+          dropped.push(`${where}.volumes[${i}].${key}: not supported`);
+    }
+    if (type !== 'volume' || target === undefined) {
+      dropped.push(
+        `${where}.volumes[${i}]: ${type === 'bind' ? `a bind mount of the host's ${source}` : `a ${type} mount`} is not supported (only named volumes, which the node keeps); left out`,
+      );
+      return;
+    }
+    if (source !== undefined && !Object.hasOwn(declared, source))
+      dropped.push(`${where}.volumes[${i}]: volume ${source} is not declared under volumes:; carried anyway`);
+    const base = (source ?? target.split('/').filter(Boolean).at(-1) ?? 'data')
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .replace(/^[^a-z]+/, '')
+      .slice(0, 32)
+      .replace(/-+$/, '');
+    let name = base || 'data';
+    if (source !== undefined && owners.has(source)) {
+      dropped.push(
+        `${where}.volumes[${i}]: volume ${source} is also mounted by ${owners.get(source)}; a volume belongs to one component; left out`,
+      );
+      return;
+    }
+    if (source !== undefined) owners.set(source, where);
+    for (let n = 2; names.has(name); n++) name = `${base.slice(0, 29)}-${n}`;
+    names.add(name);
+    out.push({ name, mount: target, size: 1 });
+    defaults.push(
+      `${where}.volumes[${i}]: volume ${name} of 1 GB at ${target} (compose does not size volumes)`,
+    );
+  });
+  return out;
+}
+
+/** A service's `env_file` (a path, a list of paths or of {path, required}), read through `read`. */
+function envFilesOf(
+  value: unknown,
+  where: string,
+  read: ComposeOptions['readEnvFile'],
+  dropped: string[],
+): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  const list = Array.isArray(value) ? value : [value];
+  const out: Record<string, string> = {};
+  for (const entry of list) {
+    const path =
+      typeof entry === 'string'
+        ? entry
+        : entry && typeof entry === 'object' && typeof (entry as { path?: unknown }).path === 'string'
+          ? (entry as { path: string }).path
+          : undefined;
+    if (path === undefined) {
+      dropped.push(`${where}.env_file: ${JSON.stringify(entry)} is not a path; left out`);
+      continue;
+    }
+    const required = !(
+      entry &&
+      typeof entry === 'object' &&
+      (entry as { required?: unknown }).required === false
+    );
+    const text = read?.(path);
+    if (text === undefined) {
+      if (required) dropped.push(`${where}.env_file: ${path} could not be read; its variables are left out`);
+      continue;
+    }
+    for (const [k, v] of Object.entries(parseEnvFile(text))) {
+      if (ENV_NAME.test(k)) out[k] = v;
+      else dropped.push(`${where}.env_file ${path}: ${k}: ${ENV_NAME_RULE} (the spec's rule); left out`);
+    }
+  }
+  return out;
+}
+
 function imageOf(svc: Record<string, unknown>, where: string, dropped: string[]): string {
   if (typeof svc.image === 'string') return svc.image;
   dropped.push(`${where}: has no image (build: is not supported)`);
@@ -405,12 +575,29 @@ export function convertCompose(
   for (const [name, at] of ctx.unset) dropped.push(`${at}: variable ${name} is not set; substituted ''`);
   dropped.push(...ctx.problems);
   for (const key of Object.keys(doc))
-    if (key !== 'services' && key !== 'name' && key !== 'version' && !key.startsWith('x-'))
+    if (
+      key !== 'services' &&
+      key !== 'name' &&
+      key !== 'version' &&
+      key !== 'volumes' &&
+      !key.startsWith('x-')
+    )
       dropped.push(`${key}: not supported`);
+  const declared = (doc.volumes && typeof doc.volumes === 'object' ? doc.volumes : {}) as Record<
+    string,
+    unknown
+  >;
+  for (const [name, v] of Object.entries(declared))
+    for (const key of Object.keys(v && typeof v === 'object' ? v : {}))
+      if (key !== 'name')
+        dropped.push(`volumes.${name}.${key}: not supported (a volume is the node's quota'd disk)`);
+  const volumeOwners = new Map<string, string>();
+  const volumeNames = new Set<string>();
   const services = doc.services;
   if (!services || typeof services !== 'object' || Object.keys(services).length === 0)
     return { spec: {}, result: refusal('compose file has no services'), dropped, defaults };
   let instances = 1;
+  const serviceNames = new Set(Object.keys(services));
   const components = Object.entries(services as Record<string, Record<string, unknown>>).map(
     ([name, raw]) => {
       const svc = raw && typeof raw === 'object' ? raw : {};
@@ -442,21 +629,26 @@ export function convertCompose(
         defaults.push(`${where}: ram 256 MB (compose sets no memory limit)`);
       }
       defaults.push(`${where}: hdd 1 GB (compose does not size disks)`);
-      let command: string[] | undefined;
-      if (Array.isArray(svc.command)) command = svc.command.map(String);
-      else if (svc.command !== undefined && svc.command !== null) {
-        const split = splitShellWords(String(svc.command));
-        if (split.ok) command = split.words;
-        else dropped.push(`${where}.command: ${split.error} in ${JSON.stringify(svc.command)}; left out`);
-      }
+      const command = argvOf(svc.command, `${where}.command`, dropped);
+      const entrypoint = argvOf(svc.entrypoint, `${where}.entrypoint`, dropped);
       const ports = portsOf(svc.ports, where, dropped);
       const healthCheck = healthCheckOf(svc.healthcheck, ports, where, dropped);
+      const dependsOn = dependsOnOf(svc.depends_on, where, serviceNames, dropped);
+      const volumes = volumesOf(svc.volumes, where, declared, volumeOwners, volumeNames, dropped, defaults);
+      // Compose's precedence: `environment` over the env files, later files over earlier ones.
+      const env = {
+        ...envFilesOf(svc.env_file, where, opts.readEnvFile, dropped),
+        ...envOf(svc.environment, where, variables, dropped),
+      };
       return {
-        name: name.toLowerCase().replace(/[^a-z0-9-]/g, '-'),
+        name: componentName(name),
         image: imageOf(svc, where, dropped),
         ports,
-        env: envOf(svc.environment, where, variables, dropped),
+        env,
         ...(command === undefined ? {} : { command }),
+        ...(entrypoint === undefined ? {} : { entrypoint }),
+        ...(dependsOn.length ? { dependsOn } : {}),
+        ...(volumes.length ? { volumes } : {}),
         cpu,
         ram: Math.max(16, ram),
         hdd: 1,

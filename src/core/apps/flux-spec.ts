@@ -216,25 +216,48 @@ function envOf(params: string[], where: string, out: FluxImport): Record<string,
   return env;
 }
 
-/** Flux's containerData: `/path`, flagged `r:/path` or `g:/path` (synced), `|`-joined mounts of other components' data. */
-function containerDataOf(data: unknown, where: string, out: FluxImport): void {
-  if (typeof data !== 'string' || data.trim() === '' || data === '/tmp') return;
+/**
+ * Flux's containerData: `/path` (kept on its node), flagged `r:/path` or `g:/path` (synced to
+ * other instances), `|`-joined mounts of other components' data (`0:/path`). The first path of
+ * this component becomes a volume of the component's disk size: `local` unflagged, `replicated`
+ * for r: and g: (one primary, standby copies: g:'s every-instance sync is not carried).
+ */
+function containerDataOf(
+  data: unknown,
+  where: string,
+  out: FluxImport,
+): { mount: string; mode: 'local' | 'replicated' } | undefined {
+  if (typeof data !== 'string' || data.trim() === '' || data === '/tmp') return undefined;
+  let volume: { mount: string; mode: 'local' | 'replicated' } | undefined;
   for (const part of data.split('|')) {
     const m = /^(?:([a-z0-9]+):)?(\/.*)$/.exec(part.trim());
     const flag = m?.[1];
-    const path = m?.[2] ?? part;
-    const sync =
-      flag === 'r'
-        ? '; its primary/standby sync (r:) is not carried either'
-        : flag === 'g'
-          ? '; its sync across all instances (g:) is not carried either'
-          : flag && /^\d+$/.test(flag)
-            ? `; it mounts component ${flag}'s data, which no component can share here`
-            : '';
-    out.dropped.push(
-      `${where}.containerData: ${JSON.stringify(path)}: the spec has no volumes; what the app writes there lives in the container and is lost when it is recreated or moves${sync}`,
-    );
+    const path = m?.[2];
+    if (!path) {
+      out.dropped.push(`${where}.containerData: ${JSON.stringify(part)} is not a path; left out`);
+      continue;
+    }
+    if (flag && /^\d+$/.test(flag)) {
+      out.dropped.push(
+        `${where}.containerData: ${JSON.stringify(path)} mounts component ${flag}'s data; a volume belongs to one component here; left out`,
+      );
+      continue;
+    }
+    if (volume) {
+      out.dropped.push(
+        `${where}.containerData: ${JSON.stringify(path)}: one data path per component is carried; left out`,
+      );
+      continue;
+    }
+    volume = { mount: path, mode: flag === 'r' || flag === 'g' ? 'replicated' : 'local' };
+    if (flag === 'g')
+      out.dropped.push(
+        `${where}.containerData: g: syncs every instance; here one primary holds the data and standbys copy it (replicated)`,
+      );
+    else if (flag && flag !== 'r')
+      out.dropped.push(`${where}.containerData: flag ${flag}: not known; taken as local`);
   }
+  return volume;
 }
 
 interface FluxComponent {
@@ -264,7 +287,7 @@ function componentOf(
   if (!image) out.dropped.push(`${where}.repotag: missing`);
   const ports = portsOf(fc.hostPorts, fc.containerPorts, fc.domains, where, out);
   const env = envOf(fc.env, `${where}.environmentParameters`, out);
-  containerDataOf(fc.containerData, where, out);
+  const data = containerDataOf(fc.containerData, where, out);
   const secrets = fc.raw.secrets;
   if (typeof secrets === 'string' && secrets)
     out.dropped.push(
@@ -276,6 +299,22 @@ function componentOf(
       `${where}.repoauth: private registry credentials are not carried; the image must be public`,
     );
   const hw = hardwareOf(fc.raw, where, out);
+  // Flux's hdd is the disk of the app's data: it becomes the volume's size, the container's own disk the least.
+  const volumes =
+    data === undefined
+      ? []
+      : [
+          {
+            name: `${name.slice(0, 27)}-data`,
+            mount: data.mount,
+            size: Number(hw.hdd) || 1,
+            mode: data.mode,
+          },
+        ];
+  if (data !== undefined)
+    out.defaults.push(
+      `${where}: containerData ${data.mount} -> volume ${volumes[0].name} of ${volumes[0].size} GB (${data.mode}); the container's own disk 1 GB`,
+    );
   return {
     name,
     image,
@@ -283,6 +322,7 @@ function componentOf(
     env,
     ...(fc.commands.length ? { command: fc.commands } : {}),
     ...hw,
+    ...(data === undefined ? {} : { hdd: 1, volumes }),
   };
 }
 

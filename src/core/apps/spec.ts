@@ -89,6 +89,42 @@ const HealthCheck = z.strictObject({
     .optional(),
 });
 
+const Argv = z
+  .array(
+    z
+      .string({ error: 'must be a string' })
+      .max(1024, { error: 'at most 1024 characters' })
+      .refine((a) => !CONTROL_IN_VALUE.test(a), { error: CONTROL_IN_VALUE_RULE }),
+    { error: 'must be a list of strings' },
+  )
+  .max(64, { error: 'at most 64 arguments' });
+
+const VOLUME_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]?$/;
+/** Paths a volume may not cover: the root and the kernel's own file systems. */
+const RESERVED_MOUNTS = ['/proc', '/sys', '/dev'];
+
+const Volume = z.strictObject({
+  name: z.string({ error: 'must be a string' }).regex(VOLUME_NAME, {
+    error: 'must be 1-32 lowercase letters, digits or hyphens, starting with a letter',
+  }),
+  mount: z
+    .string({ error: 'must be an absolute path in the container' })
+    .max(255, { error: 'at most 255 characters' })
+    .regex(/^\/[^\0:,]*$/, { error: 'must be an absolute path (starting with /, no : or ,)' })
+    .refine((m) => !m.split('/').some((p) => p === '..' || p === '.'), { error: 'must not contain . or ..' })
+    .refine((m) => !CONTROL.test(m), { error: CONTROL_RULE }),
+  size: z
+    .number({ error: 'must be a number of GB' })
+    .int({ error: 'size must be whole GB' })
+    .min(1, { error: 'size must be at least 1 GB' }),
+  mode: z
+    .enum(['replicated', 'local'], { error: "must be 'replicated' (copies on standby nodes) or 'local'" })
+    .default('replicated'),
+});
+
+/** A mount path without trailing slashes (`/data/` and `/data` are one place). */
+export const normalMount = (m: string): string => m.replace(/\/+$/, '') || '/';
+
 const Component = z.strictObject({
   name: z.string({ error: 'must be a string' }).regex(COMPONENT_NAME, {
     error: 'must be 1-32 lowercase letters, digits or hyphens, starting with a letter',
@@ -110,15 +146,13 @@ const Component = z.strictObject({
     )
     .refine((e) => Object.keys(e).length <= 64, { error: 'at most 64 environment variables' })
     .default({}),
-  command: z
-    .array(
-      z
-        .string({ error: 'must be a string' })
-        .max(1024, { error: 'at most 1024 characters' })
-        .refine((a) => !CONTROL_IN_VALUE.test(a), { error: CONTROL_IN_VALUE_RULE }),
-      { error: 'must be a list of strings' },
-    )
-    .max(64, { error: 'at most 64 arguments' })
+  command: Argv.optional(),
+  /** Replaces the image's entrypoint (compose `entrypoint`); `command` is then its arguments. */
+  entrypoint: Argv.optional(),
+  /** Components of this app started (running) before this one, as compose `depends_on`. */
+  dependsOn: z
+    .array(z.string({ error: 'must be a component name' }), { error: 'must be a list of component names' })
+    .max(16, { error: 'at most 16 components' })
     .optional(),
   cpu: z
     .number({ error: 'must be a number of cores' })
@@ -136,6 +170,11 @@ const Component = z.strictObject({
     .min(1, { error: 'hdd must be at least 1 GB' }),
   gpu: z.number().int({ error: 'gpu must be a whole count' }).min(0).max(16).default(0),
   healthCheck: HealthCheck.optional(),
+  /** Persistent volumes (GB each, counted in the instance's disk and price); kept across updates and restarts. */
+  volumes: z
+    .array(Volume, { error: 'must be a list of {name, mount, size, mode}' })
+    .max(8, { error: 'at most 8 volumes' })
+    .optional(),
 });
 
 const SpecShape = z.strictObject({
@@ -212,7 +251,7 @@ export function instanceResources(spec: AppSpec): InstanceResources {
   for (const c of spec.components) {
     r.cpuTenths += Math.round(c.cpu * 10);
     r.ramMb += c.ram;
-    r.hddGb += c.hdd;
+    r.hddGb += c.hdd + (c.volumes ?? []).reduce((sum, v) => sum + v.size, 0);
     r.gpu += c.gpu;
     r.ports += c.ports.length;
   }
@@ -299,8 +338,17 @@ export function validateAppSpec(input: unknown, params: ChainParams): SpecResult
         });
     }
   });
+  issues.push(...dependencyIssues(spec.components), ...volumeIssues(spec.components));
   const need = instanceResources(spec);
   const top = largestTier(params);
+  for (const [i, c] of spec.components.entries())
+    for (const [j, v] of (c.volumes ?? []).entries())
+      if (v.size > top.hddGb)
+        issues.push({
+          field: `components[${i}].volumes[${j}].size`,
+          message: `${v.size} GB; the largest tier (${top.tier}) offers ${top.hddGb} GB of disk`,
+        });
+
   if (need.ramMb > top.ramMb)
     issues.push({
       field: 'components[].ram',
@@ -321,6 +369,105 @@ export function validateAppSpec(input: unknown, params: ChainParams): SpecResult
   if (spec.geolocation && new Set(spec.geolocation).size !== spec.geolocation.length)
     issues.push({ field: 'geolocation', message: 'lists a region twice' });
   return issues.length ? bad(issues) : { ok: true, spec };
+}
+
+/** Volume names are unique in the app; a mount is not `/`, a kernel file system, or inside another volume. */
+function volumeIssues(components: AppComponent[]): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const names = new Map<string, string>();
+  components.forEach((c, i) => {
+    const mounts: string[] = [];
+    (c.volumes ?? []).forEach((v, j) => {
+      const field = `components[${i}].volumes[${j}]`;
+      const other = names.get(v.name);
+      if (other)
+        issues.push({ field: `${field}.name`, message: `volume ${JSON.stringify(v.name)} is also ${other}` });
+      else names.set(v.name, field);
+      const m = normalMount(v.mount);
+      const under = (root: string) => m === root || m.startsWith(`${root}/`);
+      if (m === '/')
+        issues.push({ field: `${field}.mount`, message: 'a volume cannot cover the whole container (/)' });
+      else if (RESERVED_MOUNTS.some(under))
+        issues.push({
+          field: `${field}.mount`,
+          message: `${m} belongs to the kernel (${RESERVED_MOUNTS.join(', ')})`,
+        });
+      const clash = mounts.find((o) => o === m || m.startsWith(`${o}/`) || o.startsWith(`${m}/`));
+      if (clash !== undefined)
+        issues.push({
+          field: `${field}.mount`,
+          message: clash === m ? `${m} is mounted twice` : `${m} and ${clash} overlap (one inside the other)`,
+        });
+      mounts.push(m);
+    });
+  });
+  return issues;
+}
+
+/** `dependsOn` names other components of the app, each once, and no chain of them leads back. */
+function dependencyIssues(components: AppComponent[]): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const names = new Set(components.map((c) => c.name));
+  components.forEach((c, i) => {
+    const seen = new Set<string>();
+    (c.dependsOn ?? []).forEach((d, j) => {
+      const field = `components[${i}].dependsOn[${j}]`;
+      if (d === c.name) issues.push({ field, message: 'a component cannot depend on itself' });
+      else if (!names.has(d))
+        issues.push({ field, message: `${JSON.stringify(d)} is not a component of this app` });
+      else if (seen.has(d)) issues.push({ field, message: `lists ${JSON.stringify(d)} twice` });
+      seen.add(d);
+    });
+  });
+  if (issues.length) return issues;
+  const cycle = dependencyCycle(components);
+  return cycle ? [{ field: 'components[].dependsOn', message: `a cycle: ${cycle.join(' -> ')}` }] : [];
+}
+
+/** A cycle in `dependsOn` (its names, first repeated last), or undefined. */
+function dependencyCycle(components: AppComponent[]): string[] | undefined {
+  const deps = new Map(components.map((c) => [c.name, c.dependsOn ?? []]));
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (n: string): string[] | undefined => {
+    if (state.get(n) === 'done') return undefined;
+    if (state.get(n) === 'open') return [...path.slice(path.indexOf(n)), n];
+    state.set(n, 'open');
+    path.push(n);
+    for (const d of deps.get(n) ?? []) {
+      const found = visit(d);
+      if (found) return found;
+    }
+    path.pop();
+    state.set(n, 'done');
+    return undefined;
+  };
+  for (const c of components) {
+    const found = visit(c.name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * The components in start order: each after the ones it depends on, otherwise in spec order.
+ * The spec must be valid (no cycle).
+ */
+export function startOrder(components: readonly AppComponent[]): AppComponent[] {
+  const byName = new Map(components.map((c) => [c.name, c]));
+  const out: AppComponent[] = [];
+  const placed = new Set<string>();
+  const place = (c: AppComponent) => {
+    if (placed.has(c.name)) return;
+    placed.add(c.name);
+    for (const d of c.dependsOn ?? []) {
+      const dep = byName.get(d);
+      if (dep) place(dep);
+    }
+    out.push(c);
+  };
+  for (const c of components) place(c);
+  return out;
 }
 
 /** Parses YAML or JSON text (JSON is YAML) and validates it. */

@@ -118,6 +118,8 @@ export interface AppParams {
   payoutInterval: number;
   /** The port every node's ingress listens on by default. */
   ingressPort: number;
+  /** Blocks a node keeps an app's volumes after the app is gone from the chain (cancelled or expired); then they are deleted. */
+  volumeGraceBlocks: number;
 }
 
 export interface ChainParams {
@@ -250,6 +252,8 @@ const mainnetApps: AppParams = {
   maxComponents: 10,
   payoutInterval: 10,
   ingressPort: 16180,
+  // A day at 30 s blocks: an owner who cancelled by mistake can still take a backup.
+  volumeGraceBlocks: 2_880,
 };
 
 const common = {
@@ -356,7 +360,7 @@ export const devnet: ChainParams = {
     isolation: { minPeers: 1, staleBlocks: 10, maxSilentBps: 5_000, recoverMs: 7_000 },
     report: REPORT_BOUNDS,
   },
-  apps: { ...mainnetApps, payoutInterval: 1 },
+  apps: { ...mainnetApps, payoutInterval: 1, volumeGraceBlocks: 30 },
   // Small jobs (k from 256; at most 2048 so a fraud proof fits one transaction) and a zero job of
   // 16 M MACs, about 3 ms here; a block needs about 2^26 MACs, so mining leaves the CPU free.
   pouw: {

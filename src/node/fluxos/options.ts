@@ -56,6 +56,11 @@ export function appNetworkName(network: string, nodeId: string, app: string): st
   return `ofx-${network}-${nodeId.slice(0, 12)}-${app}`;
 }
 
+/** `ofx-<network>-<first 12 of node id>-<app>-<volume>`: the Docker volume over an app volume's data on this node. */
+export function appVolumeName(network: string, nodeId: string, app: string, volume: string): string {
+  return `ofx-${network}-${nodeId.slice(0, 12)}-${app}-${volume}`;
+}
+
 /** The bridge interface of an app network: `ofx` + 12 hex of a hash of its name (15 characters). */
 export function appBridgeName(networkName: string): string {
   return APP_BRIDGE_PREFIX + createHash('sha256').update(networkName).digest('hex').slice(0, 12);
@@ -109,6 +114,7 @@ export function containerOptions(t: ContainerTarget): ContainerCreateOptions {
     name: containerName(t.network, t.nodeId, t.app.name, c.name),
     Image: c.image,
     ...(c.command ? { Cmd: c.command } : {}),
+    ...(c.entrypoint ? { Entrypoint: c.entrypoint } : {}),
     Env: [
       ...Object.entries({ ...c.env, ...t.secrets?.env }).map(([k, v]) => `${k}=${v}`),
       `FLUX_APP=${t.app.name}`,
@@ -134,6 +140,12 @@ export function containerOptions(t: ContainerTarget): ContainerCreateOptions {
       CapDrop: ['ALL'],
       CapAdd: KEPT_CAPABILITIES,
       PortBindings: bindings,
+      // Each volume: the Docker volume (bind of its quota'd file system) at its mount path.
+      Mounts: (c.volumes ?? []).map((v) => ({
+        Type: 'volume' as const,
+        Source: appVolumeName(t.network, t.nodeId, t.app.name, v.name),
+        Target: v.mount,
+      })),
       // The app's own bridge, never Docker's default one: other apps are not on it.
       NetworkMode: appNetwork,
       // The reconciler restarts crashed containers itself, with backoff, and reports it.

@@ -3,16 +3,18 @@
 // longer assigned or of an older spec revision, then for every assigned app and component find or
 // pull the image, create, start, and restart a crashed container with exponential backoff. Every
 // app is handled on its own: one that fails is reported with the reason and does not block others.
+// An app's components start in dependency order (`dependsOn`): one waits until those it depends on run.
 // Each app gets its own Docker network on this node (created before its containers, removed once
 // the app no longer runs here); the host firewall walls those networks off from the node.
 // What it cannot run (engine silent past a deadline, image missing, starts failing again and
 // again) it marks (cannot-run.ts), so that placement moves the app to the next-ranked node.
-import type { AppSpec } from '../../core/apps/spec.ts';
+import { type AppComponent, type AppSpec, startOrder } from '../../core/apps/spec.ts';
 import { serialPasses } from '../passes.ts';
 import { CannotRun, withDeadline } from './cannot-run.ts';
 import type { HostFirewall } from './firewall.ts';
 import {
   appNetworkName,
+  appVolumeName,
   containerName,
   containerOptions,
   LABELS,
@@ -20,6 +22,7 @@ import {
   publishesNothing,
 } from './options.ts';
 import { type ContainerSummary, engineMessage, type NetworkSummary, type Runtime } from './runtime.ts';
+import { VolumeError, type VolumeStore } from './volumes.ts';
 
 export type InstanceState = 'pulling' | 'starting' | 'running' | 'restarting' | 'failed';
 
@@ -67,6 +70,8 @@ export interface ReconcilerOptions {
    * does: only tests that bring their own leave it out. An app whose wall cannot be put up fails.
    */
   firewall?: HostFirewall;
+  /** Where app volumes live (volumes.ts); without one, an app with volumes cannot run here. */
+  volumes?: VolumeStore;
   intervalMs?: number;
   backoff?: { baseMs: number; maxMs: number };
   /** A container running this long has its restart count reset. */
@@ -117,6 +122,8 @@ function boundedRuntime(runtime: Runtime, ms: number): Runtime {
     logs: bound('logs', runtime.logs.bind(runtime)),
     stats: bound('stats', runtime.stats.bind(runtime)),
     restart: bound('restart', runtime.restart.bind(runtime)),
+    ensureVolume: bound('volume create', runtime.ensureVolume.bind(runtime)),
+    removeVolume: bound('volume remove', runtime.removeVolume.bind(runtime)),
   };
 }
 
@@ -183,9 +190,13 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     }
   }
 
-  /** The tracked state of a component's container (new ones start as `starting`), at the app's revision. */
+  /**
+   * The tracked state of a component's container at the app's revision: new ones, and those of an
+   * older revision (a fixed image is tried at once, not after the old one's backoff), start as `starting`.
+   */
   function trackedFor(name: string, app: AssignedApp, component: string): Tracked {
-    const t: Tracked = tracked.get(name) ?? {
+    const known = tracked.get(name);
+    const t: Tracked = (known?.revision === app.revision ? known : undefined) ?? {
       app: app.spec.name,
       name: component,
       revision: app.revision,
@@ -206,6 +217,22 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     }
   }
 
+  /** Mounts (creating or growing) the component's volumes and their Docker volumes. */
+  async function ensureVolumes(nodeId: string, app: AssignedApp, component: AppComponent): Promise<void> {
+    const wanted = component.volumes ?? [];
+    if (wanted.length === 0) return;
+    if (!o.volumes) throw new VolumeError('this node keeps no app volumes');
+    for (const v of wanted) {
+      const path = await o.volumes.ensure({ app: app.spec.name, name: v.name, sizeGb: v.size });
+      await runtime.ensureVolume(appVolumeName(o.network, nodeId, app.spec.name, v.name), path, {
+        [LABELS.managed]: '1',
+        [LABELS.network]: o.network,
+        [LABELS.node]: nodeId,
+        [LABELS.app]: app.spec.name,
+      });
+    }
+  }
+
   let wallUntil = 0;
   async function ensureWall(): Promise<void> {
     if (!o.firewall || now() < wallUntil) return;
@@ -216,10 +243,9 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   async function reconcileComponent(
     nodeId: string,
     app: AssignedApp,
-    index: number,
+    component: AppComponent,
     existing: ContainerSummary | undefined,
   ): Promise<void> {
-    const component = app.spec.components[index];
     const name = containerName(o.network, nodeId, app.spec.name, component.name);
     const t = trackedFor(name, app, component.name);
     if (existing?.state === 'running') {
@@ -248,6 +274,9 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       return;
     }
     try {
+      // Before every start, not only the first: after a reboot a volume's file system is not
+      // mounted, and a container started then would write to the bare directory beneath.
+      await ensureVolumes(nodeId, app, component);
       let id = existing?.id;
       if (!id) {
         set(name, t, 'pulling');
@@ -284,7 +313,8 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       t.restarts++;
       t.nextTryAt = now() + delay(t.restarts);
       set(name, t, 'failed', engineMessage(e));
-      if (e instanceof ImageMissing) cannot.mark(app.spec.name, `${component.name}: ${e.message}`);
+      if (e instanceof ImageMissing || e instanceof VolumeError)
+        cannot.mark(app.spec.name, `${component.name}: ${e.message}`);
     }
   }
 
@@ -355,11 +385,21 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
         failApp(nodeId, app, `no network for the app: ${engineMessage(e)}`);
         continue;
       }
-      // In spec order: the spec has no depends_on; a component that needs another retries itself.
-      for (let i = 0; i < app.spec.components.length; i++) {
-        const name = containerName(o.network, nodeId, app.spec.name, app.spec.components[i].name);
+      // Dependencies first (`dependsOn`, as compose's depends_on: started, not healthy); one whose
+      // dependencies do not run yet waits for a later pass, and a running one is left alone.
+      for (const component of startOrder(app.spec.components)) {
+        const name = containerName(o.network, nodeId, app.spec.name, component.name);
+        const existing = byName.get(name);
+        const waitingFor = (component.dependsOn ?? []).filter(
+          (d) => tracked.get(containerName(o.network, nodeId, app.spec.name, d))?.state !== 'running',
+        );
+        if (existing?.state !== 'running' && waitingFor.length > 0) {
+          const t = trackedFor(name, app, component.name);
+          set(name, t, 'starting', `waiting for ${waitingFor.join(', ')} to run`);
+          continue;
+        }
         try {
-          await reconcileComponent(nodeId, app, i, byName.get(name));
+          await reconcileComponent(nodeId, app, component, existing);
         } catch (e) {
           log(`fluxos: ${app.spec.name}: ${engineMessage(e)}`);
         }

@@ -50,6 +50,10 @@ export interface Runtime {
   stats(id: string): Promise<ContainerStats>;
   /** Stops (SIGTERM, then SIGKILL after `timeoutS`) and starts the container again. */
   restart(id: string, timeoutS?: number): Promise<void>;
+  /** A named volume over the host directory `device` (local driver, bind); one that exists is kept. */
+  ensureVolume(name: string, device: string, labels: Record<string, string>): Promise<void>;
+  /** A volume that is already gone is not an error. */
+  removeVolume(name: string): Promise<void>;
 }
 
 export interface ContainerStats {
@@ -217,6 +221,29 @@ export function createDockerRuntime(docker: Docker): Runtime {
     },
     async restart(id, timeoutS = 10) {
       await docker.getContainer(id).restart({ t: timeoutS });
+    },
+    async ensureVolume(name, device, labels) {
+      try {
+        const v = await docker.getVolume(name).inspect();
+        if (v.Options?.device === device) return;
+        // Over another directory (a datadir moved): the volume must point at this one.
+        await docker.getVolume(name).remove();
+      } catch (e) {
+        if (statusOf(e) !== 404) throw e;
+      }
+      await docker.createVolume({
+        Name: name,
+        Driver: 'local',
+        DriverOpts: { type: 'none', o: 'bind', device },
+        Labels: labels,
+      });
+    },
+    async removeVolume(name) {
+      try {
+        await docker.getVolume(name).remove();
+      } catch (e) {
+        if (statusOf(e) !== 404) throw e;
+      }
     },
   };
 }

@@ -6,11 +6,12 @@ import { NodeStatus } from '../../core/nodes/types.ts';
 import type { Chain } from '../chain/types.ts';
 import type { Liveness } from '../liveness/service.ts';
 import type { HostFirewall } from './firewall.ts';
-import { containerName, LABELS } from './options.ts';
+import { appVolumeName, containerName, LABELS } from './options.ts';
 import type { PlacementView } from './placement.ts';
 import { type AssignedApp, createReconciler, type LocalAppStatus, type Reconciler } from './reconciler.ts';
 import type { ContainerStats, Runtime } from './runtime.ts';
 import type { AppSecrets } from './secrets.ts';
+import type { VolumeStore } from './volumes.ts';
 
 export interface FluxOs {
   /** This machine's confirmed FluxNode id, if it has one. */
@@ -49,6 +50,8 @@ export interface FluxOsOptions {
   engineTimeoutMs?: number;
   /** The app secrets this node holds: they join the containers' environment (secrets.ts). */
   secrets?: AppSecrets;
+  /** App volumes on this machine (volumes.ts); without them an app with volumes cannot run here. */
+  volumes?: VolumeStore;
   /** Remove this node's containers when the agent closes (a devnet's nodes; a real node keeps them). */
   removeOnClose?: boolean;
   log?: (line: string) => void;
@@ -72,6 +75,7 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
     nodeId,
     hostAddress: o.hostAddress,
     firewall: o.firewall,
+    volumes: o.volumes,
     intervalMs: o.intervalMs,
     engineTimeoutMs: o.engineTimeoutMs,
     // Taken back no sooner than a returning node: the same hold-down keeps apps from flapping.
@@ -139,8 +143,54 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
       return { component: c.name, id: container.id };
     });
   };
+  /**
+   * Volumes of apps gone from the chain (cancelled, expired): kept `volumeGraceBlocks` from when
+   * this node first saw them gone, then deleted with their Docker volumes. Nothing else deletes
+   * a volume: not an update, a restart, a failed start or placement moving the app.
+   */
+  const goneSince = new Map<string, number>();
+  let sweeping = false;
+  const sweepVolumes = async (): Promise<void> => {
+    const me = nodeId();
+    if (!o.volumes || !me || sweeping) return;
+    sweeping = true;
+    try {
+      const height = chain.tip().height;
+      const apps = view().apps;
+      const byApp = new Map<string, string[]>();
+      for (const v of o.volumes.list()) byApp.set(v.app, [...(byApp.get(v.app) ?? []), v.name]);
+      for (const [app, names] of byApp) {
+        if (apps.has(app)) {
+          goneSince.delete(app);
+          continue;
+        }
+        const since = goneSince.get(app) ?? height;
+        goneSince.set(app, since);
+        if (height < since + chain.params.apps.volumeGraceBlocks) continue;
+        const containers = await o.runtime.list({
+          [LABELS.network]: network,
+          [LABELS.node]: me,
+          [LABELS.app]: app,
+        });
+        if (containers.length > 0) continue; // the reconciler removes them first
+        for (const name of names) await o.runtime.removeVolume(appVolumeName(network, me, app, name));
+        await o.volumes.remove(app);
+        goneSince.delete(app);
+        o.log?.(
+          `fluxos: deleted the volumes of ${app} (${names.join(', ')}): gone from the chain since height ${since}`,
+        );
+      }
+    } catch (e) {
+      o.log?.(`fluxos: volume sweep: ${(e as Error).message}`);
+    } finally {
+      sweeping = false;
+    }
+  };
   let closed: Promise<void> | undefined;
-  const onBlock = () => reconcile();
+  const onBlock = () => {
+    reconcile();
+    void sweepVolumes();
+  };
   const onLiveness = () => reconcile();
   chain.on('block', onBlock);
   o.liveness?.on('change', onLiveness);
@@ -192,6 +242,11 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
             ? []
             : await o.runtime.listNetworks({ [LABELS.network]: network, [LABELS.node]: me }).catch(() => []);
         for (const n of nets) await o.runtime.removeNetwork(n.id).catch(() => undefined);
+        // No container uses them now: unmount (the data stays in the datadir for the next start).
+        if (me !== undefined)
+          for (const v of o.volumes?.list() ?? [])
+            await o.runtime.removeVolume(appVolumeName(network, me, v.app, v.name)).catch(() => undefined);
+        await o.volumes?.unmountAll();
       })();
       return closed;
     },

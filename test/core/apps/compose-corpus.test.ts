@@ -50,6 +50,14 @@ describe('compose corpus', () => {
           .toLowerCase()
           .slice(0, 32),
         variables: VARIABLES[name],
+        // A service's env_file, beside the compose file as the CLI reads it (none is committed: its absence shows).
+        readEnvFile: (p) => {
+          try {
+            return readFileSync(join(DIR, p), 'utf8');
+          } catch {
+            return undefined;
+          }
+        },
       });
       const path = join(DIR, `${name}.expected.json`);
       if (UPDATE) writeFileSync(path, `${JSON.stringify(got, null, 2)}\n`);

@@ -9,7 +9,7 @@ type Component = Record<string, unknown> & { env: Record<string, string>; ports:
 const components = (c: ReturnType<typeof convertCompose>) => c.spec.components as Component[];
 
 describe('compose conversion, case by case', () => {
-  it('follows merge keys: the inherited environment, volumes report and command arrive', () => {
+  it('follows merge keys: the inherited environment, volumes and command arrive', () => {
     const c = convertCompose(
       `
 x-common: &common
@@ -36,7 +36,13 @@ services:
     assert.deepEqual(one.command, ['sleep', '1000']);
     assert.deepEqual(one.env, { A: '1' });
     assert.deepEqual(two.env, { A: '1', B: '2' });
-    assert.ok(c.dropped.includes('services.one.volumes: not supported'));
+    assert.deepEqual(one.volumes, [{ name: 'data', mount: '/data', size: 1 }]);
+    // The inherited volume is one component's: the second service to mount it is told.
+    assert.ok(
+      c.dropped.some((d) =>
+        d.startsWith('services.two.volumes[0]: volume data is also mounted by services.one'),
+      ),
+    );
     assert.ok(!c.dropped.some((d) => d.includes('<<') || d.startsWith('x-common')));
   });
 
@@ -201,6 +207,100 @@ services:
     assert.equal(components(c)[0].healthCheck, undefined);
     assert.ok(
       c.dropped.some((d) => d.startsWith('services.db.healthcheck: "CMD redis-cli ping" is not an HTTP GET')),
+    );
+  });
+
+  it('carries depends_on (list or map) as dependsOn, saying how a condition is taken', () => {
+    const text = [
+      'services:',
+      '  web:',
+      '    image: nginx',
+      '    depends_on:',
+      '      db: { condition: service_healthy }',
+      '      cache: { condition: service_started, restart: true }',
+      '  worker: { image: busybox, depends_on: [db, ghost] }',
+      '  db: { image: postgres }',
+      '  cache: { image: redis }',
+      '',
+    ].join('\n');
+    const c = convertCompose(text, mainnet, { name: 'deps' });
+    assert.ok(c.result.ok, JSON.stringify(c.result));
+    const [web, worker] = components(c);
+    assert.deepEqual(web.dependsOn, ['db', 'cache']);
+    assert.deepEqual(worker.dependsOn, ['db']);
+    assert.deepEqual(
+      c.dropped.filter((d) => d.includes('depends_on')),
+      [
+        'services.web.depends_on.db.condition: service_healthy taken as service_started (the spec waits until it runs)',
+        'services.web.depends_on.cache.restart: not supported',
+        'services.worker.depends_on.ghost: no such service; left out',
+      ],
+    );
+  });
+
+  it('carries entrypoint, a string one split by shell rules', () => {
+    const c = convertCompose(
+      `services:\n  a:\n    image: busybox\n    entrypoint: /bin/sh -c\n    command: ["echo hi && sleep 1"]\n`,
+      mainnet,
+      { name: 'entry' },
+    );
+    assert.ok(c.result.ok);
+    assert.deepEqual(components(c)[0].entrypoint, ['/bin/sh', '-c']);
+    assert.deepEqual(components(c)[0].command, ['echo hi && sleep 1']);
+  });
+
+  it('reads env_file through the reader, environment winning; names a file it cannot read', () => {
+    const files: Record<string, string> = { 'app.env': 'A=from-file\nB=file\nbad.name=x\n' };
+    const text = [
+      'services:',
+      '  a:',
+      '    image: busybox',
+      '    env_file: [app.env, missing.env, { path: optional.env, required: false }]',
+      '    environment: { B: from-environment }',
+      '',
+    ].join('\n');
+    const c = convertCompose(text, mainnet, { name: 'envf', readEnvFile: (p) => files[p] });
+    assert.deepEqual(components(c)[0].env, { A: 'from-file', B: 'from-environment' });
+    assert.deepEqual(
+      c.dropped.filter((d) => d.includes('env_file')),
+      [
+        "services.a.env_file app.env: bad.name: environment names are letters, digits and _, not starting with a digit (the spec's rule); left out",
+        'services.a.env_file: missing.env could not be read; its variables are left out',
+      ],
+    );
+  });
+
+  it('carries named and anonymous volumes of 1 GB, and names bind mounts and shared volumes', () => {
+    const text = [
+      'services:',
+      '  db:',
+      '    image: postgres',
+      '    volumes: [pgdata:/var/lib/postgresql/data, /scratch, ./init.sql:/docker-entrypoint-initdb.d/init.sql]',
+      '  backup:',
+      '    image: busybox',
+      '    volumes: [{ type: volume, source: pgdata, target: /backup }]',
+      'volumes:',
+      '  pgdata: {}',
+      '',
+    ].join('\n');
+    const c = convertCompose(text, mainnet, { name: 'vols' });
+    assert.ok(c.result.ok, JSON.stringify(c.result));
+    assert.deepEqual(c.result.spec.components[0].volumes, [
+      { name: 'pgdata', mount: '/var/lib/postgresql/data', size: 1, mode: 'replicated' },
+      { name: 'scratch', mount: '/scratch', size: 1, mode: 'replicated' },
+    ]);
+    assert.equal(c.result.spec.components[1].volumes, undefined);
+    assert.deepEqual(
+      c.dropped.filter((d) => d.includes('volumes')),
+      [
+        "services.db.volumes[2]: a bind mount of the host's ./init.sql is not supported (only named volumes, which the node keeps); left out",
+        'services.backup.volumes[0]: volume pgdata is also mounted by services.db; a volume belongs to one component; left out',
+      ],
+    );
+    assert.ok(
+      c.defaults.includes(
+        'services.db.volumes[0]: volume pgdata of 1 GB at /var/lib/postgresql/data (compose does not size volumes)',
+      ),
     );
   });
 

@@ -29,11 +29,12 @@ describe('FluxOS spec import, real and realistic specs', () => {
     assert.deepEqual(c.ports, [{ container: 7396, host: 30001, protocol: 'tcp' }]);
     assert.deepEqual(c.env, { USER: 'foldingUser', TEAM: '262156', ENABLE_GPU: 'false', ENABLE_SMP: 'true' });
     assert.deepEqual(c.command, ['--allow', '0/0', '--web-allow', '0/0']);
-    assert.deepEqual([c.cpu, c.ram, c.hdd], [0.5, 500, 5]);
+    // Flux's hdd is the data's disk: the containerData volume gets it, the container the least.
+    assert.deepEqual([c.cpu, c.ram, c.hdd], [0.5, 500, 1]);
+    assert.deepEqual(c.volumes, [{ name: 'foldingathome-data', mount: '/config', size: 5, mode: 'local' }]);
     assert.ok(
       dropped.some((d) => d.startsWith('(app).tiered: ') && d.includes('Stratus 2 cpu/2000 MB/5 GB')),
     );
-    assert.ok(dropped.some((d) => d.startsWith('(app).containerData: "/config": the spec has no volumes')));
     assert.ok(defaults.includes("instances: 3, FluxOS's minimum (the spec predates instances)"));
     assert.ok(defaults.some((d) => d.startsWith("expiryBlocks: Flux's default lifetime")));
   });
@@ -69,7 +70,7 @@ describe('FluxOS spec import, real and realistic specs', () => {
     );
     assert.equal(spec.components[0].env.WORDPRESS_DB_HOST, 'db:3306');
     assert.ok(defaults.some((d) => d.includes('host fluxdb_wordpress1700000000 -> db')));
-    assert.ok(dropped.some((d) => d.startsWith('compose.db.containerData:') && d.includes('(r:)')));
+    assert.equal(spec.components[1].volumes?.[0].mode, 'replicated', 'r: is a primary with standbys');
     assert.ok(dropped.some((d) => d.startsWith('compose.wp.domains[0]: "blog.example.com"')));
     assert.ok(
       !dropped.some((d) => d.startsWith('compose.db.description')),
@@ -82,7 +83,8 @@ describe('FluxOS spec import, real and realistic specs', () => {
     assert.deepEqual(spec.geolocation, ['EU', 'NA-US']);
     assert.equal(spec.instances, 1);
     assert.equal(spec.expiryBlocks, 88_000, 'Flux blocks are 30 s since PoN, as mainnet blocks here');
-    assert.equal(spec.components[0].hdd, 21);
+    assert.equal(spec.components[0].hdd, 1);
+    assert.equal(spec.components[0].volumes?.[0].size, 21);
     assert.equal(spec.components[0].env['enable-rcon'], undefined);
     for (const start of [
       'geolocation: "acNA_US_CA": regions are continents and countries here; widened to NA-US',
@@ -90,7 +92,6 @@ describe('FluxOS spec import, real and realistic specs', () => {
       'contacts: 1 contact(s)',
       'staticip: ',
       'compose.mc.environmentParameters.enable-rcon: environment names',
-      'compose.mc.containerData: "/data"',
     ])
       assert.ok(
         dropped.some((d) => d.startsWith(start)),

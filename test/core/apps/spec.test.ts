@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { convertCompose } from '../../../src/core/apps/compose.ts';
-import { isImageReference, parseAppSpec, validateAppSpec } from '../../../src/core/apps/spec.ts';
+import {
+  instanceResources,
+  isImageReference,
+  parseAppSpec,
+  startOrder,
+  validateAppSpec,
+} from '../../../src/core/apps/spec.ts';
 import { devnet, mainnet } from '../../../src/core/params/index.ts';
 import { GOOD } from './fixtures.ts';
 
@@ -110,6 +116,77 @@ describe('app spec', () => {
       issues(noPorts).join(),
       /components\[0\]\.healthCheck: the component publishes no TCP port to check/,
     );
+  });
+
+  it('checks dependsOn: other components of the app, once each, no cycle; starts dependencies first', () => {
+    const app = (deps: Record<string, string[]>) => ({
+      ...GOOD,
+      components: Object.entries(deps).map(([name, dependsOn], i) => ({
+        ...GOOD.components[0],
+        name,
+        ports: [{ container: 80, host: 30_000 + i }],
+        dependsOn,
+      })),
+    });
+    assert.deepEqual(issues(app({ web: ['web'] })), [
+      'components[0].dependsOn[0]: a component cannot depend on itself',
+    ]);
+    assert.deepEqual(issues(app({ web: ['db'] })), [
+      'components[0].dependsOn[0]: "db" is not a component of this app',
+    ]);
+    assert.deepEqual(issues(app({ web: ['db', 'db'], db: [] })), [
+      'components[0].dependsOn[1]: lists "db" twice',
+    ]);
+    assert.deepEqual(issues(app({ a: ['b'], b: ['c'], c: ['a'] })), [
+      'components[].dependsOn: a cycle: a -> b -> c -> a',
+    ]);
+    const r = validateAppSpec(app({ web: ['api'], api: ['db', 'cache'], cache: [], db: [] }), mainnet);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.deepEqual(
+      startOrder(r.spec.components).map((c) => c.name),
+      ['db', 'cache', 'api', 'web'],
+    );
+  });
+
+  it('checks volumes: a mount that is not / or the kernel, not over another, one name each, a size that fits', () => {
+    const withVolumes = (...volumes: Array<Record<string, unknown>>) => ({
+      ...GOOD,
+      components: [{ ...GOOD.components[0], volumes }],
+    });
+    const ok = validateAppSpec(withVolumes({ name: 'data', mount: '/var/lib/db', size: 5 }), mainnet);
+    assert.ok(ok.ok, JSON.stringify(ok));
+    assert.equal(ok.spec.components[0].volumes?.[0].mode, 'replicated');
+    assert.deepEqual(issues(withVolumes({ name: 'a', mount: '/', size: 1 })), [
+      'components[0].volumes[0].mount: a volume cannot cover the whole container (/)',
+    ]);
+    assert.deepEqual(issues(withVolumes({ name: 'a', mount: '/proc/x', size: 1 })), [
+      'components[0].volumes[0].mount: /proc/x belongs to the kernel (/proc, /sys, /dev)',
+    ]);
+    assert.deepEqual(
+      issues(
+        withVolumes({ name: 'a', mount: '/data', size: 1 }, { name: 'b', mount: '/data/sub/', size: 1 }),
+      ),
+      ['components[0].volumes[1].mount: /data/sub and /data overlap (one inside the other)'],
+    );
+    assert.deepEqual(
+      issues(withVolumes({ name: 'a', mount: '/x', size: 1 }, { name: 'a', mount: '/y', size: 1 })),
+      ['components[0].volumes[1].name: volume "a" is also components[0].volumes[0]'],
+    );
+    assert.deepEqual(issues(withVolumes({ name: 'a', mount: '/x', size: 0 })), [
+      'components[0].volumes[0].size: size must be at least 1 GB',
+    ]);
+    assert.ok(
+      issues(withVolumes({ name: 'a', mount: '/x', size: 5000 })).includes(
+        'components[0].volumes[0].size: 5000 GB; the largest tier (stratus) offers 880 GB of disk',
+      ),
+    );
+    assert.deepEqual(issues(withVolumes({ name: 'a', mount: 'relative', size: 1 })), [
+      'components[0].volumes[0].mount: must be an absolute path (starting with /, no : or ,)',
+    ]);
+    // The volume counts in the instance's disk, so in its price.
+    const plain = validateAppSpec(GOOD, mainnet);
+    assert.ok(plain.ok && ok.ok);
+    assert.equal(instanceResources(ok.spec).hddGb, instanceResources(plain.spec).hddGb + 5);
   });
 
   it('refuses what is not an image reference', () => {
@@ -222,10 +299,13 @@ volumes:
     assert.equal(web.ram, 512);
     assert.equal(c.spec.instances, 3);
     const dropped = c.dropped.join('\n');
-    assert.match(dropped, /services\.web\.volumes: not supported/);
+    assert.match(
+      dropped,
+      /services\.web\.volumes\[0\]: a bind mount of the host.s \.\/data is not supported/,
+    );
     assert.match(dropped, /services\.db\.build: not supported/);
     assert.match(dropped, /9000 has no host port/);
-    assert.match(dropped, /^volumes: not supported/m);
+    assert.doesNotMatch(dropped, /^volumes/m, 'a declared volume with no options needs no word');
     // db has no image: the spec is refused and says where.
     assert.equal(c.result.ok, false);
     assert.match(c.result.ok ? '' : c.result.error.message, /components\[1\]\.image/);

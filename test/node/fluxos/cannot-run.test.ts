@@ -53,6 +53,8 @@ function fakeEngine() {
       }),
     restart: () => hang(() => {}),
     logs: () => hang(() => ''),
+    ensureVolume: () => hang(() => {}),
+    removeVolume: () => hang(() => {}),
   };
   return { e, runtime };
 }

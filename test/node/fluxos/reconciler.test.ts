@@ -117,4 +117,41 @@ describe('fluxos reconciler (real Docker)', { skip: env.skip }, () => {
     assert.equal(left.length, 0);
     assert.deepEqual(rec.status(), []);
   });
+
+  it('starts a component only once those it depends on run, and runs its entrypoint', async () => {
+    // `web` is listed first but depends on `db`; `db` runs a shell entrypoint instead of the image's.
+    const bb = '/bin/busybox';
+    const components = (dbImage: string) => [
+      { name: 'web', image, ports: [{ container: 8080, host: PORT + 2 }], dependsOn: ['db'] },
+      { name: 'db', image: dbImage, entrypoint: [bb, 'sh', '-c'], command: [`${bb} sleep 3600`] },
+    ];
+    assigned = [{ spec: testAppSpec('rec-deps', components('openflux/does-not-exist:1')), revision: 1 }];
+    await rec.reconcile();
+    await rec.reconcile();
+    const waiting = rec.status('rec-deps')[0].components.find((c) => c.name === 'web');
+    assert.equal(waiting?.state, 'starting');
+    assert.equal(waiting?.reason, 'waiting for db to run');
+    const none = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.app}=rec-deps`, `${LABELS.component}=web`] },
+    });
+    assert.equal(none.length, 0, 'web is not created while db cannot run');
+
+    assigned = [{ spec: testAppSpec('rec-deps', components(image)), revision: 2 }];
+    await rec.reconcile();
+    const s = rec.status('rec-deps')[0];
+    assert.equal(s.state, 'running', s.reason);
+    const started = async (component: string) => {
+      const [c] = await docker.listContainers({
+        filters: { label: [`${LABELS.app}=rec-deps`, `${LABELS.component}=${component}`] },
+      });
+      return (await docker.getContainer(c.Id).inspect()) as Docker.ContainerInspectInfo;
+    };
+    const [web, db] = [await started('web'), await started('db')];
+    assert.ok(Date.parse(db.State.StartedAt) <= Date.parse(web.State.StartedAt), 'db started before web');
+    assert.deepEqual(db.Config.Entrypoint, [bb, 'sh', '-c']);
+    assert.deepEqual(db.Config.Cmd, [`${bb} sleep 3600`]);
+    assigned = [];
+    await rec.reconcile();
+  });
 });

@@ -336,12 +336,34 @@ describe('a node that is cut off knows it', () => {
   it('a well-connected node still reports a node that really died, and no honest node was ever reported', async () => {
     const [, b, c] = honest;
     const cid = idOf(c);
+    const survivors = [v, a, b];
+    // Well connected first: each survivor hears the others and may report (V came back just now).
+    await until(
+      'A, B and V to hear each other and to count as connected',
+      () =>
+        survivors.every(
+          (n) =>
+            n.isolation.check().mayReport && survivors.every((m) => m === n || n.liveness.isAlive(idOf(m))),
+        )
+          ? true
+          : undefined,
+      60_000,
+    );
     await c.close();
     await until(
       'the chain to mark the dead node down',
       () => (isNodeDown(a.chain.fluxNode(cid)!) ? true : undefined),
       60_000,
-    );
+    ).catch((e: Error) => {
+      // What each survivor thought and did, so a failure here says why.
+      const said = survivors.map((n, i) => {
+        const lines = logs[i].filter((l) => /liveness|isolat|down/.test(l)).slice(-15);
+        return `--- ${['V', 'A', 'B'][i]} (${JSON.stringify(n.isolation.check())}, c: ${JSON.stringify(n.liveness.get(cid))})\n${lines.join('\n')}`;
+      });
+      throw new Error(
+        `${e.message}; reports on chain: ${JSON.stringify(downReports(a.chain))}\n${said.join('\n')}`,
+      );
+    });
     const reports = downReports(a.chain);
     const reporters = (target: string) => new Set(reports.filter(([t]) => t === target).map(([, r]) => r));
     assert.ok(reporters(cid).size >= 2, 'a quorum reported the dead node');
