@@ -199,6 +199,17 @@ describe('app secrets on a 3-node devnet with real Docker', { skip: env.skip, ti
       .filter((l) => l.includes('secrets changed'));
     assert.equal(recreated.length, 2, recreated.join('\n'));
 
+    // The hand-over route answers only a request signed by the operator key of the node it names.
+    const survivor = (deployed.instances as Instance[]).find((i) => i.node !== victimInstance.node)!;
+    const sealedPath = `/apps/${name}/secrets/sealed?for=${fresh.node}`;
+    const unsigned = await fetch(`http://${survivor.api}${sealedPath}`);
+    assert.equal(unsigned.status, 401);
+    const notOperator = await fetch(`http://${survivor.api}${sealedPath}`, {
+      headers: signOwnerRequest(BOB, { method: 'GET', pathAndQuery: sealedPath, nodeId: survivor.node }),
+    });
+    assert.equal(notOperator.status, 403);
+    assert.equal(((await notOperator.json()) as { error: { code: string } }).error.code, 'NOT_OPERATOR');
+
     // Unset, the spec's GREETING comes back on the nodes that hold the app now.
     const unset = await json(['app', 'secret', 'unset', name, 'GREETING'], api0);
     assert.ok(
