@@ -191,6 +191,7 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
     ]);
     holders.delete(node);
     rows(app); // an earlier registration's secrets go first
+    const wasSettled = table.get({ app, key: SETTLED }) !== undefined;
     let answered = 0;
     let unsettled = 0;
     let got = 0;
@@ -223,7 +224,6 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
         }
       }),
     );
-    const wasSettled = table.get({ app, key: SETTLED }) !== undefined;
     if (answered > 0 || unsettled === holders.size) {
       markSettled(app);
       asks.delete(app);
