@@ -28,7 +28,9 @@ if ! command -v dockerd >/dev/null 2>&1; then
   apt-get install -y -qq docker.io >/dev/null
 fi
 log=/var/log/openflux-dockerd.log
-nohup dockerd --storage-driver=vfs >"$log" 2>&1 &
+# Every app gets its own bridge on every node (README "App networks"): Docker's default pools
+# give about 30; a /24 each out of 10.200.0.0/14 gives 1024.
+nohup dockerd --storage-driver=vfs --default-address-pool base=10.200.0.0/14,size=24 >"$log" 2>&1 &
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then
     echo "docker: engine started (log: $log)"

@@ -123,6 +123,38 @@ export const AppSecretsJson = z
   })
   .meta({ id: 'AppSecrets' });
 export type AppSecretsJson = z.infer<typeof AppSecretsJson>;
+/** A command as exec's `cmd` query carries it: a JSON array of 1 to 64 strings. */
+const ExecCommand = z
+  .string()
+  .max(4096)
+  .transform((text, ctx) => {
+    let cmd: unknown;
+    try {
+      cmd = JSON.parse(text);
+    } catch {
+      cmd = undefined;
+    }
+    if (
+      !Array.isArray(cmd) ||
+      cmd.length < 1 ||
+      cmd.length > 64 ||
+      !cmd.every((a) => typeof a === 'string') ||
+      cmd[0] === ''
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'cmd must be a JSON array of 1 to 64 strings, the first not empty',
+      });
+      return z.NEVER;
+    }
+    return cmd as string[];
+  })
+  .describe('the command and its arguments, a JSON array of strings, e.g. ["sh"]');
+const TerminalSize = z
+  .string()
+  .regex(/^\d{1,5}$/)
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= 65_535, { error: 'a terminal size is 1 to 65535' });
 
 export const appRoutes = {
   appPrice: route({
@@ -284,5 +316,22 @@ export const appRoutes = {
         )
         .max(128),
     }),
+  }),
+  appExec: route({
+    method: 'GET',
+    path: '/apps/:name/exec',
+    summary:
+      "Runs a command in this node's container of the app, attached both ways: an HTTP Upgrade (Connection: Upgrade, Upgrade: openflux-exec) answered 101, then frames of src/api/exec-wire.ts; without the upgrade 426; owner only",
+    auth: 'owner',
+    params: appParams,
+    query: z.object({
+      component: z.string().optional(),
+      cmd: ExecCommand,
+      tty: z.enum(['0', '1']).optional().describe('1: a pseudo-terminal (default 0)'),
+      rows: TerminalSize.optional(),
+      cols: TerminalSize.optional(),
+    }),
+    status: 200,
+    response: z.object({}).describe('never sent: the exec answers 101 and switches to frames'),
   }),
 } as const;

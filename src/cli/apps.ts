@@ -8,7 +8,7 @@ import { formatFlux } from '../api/amount.ts';
 import type { AppStatusJson } from '../api/app-routes.ts';
 import { createClient, type FluxClient } from '../api/client.ts';
 import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT, hostOfEndpoint } from '../api/ingress.ts';
-import { ownerSigner } from '../api/owner-auth.ts';
+import { ownerSigner, type RequestSigner } from '../api/owner-auth.ts';
 import { convertCompose, parseEnvFile } from '../core/apps/compose.ts';
 import { importFluxSpec } from '../core/apps/flux-spec.ts';
 import {
@@ -273,16 +273,18 @@ export async function ownerKey(ctx: CommandContext, name: string): Promise<KeyPa
   });
 }
 
-interface OwnedInstance {
+export interface OwnedInstance {
   index: number;
   node: string;
   api: string;
   /** The hosting node's API, each request signed by the owner's key for that node. */
   client: FluxClient;
+  /** Signs a request to that node as the owner (for what the client does not send: exec). */
+  sign: RequestSigner;
 }
 
 /** The app's instances (one with --instance N), each with a client that signs as the owner. */
-async function ownedInstances(
+export async function ownedInstances(
   ctx: CommandContext,
   name: string,
   defaultInstance?: string,
@@ -301,12 +303,16 @@ async function ownedInstances(
         : `${name} has no instance #${asked} (it has ${status.instances.length})`,
       2,
     );
-  return picked.map((i) => ({
-    index: i.index,
-    node: i.node,
-    api: i.api,
-    client: createClient({ baseUrl: `http://${i.api}`, sign: ownerSigner(key, i.node) }),
-  }));
+  return picked.map((i) => {
+    const sign = ownerSigner(key, i.node);
+    return {
+      index: i.index,
+      node: i.node,
+      api: i.api,
+      client: createClient({ baseUrl: `http://${i.api}`, sign }),
+      sign,
+    };
+  });
 }
 
 export async function appLogs(ctx: CommandContext): Promise<void> {

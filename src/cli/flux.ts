@@ -410,6 +410,14 @@ const commands: Record<string, Command> = {
     args: [2, 2],
     run: async (ctx) => (await import('./secrets.ts')).appSecretUnset(ctx),
   },
+  'app exec': {
+    usage: 'flux app exec NAME [--instance N] [--component C] [--from INDEX|ADDR] [-- CMD [ARGS...]]',
+    summary:
+      "run CMD (default sh) in an instance's container, attached to this terminal: a pseudo-terminal when stdin is one (Ctrl-C goes to CMD); exits with CMD's status (signed by the owner's key)",
+    options: { ...OWNER, instance: { type: 'string' }, component: { type: 'string' } },
+    args: [1, 65],
+    run: async (ctx) => (await import('./exec.ts')).appExec(ctx),
+  },
   'app convert': {
     usage: 'flux app convert docker-compose.yml [--env-file .env] [--name NAME] [--network N] [-o APP.yaml]',
     summary:

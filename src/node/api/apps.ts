@@ -41,9 +41,8 @@ type AppHandlers = {
     | 'appSecrets'
     | 'appSecretSet'
     | 'appSecretUnset'
-    | 'appSecretsSealed']: (
-    req: RouteRequest<Routes[K]>,
-  ) => RouteOutput<Routes[K]> | Promise<RouteOutput<Routes[K]>>;
+    | 'appSecretsSealed'
+    | 'appExec']: (req: RouteRequest<Routes[K]>) => RouteOutput<Routes[K]> | Promise<RouteOutput<Routes[K]>>;
 };
 
 const PEER_TIMEOUT_MS = 2_000;
@@ -351,6 +350,14 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
       const handed = secrets.handOver(p.name, query.for);
       if (!Array.isArray(handed)) refused(handed);
       return { node, secrets: handed as Exclude<typeof handed, SecretRefusal> };
+    },
+    appExec() {
+      // The upgrade itself is answered in exec.ts; a plain GET only learns how to ask.
+      throw new ApiError(
+        426,
+        'UPGRADE_REQUIRED',
+        'exec needs an HTTP Upgrade: send Connection: Upgrade and Upgrade: openflux-exec (flux app exec does)',
+      );
     },
   };
 }

@@ -19,6 +19,7 @@ import { fromHex, toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, decodeAddress, encodeAddress } from '../../core/crypto/keys.ts';
 import type { Chain } from '../chain/types.ts';
 import { type AppApiDeps, createAppHandlers, createNodeGate, createOwnerGate } from './apps.ts';
+import { createExecSessions } from './exec.ts';
 import { createConsensusInfo, createJobHandlers, type JobApiDeps } from './jobs.ts';
 import { blockJson, supplyJson, txJson } from './json.ts';
 import { createNodeHandlers } from './nodes.ts';
@@ -386,6 +387,7 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
 
   const ownerGate = createOwnerGate(opts.apps);
   const nodeGate = createNodeGate(chain, opts.apps);
+  const exec = createExecSessions(opts.apps, { log });
   const mempool = mempoolVersion(chain);
   app.addHook('onClose', async () => {
     mempool.close();
@@ -440,6 +442,8 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
         : {}),
       ...(def.bodyLimit ? { bodyLimit: def.bodyLimit } : {}),
       handler: async (request, reply) => {
+        // An exec upgrade is answered with 101 and frames; the route's handler answers the rest.
+        if (name === 'appExec' && (await exec.start(request, reply))) return reply;
         const out = await handlers[name]({
           params: request.params,
           query: request.query,
@@ -452,6 +456,7 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
   }
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  exec.listen(app);
   await app.ready();
   return app;
 }

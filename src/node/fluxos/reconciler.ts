@@ -124,6 +124,7 @@ function boundedRuntime(runtime: Runtime, ms: number): Runtime {
     restart: bound('restart', runtime.restart.bind(runtime)),
     ensureVolume: bound('volume create', runtime.ensureVolume.bind(runtime)),
     removeVolume: bound('volume remove', runtime.removeVolume.bind(runtime)),
+    exec: bound('exec', runtime.exec.bind(runtime)),
   };
 }
 

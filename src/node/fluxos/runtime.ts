@@ -1,5 +1,7 @@
 // The container engine as the node agent sees it: a small interface, implemented over dockerode.
 // The Docker client is passed in (never built at import time), so tests and nodes choose it.
+import { readFile } from 'node:fs/promises';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { ContainerCreateOptions, NetworkCreateOptions } from 'dockerode';
 
@@ -54,6 +56,31 @@ export interface Runtime {
   ensureVolume(name: string, device: string, labels: Record<string, string>): Promise<void>;
   /** A volume that is already gone is not an error. */
   removeVolume(name: string): Promise<void>;
+  /** Starts a command in the running container, attached both ways (`docker exec -i [-t]`). */
+  exec(id: string, opts: ExecOptions): Promise<ExecProcess>;
+}
+
+export interface ExecOptions {
+  cmd: string[];
+  /** A pseudo-terminal: output comes as stdout only, and `resize` sizes it. */
+  tty: boolean;
+  rows?: number;
+  cols?: number;
+}
+
+/** A command running in a container (see `Runtime.exec`). */
+export interface ExecProcess {
+  /** Its standard input; ending it closes the process's stdin. */
+  stdin: Writable;
+  /** Everything it writes (with a terminal, stderr too); ends when it exits. */
+  stdout: Readable;
+  /** Without a terminal; stays empty with one. */
+  stderr: Readable;
+  resize(rows: number, cols: number): Promise<void>;
+  /** Its exit status once `stdout` ended (undefined if the engine does not say). */
+  exitCode(): Promise<number | undefined>;
+  /** Drops the attachment and ends the process if it still runs (see stopExec). */
+  close(): void;
 }
 
 export interface ContainerStats {
@@ -245,7 +272,90 @@ export function createDockerRuntime(docker: Docker): Runtime {
         if (statusOf(e) !== 404) throw e;
       }
     },
+    async exec(id, opts) {
+      const exec = await docker.getContainer(id).exec({
+        Cmd: opts.cmd,
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: opts.tty,
+        ...(opts.tty ? { Env: ['TERM=xterm'] } : {}),
+      });
+      const size = opts.tty && opts.rows && opts.cols ? [opts.rows, opts.cols] : undefined;
+      // ConsoleSize sizes the terminal from the start on engines with API 1.42 and later; older
+      // ones ignore it and are sized by the resize just after.
+      const stream = await exec.start({
+        hijack: true,
+        stdin: true,
+        Tty: opts.tty,
+        ...(size ? { ConsoleSize: size } : {}),
+      } as Docker.ExecStartOptions);
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      if (opts.tty) stream.pipe(stdout);
+      else {
+        docker.modem.demuxStream(stream, stdout, stderr);
+        stream.on('end', () => {
+          stdout.end();
+          stderr.end();
+        });
+      }
+      stream.on('close', () => {
+        if (!stdout.writableEnded) stdout.end();
+        if (!stderr.writableEnded) stderr.end();
+      });
+      stream.on('error', (e) => stdout.destroy(e));
+      const resize = async (rows: number, cols: number) => {
+        await exec.resize({ h: rows, w: cols });
+      };
+      if (size) await resize(size[0], size[1]).catch(() => undefined);
+      return {
+        stdin: stream,
+        stdout,
+        stderr,
+        resize,
+        async exitCode() {
+          // The engine may still call it running just after its output ended.
+          for (let tries = 0; tries < 50; tries++) {
+            const info = await exec.inspect();
+            if (!info.Running) return info.ExitCode ?? undefined;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          return undefined;
+        },
+        close() {
+          stream.destroy();
+          void stopExec(exec, id);
+        },
+      };
+    },
   };
+}
+
+/**
+ * Ends an exec's process that outlives its attachment (the engine lets it run, and has no call to
+ * stop it): SIGHUP, then SIGKILL 2 s later. Only a process in this machine's PID namespace whose
+ * cgroup names container `containerId`, so a node in another namespace never signals a stranger.
+ */
+async function stopExec(exec: Docker.Exec, containerId: string): Promise<void> {
+  const info = await exec.inspect().catch(() => undefined);
+  const pid = info?.Running ? info.Pid : 0;
+  if (!pid) return;
+  const inside = () =>
+    readFile(`/proc/${pid}/cgroup`, 'utf8').then(
+      (text) => text.includes(containerId),
+      () => false,
+    );
+  const signal = async (name: NodeJS.Signals) => {
+    if (!(await inside())) return false;
+    try {
+      process.kill(pid, name);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (await signal('SIGHUP')) setTimeout(() => void signal('SIGKILL'), 2_000).unref();
 }
 
 /** Docker's own message from an engine error (dockerode wraps it as `(HTTP code 404) ... - msg`). */

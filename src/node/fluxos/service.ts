@@ -9,7 +9,7 @@ import type { HostFirewall } from './firewall.ts';
 import { appVolumeName, containerName, LABELS } from './options.ts';
 import type { PlacementView } from './placement.ts';
 import { type AssignedApp, createReconciler, type LocalAppStatus, type Reconciler } from './reconciler.ts';
-import type { ContainerStats, Runtime } from './runtime.ts';
+import type { ContainerStats, ExecOptions, ExecProcess, Runtime } from './runtime.ts';
 import type { AppSecrets } from './secrets.ts';
 import type { VolumeStore } from './volumes.ts';
 
@@ -27,6 +27,8 @@ export interface FluxOs {
     app: string,
     component?: string,
   ): Promise<Array<{ component: string; containerId: string; startedAt: string }>>;
+  /** Starts a command in a component's container on this node (the first component's by default). */
+  exec(app: string, component: string | undefined, opts: ExecOptions): Promise<ExecProcess>;
   reconciler: Reconciler;
   /** Stops the agent (once; later calls wait for the same close). */
   close(): Promise<void>;
@@ -223,6 +225,10 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
         out.push({ component: c.component, containerId: c.id, startedAt: d.startedAt ?? '' });
       }
       return out;
+    },
+    async exec(app, component, opts) {
+      const [c] = await containersOf(app, component, true);
+      return o.runtime.exec(c.id, opts);
     },
     reconciler,
     close() {

@@ -55,6 +55,10 @@ function fakeEngine() {
     logs: () => hang(() => ''),
     ensureVolume: () => hang(() => {}),
     removeVolume: () => hang(() => {}),
+    exec: () =>
+      hang((): never => {
+        throw new Error('no exec in this fake engine');
+      }),
   };
   return { e, runtime };
 }

@@ -36,3 +36,19 @@ export async function removeContainersOf(docker: Docker, nodeId: string): Promis
     ),
   );
 }
+
+/** Removes every app network and Docker volume of this node id (use with a random id: devnet ids repeat across tests). */
+export async function removeNetworksOf(docker: Docker, nodeId: string): Promise<void> {
+  const filters = { label: [`${LABELS.node}=${nodeId}`] };
+  for (const n of await docker.listNetworks({ filters }))
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .catch(() => {});
+  const { Volumes } = await docker.listVolumes({ filters });
+  for (const v of Volumes ?? [])
+    await docker
+      .getVolume(v.Name)
+      .remove()
+      .catch(() => {});
+}

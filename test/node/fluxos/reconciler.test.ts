@@ -9,7 +9,7 @@ import { createDockerRuntime } from '../../../src/node/fluxos/runtime.ts';
 import { testAppSpec } from '../../support/apps.ts';
 import { httpText } from '../../support/http.ts';
 import { until } from '../../support/wait.ts';
-import { exampleImage, removeContainersOf, testDocker } from './docker.ts';
+import { exampleImage, removeContainersOf, removeNetworksOf, testDocker } from './docker.ts';
 
 const env = await testDocker();
 const NODE = randomBytes(32).toString('hex');
@@ -41,7 +41,10 @@ describe('fluxos reconciler (real Docker)', { skip: env.skip }, () => {
   });
   after(async () => {
     await rec?.close();
-    if (docker) await removeContainersOf(docker, NODE);
+    if (docker) {
+      await removeContainersOf(docker, NODE);
+      await removeNetworksOf(docker, NODE);
+    }
   });
 
   it('starts what is assigned, with labels, and it answers HTTP on the node address', async () => {

@@ -14,7 +14,7 @@ import { createDockerRuntime, demuxDockerLog } from '../../../src/node/fluxos/ru
 import { createLoopVolumes, type VolumeStore } from '../../../src/node/fluxos/volumes.ts';
 import { testAppSpec } from '../../support/apps.ts';
 import { until } from '../../support/wait.ts';
-import { exampleImage, removeContainersOf, testDocker } from './docker.ts';
+import { exampleImage, removeContainersOf, removeNetworksOf, testDocker } from './docker.ts';
 
 const env = await testDocker();
 const root = process.getuid?.() === 0;
@@ -75,7 +75,10 @@ describe('app volumes (real Docker, loop-mounted ext4)', { skip, timeout: 180_00
   });
   after(async () => {
     await rec?.close();
-    if (docker) await removeContainersOf(docker, NODE);
+    if (docker) {
+      await removeContainersOf(docker, NODE);
+      await removeNetworksOf(docker, NODE);
+    }
     for (const v of volumes?.list() ?? []) {
       await docker
         .getVolume(appVolumeName(CHAIN, NODE, v.app, v.name))
