@@ -108,6 +108,21 @@ export const AppStatsJson = z
   .meta({ id: 'AppStats' });
 export type AppStatsJson = z.infer<typeof AppStatsJson>;
 
+const secretParams = appParams.extend({
+  key: z.string().max(128).describe('an environment variable name'),
+});
+const SecretVersion = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).describe("the owner's clock, ms");
+
+export const AppSecretsJson = z
+  .object({
+    node: z.string(),
+    app: z.string(),
+    secrets: z
+      .array(z.object({ key: z.string(), version: z.number() }))
+      .describe('names and versions, never values'),
+  })
+  .meta({ id: 'AppSecrets' });
+export type AppSecretsJson = z.infer<typeof AppSecretsJson>;
 /** A command as exec's `cmd` query carries it: a JSON array of 1 to 64 strings. */
 const ExecCommand = z
   .string()
@@ -231,6 +246,75 @@ export const appRoutes = {
           startedAt: z.string().describe('ISO time the container started again'),
         }),
       ),
+    }),
+  }),
+  appSecrets: route({
+    method: 'GET',
+    path: '/apps/:name/secrets',
+    summary: "The names and versions of the app's secrets this node holds (never values); owner only",
+    auth: 'owner',
+    params: appParams,
+    status: 200,
+    response: AppSecretsJson,
+  }),
+  appSecretSet: route({
+    method: 'PUT',
+    path: '/apps/:name/secrets/:key',
+    summary:
+      "Sets a secret of the app on this node: its value sealed to this node's operator key (a newer version only); owner only",
+    auth: 'owner',
+    params: secretParams,
+    body: z.object({
+      version: SecretVersion,
+      sealed: z
+        .string()
+        .max(96 * 1024)
+        .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+        .describe("base64 of the value sealed to this node's operator key (core/crypto/seal.ts)"),
+    }),
+    bodyLimit: 128 * 1024,
+    status: 200,
+    response: z.object({ node: z.string(), key: z.string(), version: z.number() }),
+  }),
+  appSecretUnset: route({
+    method: 'DELETE',
+    path: '/apps/:name/secrets/:key',
+    summary: 'Unsets a secret of the app on this node (as of a version newer than its last set); owner only',
+    auth: 'owner',
+    params: secretParams,
+    query: z.object({
+      version: z
+        .string()
+        .regex(/^\d{1,15}$/)
+        .transform(Number),
+    }),
+    status: 200,
+    response: z.object({ node: z.string(), key: z.string(), version: z.number() }),
+  }),
+  appSecretsSealed: route({
+    method: 'GET',
+    path: '/apps/:name/secrets/sealed',
+    summary:
+      "Hand-over: the app's secrets re-sealed to the operator key of node `for`, which placement must assign the app; signed by that node's operator key",
+    auth: 'node',
+    params: appParams,
+    query: z.object({ for: z.string().regex(/^[0-9a-f]{64}$/) }),
+    status: 200,
+    response: z.object({
+      node: z.string(),
+      secrets: z
+        .array(
+          z.object({
+            key: z.string().max(128),
+            version: z.number(),
+            sealed: z
+              .string()
+              .max(96 * 1024)
+              .optional()
+              .describe('absent: unset at this version'),
+          }),
+        )
+        .max(128),
     }),
   }),
   appExec: route({

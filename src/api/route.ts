@@ -5,7 +5,7 @@ import { z } from 'zod';
 
 /** One route: the only place its method, path and schemas are written down. */
 export interface RouteDef {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   summary: string;
   params?: z.ZodType;
@@ -16,9 +16,11 @@ export interface RouteDef {
   response: z.ZodType;
   /**
    * 'owner': only the app's owner may call it; the request carries a signature by the owner's key
-   * (owner-auth.ts), refused with 401 or 403 otherwise. Such a route takes no body.
+   * (owner-auth.ts) over its method, path, query and body, refused with 401 or 403 otherwise.
+   * 'node': the request is signed the same way by the operator key of the FluxNode its `for`
+   * query names (a node asking another node).
    */
-  auth?: 'owner';
+  auth?: 'owner' | 'node';
   /** Largest request body in bytes, when larger than the server's default. */
   bodyLimit?: number;
 }

@@ -253,7 +253,7 @@ export async function appList(ctx: CommandContext): Promise<void> {
  * The wallet key that signs owner requests for app `name`: the account --from names, else the
  * wallet's account that owns the app on chain.
  */
-async function ownerKey(ctx: CommandContext, name: string): Promise<KeyPair> {
+export async function ownerKey(ctx: CommandContext, name: string): Promise<KeyPair> {
   const { info } = await networkParams(ctx);
   const app = await ctx.client().app({ params: { name } });
   const store = await loadKeystore(ctx.walletDir());

@@ -388,6 +388,28 @@ const commands: Record<string, Command> = {
     args: [1, 1],
     run: async (ctx) => (await import('./apps.ts')).appRestart(ctx),
   },
+  'app secret set': {
+    usage: 'flux app secret set NAME KEY [--from INDEX|ADDR]  (the value from a hidden prompt, or stdin)',
+    summary:
+      "put a secret into the app's environment: sealed to each hosting node's operator key, sent signed by the owner's key",
+    options: OWNER,
+    args: [2, 2],
+    run: async (ctx) => (await import('./secrets.ts')).appSecretSet(ctx),
+  },
+  'app secret list': {
+    usage: 'flux app secret list NAME [--from INDEX|ADDR]',
+    summary: "the names and versions of an app's secrets on each hosting node (never values)",
+    options: OWNER,
+    args: [1, 1],
+    run: async (ctx) => (await import('./secrets.ts')).appSecretList(ctx),
+  },
+  'app secret unset': {
+    usage: 'flux app secret unset NAME KEY [--from INDEX|ADDR]',
+    summary: "remove a secret from the app's environment on each hosting node",
+    options: OWNER,
+    args: [2, 2],
+    run: async (ctx) => (await import('./secrets.ts')).appSecretUnset(ctx),
+  },
   'app exec': {
     usage: 'flux app exec NAME [--instance N] [--component C] [--from INDEX|ADDR] [-- CMD [ARGS...]]',
     summary:
@@ -511,7 +533,8 @@ function usage(group?: string): string {
 /** Runs the CLI; returns the exit status. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   const key2 = argv.slice(0, 2).join(' ');
-  const name = commands[key2] ? key2 : commands[argv[0] ?? ''] ? argv[0] : undefined;
+  const key3 = argv.slice(0, 3).join(' ');
+  const name = commands[key3] ? key3 : commands[key2] ? key2 : commands[argv[0] ?? ''] ? argv[0] : undefined;
   if (name === undefined) {
     const isHelp = (a: string | undefined) => a === 'help' || a === '--help' || a === '-h';
     // `flux help job` is `flux job --help`.

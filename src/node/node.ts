@@ -25,6 +25,7 @@ import { type ConfirmService, startConfirmService } from './fluxnode/service.ts'
 import { createIptablesFirewall, type HostFirewall } from './fluxos/firewall.ts';
 import { createPlacement } from './fluxos/placement.ts';
 import { createDockerRuntime, type Runtime } from './fluxos/runtime.ts';
+import { type AppSecrets, openAppSecrets, SECRETS_FILE } from './fluxos/secrets.ts';
 import { type FluxOs, startFluxOs } from './fluxos/service.ts';
 import { createLoopVolumes } from './fluxos/volumes.ts';
 import { devnetKeyOf, loadOrCreateDevnetGenesis } from './genesis.ts';
@@ -198,12 +199,14 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
   let keeper: JobDataKeeper | undefined;
   let products: ProductFetcher | undefined;
   let fluxos: FluxOs | undefined;
+  let secrets: AppSecrets | undefined;
   const closeAll = async () => {
     await fluxos?.close();
     isolation?.close();
     liveness.close();
     await ingress?.close();
     await api?.close();
+    secrets?.close();
     products?.close();
     await p2p?.stop();
     keeper?.close();
@@ -278,6 +281,15 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         fo.runtime ??
         createDockerRuntime(new Docker(fo.dockerSocket ? { socketPath: fo.dockerSocket } : undefined));
       const apiHost = opts.api === false ? undefined : opts.api?.host;
+      secrets = openAppSecrets({
+        path: join(opts.datadir, SECRETS_FILE),
+        chain,
+        operator,
+        nodeId,
+        placement,
+        liveness,
+        log,
+      });
       fluxos = startFluxOs({
         chain,
         view: placement.view,
@@ -291,6 +303,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         firewall: fo.firewall ?? createIptablesFirewall(),
         volumes: createLoopVolumes(join(opts.datadir, 'volumes')),
         liveness,
+        secrets,
         log,
       });
     }
@@ -308,7 +321,7 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
             }
           : undefined,
         jobs: { state: chain.state, data: jobData, products },
-        apps: { state: chain.state, placement, fluxos, liveness },
+        apps: { state: chain.state, placement, fluxos, liveness, secrets },
       });
       log(`api listening on ${api.url}`);
     }

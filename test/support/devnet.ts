@@ -54,7 +54,8 @@ export function devnetLogLines(
 
 /**
  * Stops a devnet started by a test (`flux devnet down`, then SIGKILL for any node left), removes
- * the containers of `app` when a Docker client is given, and deletes the test's directory.
+ * the containers and networks of `app` when a Docker client is given, and deletes the test's
+ * directory.
  */
 export async function tearDownDevnet(o: {
   dir: string;
@@ -76,6 +77,12 @@ export async function tearDownDevnet(o: {
       await docker
         .getContainer(c.Id)
         .remove({ force: true })
+        .catch(() => {});
+    // Its networks too: Docker has a few dozen address pools, and a detached devnet keeps them.
+    for (const n of await docker.listNetworks({ filters: { label: [`${LABELS.app}=${o.app}`] } }))
+      await docker
+        .getNetwork(n.Id)
+        .remove()
         .catch(() => {});
   }
   rmSync(o.dir, { recursive: true, force: true });

@@ -8,10 +8,11 @@ import { ApiError, type RouteOutput, type RouteRequest } from '../../api/route.t
 import { type Routes, routes } from '../../api/routes.ts';
 import { type AppPlacement, appPrice, parseAppSpec } from '../../core/apps/index.ts';
 import { getApp } from '../../core/apps/types.ts';
-import { encodeAddress } from '../../core/crypto/keys.ts';
+import { addressBytes, encodeAddress } from '../../core/crypto/keys.ts';
 import type { StateReader } from '../../core/ledger/state.ts';
 import type { Chain } from '../chain/types.ts';
 import { createPlacement, type Placement, type PlacementView } from '../fluxos/placement.ts';
+import type { AppSecrets, SecretRefusal } from '../fluxos/secrets.ts';
 import type { FluxOs } from '../fluxos/service.ts';
 import type { Liveness } from '../liveness/service.ts';
 
@@ -23,6 +24,8 @@ export interface AppApiDeps {
   fluxos?: FluxOs;
   /** This node's view of which FluxNodes are alive. */
   liveness?: Liveness;
+  /** The app secrets this node holds (fluxos/secrets.ts). */
+  secrets?: AppSecrets;
 }
 
 type AppHandlers = {
@@ -35,6 +38,10 @@ type AppHandlers = {
     | 'appLogs'
     | 'appStats'
     | 'appRestart'
+    | 'appSecrets'
+    | 'appSecretSet'
+    | 'appSecretUnset'
+    | 'appSecretsSealed'
     | 'appExec']: (req: RouteRequest<Routes[K]>) => RouteOutput<Routes[K]> | Promise<RouteOutput<Routes[K]>>;
 };
 
@@ -47,6 +54,8 @@ export interface SignedAppRequest {
   url: string;
   headers: Record<string, string | string[] | undefined>;
   app: string;
+  /** The body's bytes as sent, for a route that takes one. */
+  body?: Uint8Array;
 }
 
 /**
@@ -64,10 +73,40 @@ export function createOwnerGate(
     if (!app) throw new ApiError(404, 'APP_NOT_FOUND', `no app named ${req.app}`);
     const checked = verifyOwnerRequest(
       req.headers,
-      { method: req.method, pathAndQuery: req.url },
+      { method: req.method, pathAndQuery: req.url, body: req.body },
       { nodeId: node, owner: app.owner, replay },
     );
     if (!checked.ok) throw new ApiError(checked.status, checked.code, checked.message);
+  };
+}
+
+/**
+ * The check of a node route (route `auth: 'node'`): signed as an owner request is, by the operator
+ * key of the FluxNode the request names in `for`.
+ */
+export function createNodeGate(
+  chain: Pick<Chain, 'fluxNode'>,
+  deps: AppApiDeps | undefined,
+  replay: ReplayCache = createReplayCache(),
+): (req: SignedAppRequest & { forNode: string }) => void {
+  return (req) => {
+    const node = deps?.fluxos?.nodeId();
+    if (!deps || !node) throw new ApiError(404, 'NOT_HOSTED', 'this node runs no apps');
+    const asker = chain.fluxNode(req.forNode);
+    if (!asker) throw new ApiError(404, 'NODE_NOT_FOUND', `no FluxNode ${req.forNode}`);
+    const checked = verifyOwnerRequest(
+      req.headers,
+      { method: req.method, pathAndQuery: req.url, body: req.body },
+      { nodeId: node, owner: addressBytes(asker.operator), replay },
+    );
+    if (!checked.ok)
+      throw new ApiError(
+        checked.status,
+        checked.code === 'NOT_OWNER' ? 'NOT_OPERATOR' : checked.code,
+        checked.code === 'NOT_OWNER'
+          ? `the signing key is not the operator key of node ${req.forNode}`
+          : checked.message,
+      );
   };
 }
 
@@ -112,6 +151,11 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
     const node = fluxos?.nodeId();
     if (!fluxos || !node) throw new ApiError(404, 'NOT_HOSTED', 'this node runs no apps');
     return { fluxos, node };
+  };
+  const holding = (): { node: string; secrets: AppSecrets } => {
+    const { node } = hosting();
+    if (!deps?.secrets) throw new ApiError(404, 'NOT_HOSTED', 'this node holds no app secrets');
+    return { node, secrets: deps.secrets };
   };
   const local = (name: string): LocalInstanceJson[] => deps?.fluxos?.status(name) ?? [];
   // Placement views are cached per tip and liveness change; so is what the app routes make of one.
@@ -287,6 +331,26 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
       });
       return { node, restarted };
     },
+    appSecrets({ params: p }) {
+      const { node, secrets } = holding();
+      return { node, app: p.name, secrets: secrets.list(p.name) };
+    },
+    appSecretSet({ params: p, body }) {
+      const { node, secrets } = holding();
+      refused(secrets.set(p.name, p.key, body.version, new Uint8Array(Buffer.from(body.sealed, 'base64'))));
+      return { node, key: p.key, version: body.version };
+    },
+    appSecretUnset({ params: p, query }) {
+      const { node, secrets } = holding();
+      refused(secrets.unset(p.name, p.key, query.version));
+      return { node, key: p.key, version: query.version };
+    },
+    appSecretsSealed({ params: p, query }) {
+      const { node, secrets } = holding();
+      const handed = secrets.handOver(p.name, query.for);
+      if (!Array.isArray(handed)) refused(handed);
+      return { node, secrets: handed as Exclude<typeof handed, SecretRefusal> };
+    },
     appExec() {
       // The upgrade itself is answered in exec.ts; a plain GET only learns how to ask.
       throw new ApiError(
@@ -296,4 +360,8 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
       );
     },
   };
+}
+
+function refused(r: SecretRefusal | undefined): void {
+  if (r) throw new ApiError(r.status, r.code, r.message);
 }

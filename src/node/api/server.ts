@@ -1,5 +1,6 @@
 // The REST server: registers every route declared in routes.ts on fastify, with zod validation,
 // JSON errors `{error: {code, message}}`, and the OpenAPI document at /openapi.json.
+import { PassThrough, type Readable } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import {
@@ -17,7 +18,7 @@ import { blockWork } from '../../core/consensus/pouw.ts';
 import { fromHex, toHex } from '../../core/crypto/hash.ts';
 import { addressBytes, decodeAddress, encodeAddress } from '../../core/crypto/keys.ts';
 import type { Chain } from '../chain/types.ts';
-import { type AppApiDeps, createAppHandlers, createOwnerGate } from './apps.ts';
+import { type AppApiDeps, createAppHandlers, createNodeGate, createOwnerGate } from './apps.ts';
 import { createExecSessions } from './exec.ts';
 import { createConsensusInfo, createJobHandlers, type JobApiDeps } from './jobs.ts';
 import { blockJson, supplyJson, txJson } from './json.ts';
@@ -292,6 +293,26 @@ const OWNER_DESCRIPTION = [
   'or REPLAYED (nonce already used), 403 NOT_OWNER (the key does not own the app), 503 BUSY (too many recent nonces).',
 ].join(' ');
 
+/** A signed route's request with its body's bytes as they came. */
+type SignedBody = FastifyRequest & { signedBody?: Uint8Array };
+
+/** The whole payload, refused as TOO_LARGE past `limit` bytes. */
+async function readBounded(payload: Readable, limit: number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of payload) {
+    size += (chunk as Buffer).length;
+    if (size > limit)
+      throw new ApiError(
+        413,
+        'TOO_LARGE',
+        `request body is larger than the limit of ${limit.toLocaleString('en-US')} bytes`,
+      );
+    chunks.push(chunk as Buffer);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
 /** A fastify app with every declared route; call `listen` or use `startApiServer`. */
 export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance> {
   const { chain } = opts;
@@ -365,6 +386,7 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
   });
 
   const ownerGate = createOwnerGate(opts.apps);
+  const nodeGate = createNodeGate(chain, opts.apps);
   const exec = createExecSessions(opts.apps, { log });
   const mempool = mempoolVersion(chain);
   app.addHook('onClose', async () => {
@@ -383,24 +405,38 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
     if (def.params) schema.params = def.params;
     if (def.query) schema.querystring = def.query;
     if (def.body) schema.body = def.body;
-    if (def.auth === 'owner') {
-      if (def.body) throw new Error(`${name}: an owner route takes no body (its signature covers none)`);
+    if (def.auth) {
       schema.security = [OWNER_SECURITY];
-      schema.description = OWNER_DESCRIPTION;
+      schema.description =
+        def.auth === 'owner' ? OWNER_DESCRIPTION : OWNER_DESCRIPTION.replace("the app's owner", 'a FluxNode');
     }
+    const limit = def.bodyLimit ?? bodyLimit;
     app.route({
       method: def.method,
       url: def.path,
       schema,
-      ...(def.auth === 'owner'
+      ...(def.auth
         ? {
+            // A signed route's signature covers the body's bytes as sent: kept before parsing.
+            ...(def.body
+              ? {
+                  preParsing: async (request: FastifyRequest, _reply: unknown, payload: Readable) => {
+                    const bytes = await readBounded(payload, limit);
+                    (request as SignedBody).signedBody = bytes;
+                    return new PassThrough().end(Buffer.from(bytes));
+                  },
+                }
+              : {}),
             preHandler: async (request: FastifyRequest) => {
-              ownerGate({
+              const signed = {
                 method: request.method,
                 url: request.raw.url ?? request.url,
                 headers: request.headers,
                 app: (request.params as { name: string }).name,
-              });
+                body: (request as SignedBody).signedBody,
+              };
+              if (def.auth === 'owner') ownerGate(signed);
+              else nodeGate({ ...signed, forNode: (request.query as { for?: string }).for ?? '' });
             },
           }
         : {}),

@@ -14,6 +14,8 @@ export const LABELS = {
   app: 'org.openflux.app',
   component: 'org.openflux.component',
   revision: 'org.openflux.revision',
+  /** A digest of the app's secret names and versions (never values): a change recreates the container. */
+  secrets: 'org.openflux.secrets',
 } as const;
 
 /**
@@ -37,6 +39,8 @@ export interface ContainerTarget {
   app: AppSpec;
   revision: number;
   component: AppComponent;
+  /** The app's secrets, opened: they join the environment and win over the spec's env of the same name. */
+  secrets?: { env: Record<string, string>; digest: string };
 }
 
 /**
@@ -112,7 +116,7 @@ export function containerOptions(t: ContainerTarget): ContainerCreateOptions {
     ...(c.command ? { Cmd: c.command } : {}),
     ...(c.entrypoint ? { Entrypoint: c.entrypoint } : {}),
     Env: [
-      ...Object.entries(c.env).map(([k, v]) => `${k}=${v}`),
+      ...Object.entries({ ...c.env, ...t.secrets?.env }).map(([k, v]) => `${k}=${v}`),
       `FLUX_APP=${t.app.name}`,
       `FLUX_COMPONENT=${c.name}`,
     ],
@@ -123,6 +127,7 @@ export function containerOptions(t: ContainerTarget): ContainerCreateOptions {
       [LABELS.app]: t.app.name,
       [LABELS.component]: c.name,
       [LABELS.revision]: String(t.revision),
+      ...(t.secrets?.digest ? { [LABELS.secrets]: t.secrets.digest } : {}),
     },
     ExposedPorts: exposed,
     HostConfig: {

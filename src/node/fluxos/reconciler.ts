@@ -29,6 +29,8 @@ export type InstanceState = 'pulling' | 'starting' | 'running' | 'restarting' | 
 export interface AssignedApp {
   spec: AppSpec;
   revision: number;
+  /** The app's secrets for its containers (secrets.ts); a new digest recreates them. */
+  secrets?: { env: Record<string, string>; digest: string };
 }
 
 export interface ComponentStatus {
@@ -288,6 +290,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
             app: app.spec,
             revision: app.revision,
             component,
+            secrets: app.secrets,
           }),
         );
       }
@@ -339,12 +342,13 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
         cannot.mark(app, engineDown);
       return;
     }
-    const wanted = new Map<string, { revision: number; network: string }>();
+    const wanted = new Map<string, { revision: number; network: string; secrets: string }>();
     for (const a of assigned)
       for (const c of a.spec.components)
         wanted.set(containerName(o.network, nodeId, a.spec.name, c.name), {
           revision: a.revision,
           network: appNetworkName(o.network, nodeId, a.spec.name),
+          secrets: a.secrets?.digest ?? '',
         });
     const byName = new Map<string, ContainerSummary>();
     for (const c of actual) {
@@ -352,11 +356,13 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       // One on another network (Docker's default bridge, before app networks) is re-created too.
       const stale = w !== undefined && c.labels[LABELS.revision] !== String(w.revision);
       const offNetwork = w !== undefined && !stale && !c.networks.includes(w.network);
-      if (w === undefined || stale || offNetwork) {
+      const secretsChanged =
+        w !== undefined && !stale && !offNetwork && (c.labels[LABELS.secrets] ?? '') !== w.secrets;
+      if (w === undefined || stale || offNetwork || secretsChanged) {
         try {
           await runtime.remove(c.id);
           log(
-            `fluxos: removed ${c.name}${stale ? ' (new revision)' : offNetwork ? ' (not on its app network)' : ''}`,
+            `fluxos: removed ${c.name}${stale ? ' (new revision)' : offNetwork ? ' (not on its app network)' : secretsChanged ? ' (secrets changed)' : ''}`,
           );
         } catch (e) {
           log(`fluxos: could not remove ${c.name}: ${engineMessage(e)}`);

@@ -10,6 +10,7 @@ import { appVolumeName, containerName, LABELS } from './options.ts';
 import type { PlacementView } from './placement.ts';
 import { type AssignedApp, createReconciler, type LocalAppStatus, type Reconciler } from './reconciler.ts';
 import type { ContainerStats, ExecOptions, ExecProcess, Runtime } from './runtime.ts';
+import type { AppSecrets } from './secrets.ts';
 import type { VolumeStore } from './volumes.ts';
 
 export interface FluxOs {
@@ -49,6 +50,8 @@ export interface FluxOsOptions {
   intervalMs?: number;
   /** How long an engine call may take before the engine counts as not answering (reconciler.ts). */
   engineTimeoutMs?: number;
+  /** The app secrets this node holds: they join the containers' environment (secrets.ts). */
+  secrets?: AppSecrets;
   /** App volumes on this machine (volumes.ts); without them an app with volumes cannot run here. */
   volumes?: VolumeStore;
   /** Remove this node's containers when the agent closes (a devnet's nodes; a real node keeps them). */
@@ -91,6 +94,7 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
       const out: AssignedApp[] = [];
       const statuses = reconciler.status();
       const runningHere = new Set(runningApps(statuses));
+      o.secrets?.prune(new Set(v.apps.keys()));
       for (const [name, p] of v.placement) {
         const app = v.apps.get(name);
         if (!app) continue;
@@ -101,7 +105,12 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
           runningHere.has(name) &&
           o.liveness !== undefined &&
           p.nodes.some((n) => !o.liveness?.get(n)?.running.has(name));
-        if (p.nodes.includes(me) || handOver) out.push({ spec: app.spec, revision: app.revision });
+        if (!p.nodes.includes(me) && !handOver) continue;
+        // A newly assigned app waits (bounded) for its secrets from the other holders (secrets.ts).
+        const known = statuses.some((s) => s.app === name);
+        const secrets = o.secrets?.forContainers(name, known);
+        if (secrets?.waiting) continue;
+        out.push({ spec: app.spec, revision: app.revision, ...(secrets ? { secrets } : {}) });
       }
       // What runs once this pass takes `out`: an app no longer assigned here stops counting now.
       report(runningOnceAssigned(statuses, out));
@@ -187,6 +196,7 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
   const onLiveness = () => reconcile();
   chain.on('block', onBlock);
   o.liveness?.on('change', onLiveness);
+  const offSecrets = o.secrets?.onChange(() => reconcile());
   reconcile();
   return {
     nodeId,
@@ -225,6 +235,7 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
       closed ??= (async () => {
         chain.off('block', onBlock);
         o.liveness?.off('change', onLiveness);
+        offSecrets?.();
         await reconciler.close();
         if (o.removeOnClose !== true) return;
         const me = nodeId();

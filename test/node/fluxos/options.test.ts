@@ -67,6 +67,21 @@ describe('container options', () => {
     assert.deepEqual(o.Cmd, ['httpd', '-f']);
     assert.deepEqual(o.Env, ['GREETING=hi', 'FLUX_APP=hello-web', 'FLUX_COMPONENT=web']);
   });
+
+  it("adds the app's secrets to the environment, over the spec's env of the same name, and labels only their digest", () => {
+    const o = containerOptions({
+      ...target(),
+      secrets: { env: { GREETING: 'from a secret', DB_PASSWORD: 'hunter2' }, digest: '0123456789abcdef' },
+    });
+    assert.deepEqual(o.Env, [
+      'GREETING=from a secret',
+      'DB_PASSWORD=hunter2',
+      'FLUX_APP=hello-web',
+      'FLUX_COMPONENT=web',
+    ]);
+    assert.equal(o.Labels![LABELS.secrets], '0123456789abcdef');
+    assert.ok(!JSON.stringify(o.Labels).includes('hunter2'));
+  });
 });
 
 describe('app network options', () => {
