@@ -7,12 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import {
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { request } from 'node:http';
@@ -37,7 +39,7 @@ import { type ApiServer, startApiServer } from '../../../src/node/api/server.ts'
 import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
 import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
 import { loadOrCreateOperatorKey, operatorKeyFile } from '../../../src/node/fluxnode/operator.ts';
-import { pickVolume } from '../../../src/node/fluxos/backup.ts';
+import { pickVolume, restoreVolume, tarStream } from '../../../src/node/fluxos/backup.ts';
 import { LABELS, networkOptions } from '../../../src/node/fluxos/options.ts';
 import type { PlacementView } from '../../../src/node/fluxos/placement.ts';
 import { createDockerRuntime, demuxDockerLog } from '../../../src/node/fluxos/runtime.ts';
@@ -128,6 +130,71 @@ describe('picking the volume of a backup', () => {
     assert.equal(pickVolume(two, 'wal').component.name, 'db');
     assert.throws(() => pickVolume(two, 'logs'), /no volume logs \(its volumes: pg, wal\)/);
     assert.throws(() => pickVolume(app([])), /has no volumes/);
+  });
+});
+
+describe('tar streams and restores over a plain directory (no Docker)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'openflux-restore-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const volume = () => {
+    const data = join(mkdtempSync(join(dir, 'mnt-')), 'data');
+    mkdirSync(data);
+    writeFileSync(join(data, 'old.txt'), 'old\n');
+    return data;
+  };
+  const read = async (stream: AsyncIterable<Uint8Array>) => {
+    const parts: Uint8Array[] = [];
+    for await (const c of stream) parts.push(c);
+    return Buffer.concat(parts);
+  };
+
+  it('fails the stream, not ends it, when tar fails', async () => {
+    let told: Error | undefined;
+    const stream = tarStream(join(dir, 'missing'), (e) => {
+      told = e;
+    });
+    await assert.rejects(read(stream), /tar exited with 2/);
+    assert.match(String(told), /tar exited/);
+  });
+
+  it('swaps in a checked archive (owners kept), and touches nothing for a bad one', async () => {
+    const source = volume();
+    writeFileSync(join(source, 'new.txt'), 'new\n');
+    if (root) chownSync(join(source, 'new.txt'), 1234, 2345);
+    const tar = await read(tarStream(source, () => {}));
+    const data = volume();
+    const steps: string[] = [];
+    const restore = (body: Uint8Array[], signed: Uint8Array, limit = 10 * 1024 * 1024) =>
+      restoreVolume({
+        dataDir: data,
+        body: Readable.from(body),
+        sha256: signed,
+        limit,
+        stop: async () => void steps.push('stop'),
+        start: async () => void steps.push('start'),
+      });
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'OK',
+        (e: { code?: string }) => e.code,
+      );
+    assert.equal(await code(restore([tar], sha256(Buffer.from('other')))), 'BODY_MISMATCH');
+    // Sent in pieces with no length up front: counted as it arrives.
+    const pieces = [tar.subarray(0, 4096), tar.subarray(4096)];
+    assert.equal(await code(restore(pieces, sha256(tar), 4096)), 'TOO_LARGE');
+    assert.equal(await code(restore([Buffer.alloc(1024, 1)], sha256(Buffer.alloc(1024, 1)))), 'BAD_ARCHIVE');
+    assert.deepEqual(steps, [], 'never stopped');
+    assert.deepEqual(readdirSync(data), ['old.txt']);
+    assert.deepEqual(readdirSync(dirname(data)), ['data'], 'no temporary directory left');
+    assert.equal(await restore(pieces, sha256(tar)), tar.length);
+    assert.deepEqual(steps, ['stop', 'start']);
+    assert.deepEqual(readdirSync(data).sort(), ['new.txt', 'old.txt']);
+    if (root)
+      assert.deepEqual(
+        [statSync(join(data, 'new.txt')).uid, statSync(join(data, 'new.txt')).gid],
+        [1234, 2345],
+      );
+    assert.deepEqual(readdirSync(dirname(data)), ['data']);
   });
 });
 
