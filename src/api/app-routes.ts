@@ -155,6 +155,21 @@ const TerminalSize = z
   .regex(/^\d{1,5}$/)
   .transform(Number)
   .refine((n) => n >= 1 && n <= 65_535, { error: 'a terminal size is 1 to 65535' });
+export const VolumeRestoreJson = z
+  .object({
+    node: z.string(),
+    app: z.string(),
+    volume: z.string(),
+    component: z.string(),
+    bytes: z.number().describe('bytes of the archive restored'),
+    containerId: z.string(),
+    startedAt: z.string().describe('ISO time the container started again'),
+  })
+  .meta({ id: 'VolumeRestore' });
+export type VolumeRestoreJson = z.infer<typeof VolumeRestoreJson>;
+
+/** The header of a backup answer that names the volume it holds. */
+export const BACKUP_VOLUME_HEADER = 'x-flux-volume';
 
 export const appRoutes = {
   appPrice: route({
@@ -333,5 +348,33 @@ export const appRoutes = {
     }),
     status: 200,
     response: z.object({}).describe('never sent: the exec answers 101 and switches to frames'),
+  }),
+  appBackup: route({
+    method: 'GET',
+    path: '/apps/:name/backup',
+    summary:
+      "A consistent snapshot of one of the app's volumes on this node, as a tar stream (the component's container is paused while it is read); owner only",
+    auth: 'owner',
+    raw: { response: 'application/x-tar' },
+    params: appParams,
+    query: z.object({
+      volume: z.string().optional().describe('which volume; may be left out when the app has one'),
+    }),
+    status: 200,
+    response: z.unknown().describe('a tar archive of the volume (GNU tar, numeric owners)'),
+  }),
+  appRestore: route({
+    method: 'PUT',
+    path: '/apps/:name/restore',
+    summary:
+      "Replaces one of the app's volumes on this node with a tar archive (the body, at most the volume's size), then starts its container again; owner only",
+    auth: 'owner',
+    raw: { request: 'application/x-tar' },
+    params: appParams,
+    query: z.object({
+      volume: z.string().optional().describe('which volume; may be left out when the app has one'),
+    }),
+    status: 200,
+    response: VolumeRestoreJson,
   }),
 } as const;

@@ -29,6 +29,68 @@ export function routeUrl(baseUrl: string, def: RouteDef, input: RouteInput<Route
   return `${baseUrl.replace(/\/+$/, '')}${path}${qs ? `?${qs}` : ''}`;
 }
 
+/** A streamed request body: its bytes (read once), their count and sha256 (which the signature covers). */
+export interface RawRequestBody {
+  stream: AsyncIterable<Uint8Array>;
+  length: number;
+  sha256: Uint8Array;
+}
+
+/**
+ * Calls a raw route (route `raw`: streamed bytes in or out) and returns the node's answer with
+ * its body unread, or throws ApiError with the server's code and message. Only the wait for the
+ * answer's headers is bounded (`timeoutMs`, default 15 s; with a body, none): a download runs
+ * as long as it takes.
+ */
+export async function callRawRoute<R extends RouteDef>(
+  baseUrl: string,
+  def: R,
+  routeInput: Omit<RouteInput<R>, 'body'>,
+  opts: CallOptions & { body?: RawRequestBody } = {},
+): Promise<Response> {
+  const url = routeUrl(baseUrl, def, routeInput as RouteInput<RouteDef>);
+  const u = new URL(url);
+  const { body } = opts;
+  const signed =
+    opts.sign?.({
+      method: def.method,
+      pathAndQuery: u.pathname + u.search,
+      ...(body ? { bodySha256: body.sha256 } : {}),
+    }) ?? {};
+  const abort = new AbortController();
+  const ms = opts.timeoutMs ?? (body ? undefined : 15_000);
+  const timer = ms === undefined ? undefined : setTimeout(() => abort.abort(), ms);
+  let res: Response;
+  try {
+    res = await (opts.fetch ?? fetch)(url, {
+      method: def.method,
+      headers: {
+        ...signed,
+        ...(body
+          ? {
+              'content-type': def.raw?.request ?? 'application/octet-stream',
+              'content-length': String(body.length),
+            }
+          : {}),
+      },
+      ...(body ? { body: body.stream as unknown as RequestInit['body'], duplex: 'half' } : {}),
+      signal: abort.signal,
+    } as RequestInit);
+  } catch (e) {
+    const cause = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
+    throw new ApiError(0, 'UNREACHABLE', `cannot reach the node API at ${baseUrl} (${cause})`);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (res.ok) return res;
+  const text = await res.text().catch(() => '');
+  let err: Partial<ErrorBody['error']> | undefined;
+  try {
+    err = (JSON.parse(text) as Partial<ErrorBody>).error;
+  } catch {}
+  throw new ApiError(res.status, err?.code ?? `HTTP_${res.status}`, err?.message ?? `HTTP ${res.status}`);
+}
+
 /** Calls `def` on the API at `baseUrl` (e.g. http://127.0.0.1:16127) and returns its parsed answer. */
 export async function callRoute<R extends RouteDef>(
   baseUrl: string,

@@ -1,5 +1,5 @@
-// Owner requests to a hosting node (logs, stats, restart): the one message format the CLI signs
-// and the node verifies, the headers that carry it, and the node's bounded replay cache.
+// Owner requests to a hosting node (logs, stats, restart, backup, restore): the one message format
+// the CLI signs and the node verifies, the headers that carry it, and the node's bounded replay cache.
 //
 // The signed message is sha256 of: "openflux/owner-request/v1" 0x00 METHOD 0x00 PATH?QUERY 0x00
 // sha256(body) node-id (32 bytes) time (u64 big-endian, ms since the Unix epoch) nonce (16 bytes);
@@ -20,6 +20,12 @@ export const OWNER_HEADERS = {
   signature: 'x-flux-owner-signature',
 } as const;
 
+/**
+ * A streamed body's sha256 (hex), sent ahead of the body: the node checks the signature over it
+ * before it reads a byte, and the body against it before it uses what it read (restore).
+ */
+export const OWNER_BODY_HASH_HEADER = 'x-flux-owner-body-sha256';
+
 /** How far a request's time may be from the node's clock. */
 export const OWNER_REQUEST_WINDOW_MS = 60_000;
 export const OWNER_NONCE_BYTES = 16;
@@ -30,6 +36,8 @@ export interface OwnerRequest {
   pathAndQuery: string;
   /** The raw body; empty for a request without one. */
   body?: Uint8Array;
+  /** The body's sha256 instead of the body, for a streamed one (sent in OWNER_BODY_HASH_HEADER). */
+  bodySha256?: Uint8Array;
   /** The hosting node's FluxNode id (64 hex). */
   nodeId: string;
 }
@@ -49,7 +57,7 @@ export function ownerRequestDigest(req: OwnerRequest, time: number, nonce: Uint8
       ZERO,
       text(req.pathAndQuery),
       ZERO,
-      sha256(req.body ?? new Uint8Array()),
+      req.bodySha256 ?? sha256(req.body ?? new Uint8Array()),
       fromHex(req.nodeId),
       t,
       nonce,
@@ -62,6 +70,7 @@ export type RequestSigner = (req: {
   method: string;
   pathAndQuery: string;
   body?: Uint8Array;
+  bodySha256?: Uint8Array;
 }) => Record<string, string>;
 
 /** A signer of requests to node `nodeId` as the holder of `key` (fresh time and nonce each). */
@@ -83,6 +92,7 @@ export function signOwnerRequest(
     [OWNER_HEADERS.time]: String(time),
     [OWNER_HEADERS.nonce]: toHex(nonce),
     [OWNER_HEADERS.signature]: toHex(signMessage(ownerRequestDigest(req, time, nonce), key.secretKey)),
+    ...(req.bodySha256 ? { [OWNER_BODY_HASH_HEADER]: toHex(req.bodySha256) } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 // What a REST route is: its declaration (method, path, schemas), the shapes a caller passes and a
 // handler receives, and the error every route answers with. routes.ts, app-routes.ts and
 // job-routes.ts declare the routes themselves with route().
+import type { Readable } from 'node:stream';
 import { z } from 'zod';
 
 /** One route: the only place its method, path and schemas are written down. */
@@ -23,6 +24,29 @@ export interface RouteDef {
   auth?: 'owner' | 'node';
   /** Largest request body in bytes, when larger than the server's default. */
   bodyLimit?: number;
+  /**
+   * Bytes of these media types, streamed, instead of JSON: `request` (the handler gets a
+   * StreamedBody; an owner route's signature covers its sha256, sent ahead of it) and `response`
+   * (the handler answers a StreamedAnswer; `response` describes nothing then). The typed client
+   * leaves such a route out: callRawRoute (call.ts) calls it.
+   */
+  raw?: { request?: string; response?: string };
+}
+
+/** A streamed request body as a raw route's handler gets it. */
+export interface StreamedBody {
+  stream: AsyncIterable<Uint8Array>;
+  /** Content-Length, when the client sent one. */
+  length?: number;
+  /** The sha256 the owner signed (owner-auth.ts); the handler checks the bytes against it before using them. */
+  sha256: Uint8Array;
+}
+
+/** A raw route's answer: a stream of `contentType`, with extra headers. */
+export interface StreamedAnswer {
+  contentType: string;
+  headers?: Record<string, string>;
+  stream: Readable;
 }
 
 /** Declares a route, keeping its literal type (the client and the handlers are typed from it). */
@@ -45,10 +69,16 @@ export type RouteInput<R extends RouteDef> = (Field<R, 'params'> extends z.ZodTy
 export interface RouteRequest<R extends RouteDef> {
   params: Field<R, 'params'> extends z.ZodType ? z.output<Field<R, 'params'>> : undefined;
   query: Field<R, 'query'> extends z.ZodType ? z.output<Field<R, 'query'>> : undefined;
-  body: Field<R, 'body'> extends z.ZodType ? z.output<Field<R, 'body'>> : undefined;
+  body: R extends { raw: { request: string } }
+    ? StreamedBody
+    : Field<R, 'body'> extends z.ZodType
+      ? z.output<Field<R, 'body'>>
+      : undefined;
 }
 
-export type RouteOutput<R extends RouteDef> = z.output<R['response']>;
+export type RouteOutput<R extends RouteDef> = R extends { raw: { response: string } }
+  ? StreamedAnswer
+  : z.output<R['response']>;
 
 export const ErrorBody = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })

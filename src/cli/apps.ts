@@ -1,14 +1,18 @@
-// `flux app price|deploy|status|list|logs|stats|restart|url|update|extend|cancel|convert|import-flux|build-example`.
+// `flux app price|deploy|status|list|logs|stats|restart|backup|restore|url|update|extend|cancel|convert|import-flux|build-example`.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { stringify as toYaml } from 'yaml';
 import { formatFlux } from '../api/amount.ts';
-import type { AppStatusJson } from '../api/app-routes.ts';
-import { createClient, type FluxClient } from '../api/client.ts';
+import { type AppStatusJson, BACKUP_VOLUME_HEADER, VolumeRestoreJson } from '../api/app-routes.ts';
+import { callRawRoute, createClient, type FluxClient } from '../api/client.ts';
 import { DEFAULT_INGRESS_DOMAIN, DEFAULT_INGRESS_PORT, hostOfEndpoint } from '../api/ingress.ts';
 import { ownerSigner, type RequestSigner } from '../api/owner-auth.ts';
+import { routes } from '../api/routes.ts';
 import { convertCompose, parseEnvFile } from '../core/apps/compose.ts';
 import { importFluxSpec } from '../core/apps/flux-spec.ts';
 import {
@@ -279,7 +283,7 @@ export interface OwnedInstance {
   api: string;
   /** The hosting node's API, each request signed by the owner's key for that node. */
   client: FluxClient;
-  /** Signs a request to that node as the owner (for what the client does not send: exec). */
+  /** The owner's signer for that node (what the typed client does not send: exec, raw routes). */
   sign: RequestSigner;
 }
 
@@ -400,6 +404,129 @@ export async function appRestart(ctx: CommandContext): Promise<void> {
         ),
       )
       .join('\n'),
+  );
+}
+
+/** The app's volumes as its spec on chain lists them: name and size in bytes. */
+async function volumesOf(ctx: CommandContext, name: string): Promise<Array<{ name: string; bytes: number }>> {
+  const app = await ctx.client().app({ params: { name } });
+  const spec = app.spec as { components?: Array<{ volumes?: Array<{ name: string; size: number }> }> };
+  return (spec.components ?? []).flatMap((c) =>
+    (c.volumes ?? []).map((v) => ({ name: v.name, bytes: v.size * 1024 ** 3 })),
+  );
+}
+
+/**
+ * `flux app backup NAME [--volume V] [--instance N] [-o FILE]`: a consistent tar of one volume,
+ * from instance #0 unless --instance picks another, streamed to FILE (default
+ * NAME-VOLUME-TIME.tar); written to FILE.part and renamed once whole.
+ */
+export async function appBackup(ctx: CommandContext): Promise<void> {
+  const name = ctx.positionals[0];
+  const volume = ctx.values.volume as string | undefined;
+  const [node] = await ownedInstances(ctx, name, '0');
+  const res = await callRawRoute(
+    `http://${node.api}`,
+    routes.appBackup,
+    { params: { name }, query: volume ? { volume } : {} },
+    { sign: node.sign },
+  );
+  const got = res.headers.get(BACKUP_VOLUME_HEADER) ?? volume ?? 'volume';
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[:]/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
+  const file = (ctx.values.out as string | undefined) ?? `${name}-${got}-${stamp}.tar`;
+  const part = `${file}.part`;
+  if (!res.body) throw new CliError(`node ${node.api} answered no archive`);
+  try {
+    await pipeline(
+      Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
+      createWriteStream(part),
+    );
+  } catch (e) {
+    await rm(part, { force: true });
+    throw new CliError(
+      `the backup from node ${node.node.slice(0, 12)}… (${node.api}) broke off: ${(e as Error).message}; nothing was written to ${file}`,
+    );
+  }
+  await rename(part, file);
+  const bytes = (await stat(file)).size;
+  ctx.emit(
+    { name, volume: got, instance: node.index, node: node.node, file, bytes },
+    `wrote ${file}: volume ${got} of ${name}, ${bytes.toLocaleString('en-US')} bytes, from #${node.index} node ${node.node.slice(0, 12)}… (its container was paused while tar read it)`,
+  );
+}
+
+/**
+ * `flux app restore NAME FILE [--volume V] [--instance N]`: puts a tar back into one volume on
+ * every hosting node (or the one --instance picks). The file is read twice: once for the sha256
+ * the signature covers, once streamed to each node.
+ */
+export async function appRestore(ctx: CommandContext): Promise<void> {
+  const [name, file] = ctx.positionals;
+  const asked = ctx.values.volume as string | undefined;
+  const size = await stat(file).then(
+    (s) => s.size,
+    (e: Error) => {
+      throw new CliError(`cannot read ${file}: ${e.message}`, 2);
+    },
+  );
+  const volumes = await volumesOf(ctx, name);
+  const target =
+    asked === undefined
+      ? volumes.length === 1
+        ? volumes[0]
+        : undefined
+      : volumes.find((v) => v.name === asked);
+  if (asked !== undefined && !target)
+    throw new CliError(
+      `${name} has no volume ${asked} (its volumes: ${volumes.map((v) => v.name).join(', ') || 'none'})`,
+      2,
+    );
+  if (asked === undefined && volumes.length !== 1)
+    throw new CliError(
+      volumes.length === 0
+        ? `${name} has no volumes`
+        : `${name} has volumes ${volumes.map((v) => v.name).join(', ')}: say which with --volume`,
+      2,
+    );
+  if (target && size > target.bytes)
+    throw new CliError(
+      `${file} is ${size.toLocaleString('en-US')} bytes, larger than volume ${target.name} (${target.bytes.toLocaleString('en-US')} bytes)`,
+    );
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  const sha256 = new Uint8Array(hash.digest());
+  const instances = await ownedInstances(ctx, name);
+  const all = ctx.values.instance === undefined;
+  const done: Array<VolumeRestoreJson & { index: number; api: string }> = [];
+  for (const i of instances) {
+    const res = await callRawRoute(
+      `http://${i.api}`,
+      routes.appRestore,
+      { params: { name }, query: asked ? { volume: asked } : {} },
+      { sign: i.sign, body: { stream: createReadStream(file), length: size, sha256 } },
+    ).catch((e: Error & { code?: string }) => {
+      const before = done.length
+        ? `; restored before it on ${done.map((d) => `#${d.index}`).join(', ')}`
+        : '';
+      throw new CliError(
+        `#${i.index} node ${i.node.slice(0, 12)}… (${i.api}): ${e.code ? `${e.code}: ` : ''}${e.message}${before}`,
+      );
+    });
+    const answer = VolumeRestoreJson.parse(await res.json());
+    done.push({ index: i.index, api: i.api, ...answer });
+    ctx.note(
+      `#${i.index} node ${i.node.slice(0, 12)}…: restored ${answer.bytes.toLocaleString('en-US')} bytes into volume ${answer.volume}; ${answer.component} running again since ${answer.startedAt}`,
+    );
+  }
+  const volume = done[0]?.volume ?? target?.name ?? '';
+  ctx.emit(
+    done,
+    all
+      ? `restored ${file} into volume ${volume} of ${name} on all ${done.length} hosting node(s) (volumes are local to each node: each instance has its own copy)`
+      : `restored ${file} into volume ${volume} of ${name} on instance #${done[0]?.index} only (volumes are local to each node: the other instances keep theirs)`,
   );
 }
 

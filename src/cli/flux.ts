@@ -418,6 +418,27 @@ const commands: Record<string, Command> = {
     args: [1, 65],
     run: async (ctx) => (await import('./exec.ts')).appExec(ctx),
   },
+  'app backup': {
+    usage: 'flux app backup NAME [--volume V] [--instance N] [-o FILE] [--from INDEX|ADDR]',
+    summary:
+      "download a consistent tar of an app volume from the node of instance #0 or --instance (its container paused while read; signed by the owner's key); default file NAME-VOLUME-TIME.tar",
+    options: {
+      ...OWNER,
+      instance: { type: 'string' },
+      volume: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+    },
+    args: [1, 1],
+    run: async (ctx) => (await import('./apps.ts')).appBackup(ctx),
+  },
+  'app restore': {
+    usage: 'flux app restore NAME FILE.tar [--volume V] [--instance N] [--from INDEX|ADDR]',
+    summary:
+      "replace an app volume with a tar on every node that hosts the app, or only --instance's (volumes are local to each node); its container is stopped for the swap and started again (signed by the owner's key)",
+    options: { ...OWNER, instance: { type: 'string' }, volume: { type: 'string' } },
+    args: [2, 2],
+    run: async (ctx) => (await import('./apps.ts')).appRestore(ctx),
+  },
   'app convert': {
     usage: 'flux app convert docker-compose.yml [--env-file .env] [--name NAME] [--network N] [-o APP.yaml]',
     summary:

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   createReplayCache,
+  OWNER_BODY_HASH_HEADER,
   OWNER_HEADERS,
   signOwnerRequest,
   verifyOwnerRequest,
 } from '../../src/api/owner-auth.ts';
+import { sha256 } from '../../src/core/crypto/hash.ts';
 import { ALICE, addressOf, BOB } from '../support/keys.ts';
 
 const NODE = 'ab'.repeat(32);
@@ -66,6 +68,17 @@ describe('owner request signatures', () => {
       code(check({ ...signOwnerRequest(ALICE, REQ), [OWNER_HEADERS.nonce]: 'zz' })),
       '401 BAD_SIGNATURE',
     );
+  });
+
+  it("signs a streamed body by its sha256, sent ahead of it: the same digest as the body's", () => {
+    const body = new TextEncoder().encode('a tar archive');
+    const put = { method: 'PUT', pathAndQuery: '/apps/web/restore', nodeId: NODE };
+    const headers = signOwnerRequest(ALICE, { ...put, bodySha256: sha256(body) });
+    assert.equal(headers[OWNER_BODY_HASH_HEADER], Buffer.from(sha256(body)).toString('hex'));
+    const o = { nodeId: NODE, owner: addressOf(ALICE), replay: createReplayCache() };
+    assert.equal(verifyOwnerRequest(headers, { ...put, body }, o).ok, true, 'verified over the body itself');
+    const other = verifyOwnerRequest(headers, { ...put, bodySha256: sha256(new Uint8Array([1])) }, o);
+    assert.equal(other.ok ? 'OK' : other.code, 'BAD_SIGNATURE');
   });
 
   it('keeps at most its bound of live nonces and forgets those past the window', () => {

@@ -1,16 +1,28 @@
 // Handlers of the /apps routes. Status asks each hosting node's API for its own instance (the
 // endpoints come from the FluxNode records), so any node can answer for the whole network.
 
-import type { AppJson, AppStatusJson, LocalInstanceJson } from '../../api/app-routes.ts';
+import {
+  type AppJson,
+  type AppStatusJson,
+  BACKUP_VOLUME_HEADER,
+  type LocalInstanceJson,
+} from '../../api/app-routes.ts';
 import { callRoute } from '../../api/call.ts';
-import { createReplayCache, type ReplayCache, verifyOwnerRequest } from '../../api/owner-auth.ts';
+import {
+  createReplayCache,
+  OWNER_BODY_HASH_HEADER,
+  type ReplayCache,
+  verifyOwnerRequest,
+} from '../../api/owner-auth.ts';
 import { ApiError, type RouteOutput, type RouteRequest } from '../../api/route.ts';
 import { type Routes, routes } from '../../api/routes.ts';
 import { type AppPlacement, appPrice, parseAppSpec } from '../../core/apps/index.ts';
 import { getApp } from '../../core/apps/types.ts';
+import { fromHex } from '../../core/crypto/hash.ts';
 import { addressBytes, encodeAddress } from '../../core/crypto/keys.ts';
 import type { StateReader } from '../../core/ledger/state.ts';
 import type { Chain } from '../chain/types.ts';
+import { VolumeAccessError } from '../fluxos/backup.ts';
 import { createPlacement, type Placement, type PlacementView } from '../fluxos/placement.ts';
 import type { AppSecrets, SecretRefusal } from '../fluxos/secrets.ts';
 import type { FluxOs } from '../fluxos/service.ts';
@@ -42,7 +54,11 @@ type AppHandlers = {
     | 'appSecretSet'
     | 'appSecretUnset'
     | 'appSecretsSealed'
-    | 'appExec']: (req: RouteRequest<Routes[K]>) => RouteOutput<Routes[K]> | Promise<RouteOutput<Routes[K]>>;
+    | 'appExec'
+    | 'appBackup'
+    | 'appRestore']: (
+    req: RouteRequest<Routes[K]>,
+  ) => RouteOutput<Routes[K]> | Promise<RouteOutput<Routes[K]>>;
 };
 
 const PEER_TIMEOUT_MS = 2_000;
@@ -56,6 +72,11 @@ export interface SignedAppRequest {
   app: string;
   /** The body's bytes as sent, for a route that takes one. */
   body?: Uint8Array;
+  /**
+   * A streamed body (route `raw.request`): the signature covers the sha256 sent ahead of it in
+   * OWNER_BODY_HASH_HEADER, checked here; the handler checks the bytes against it before use.
+   */
+  streamedBody?: boolean;
 }
 
 /**
@@ -71,9 +92,20 @@ export function createOwnerGate(
     if (!deps || !node) throw new ApiError(404, 'NOT_HOSTED', 'this node runs no apps');
     const app = getApp(deps.state, req.app);
     if (!app) throw new ApiError(404, 'APP_NOT_FOUND', `no app named ${req.app}`);
+    let bodySha256: Uint8Array | undefined;
+    if (req.streamedBody) {
+      const claimed = req.headers[OWNER_BODY_HASH_HEADER];
+      if (typeof claimed !== 'string' || !/^[0-9a-f]{64}$/.test(claimed))
+        throw new ApiError(
+          401,
+          'OWNER_SIGNATURE_REQUIRED',
+          `this route streams its body: ${OWNER_BODY_HASH_HEADER} must carry the body's sha256 (64 hex), which the signature covers`,
+        );
+      bodySha256 = fromHex(claimed);
+    }
     const checked = verifyOwnerRequest(
       req.headers,
-      { method: req.method, pathAndQuery: req.url, body: req.body },
+      { method: req.method, pathAndQuery: req.url, body: req.body, ...(bodySha256 ? { bodySha256 } : {}) },
       { nodeId: node, owner: app.owner, replay },
     );
     if (!checked.ok) throw new ApiError(checked.status, checked.code, checked.message);
@@ -108,6 +140,12 @@ export function createNodeGate(
           : checked.message,
       );
   };
+}
+
+/** A backup's or restore's refusal as the API answers it. */
+function volumeRefusal(e: unknown): never {
+  if (e instanceof VolumeAccessError) throw new ApiError(e.status, e.code, e.message);
+  throw e;
 }
 
 export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers {
@@ -358,6 +396,23 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
         'UPGRADE_REQUIRED',
         'exec needs an HTTP Upgrade: send Connection: Upgrade and Upgrade: openflux-exec (flux app exec does)',
       );
+    },
+    async appBackup({ params: p, query }) {
+      const { fluxos } = hosting();
+      const b = await fluxos.backup(p.name, query.volume).catch(volumeRefusal);
+      return {
+        contentType: 'application/x-tar',
+        headers: {
+          [BACKUP_VOLUME_HEADER]: b.volume,
+          'content-disposition': `attachment; filename="${p.name}-${b.volume}.tar"`,
+        },
+        stream: b.stream,
+      };
+    },
+    async appRestore({ params: p, query, body }) {
+      const { fluxos, node } = hosting();
+      const r = await fluxos.restore(p.name, query.volume, body).catch(volumeRefusal);
+      return { node, app: p.name, ...r };
     },
   };
 }

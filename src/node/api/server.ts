@@ -10,8 +10,16 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
-import { OWNER_HEADERS } from '../../api/owner-auth.ts';
-import { ApiError, ErrorBody, type RouteDef, type RouteOutput, type RouteRequest } from '../../api/route.ts';
+import { OWNER_BODY_HASH_HEADER, OWNER_HEADERS } from '../../api/owner-auth.ts';
+import {
+  ApiError,
+  ErrorBody,
+  type RouteDef,
+  type RouteOutput,
+  type RouteRequest,
+  type StreamedAnswer,
+  type StreamedBody,
+} from '../../api/route.ts';
 import { type NetworkJson, type RouteName, type Routes, routes } from '../../api/routes.ts';
 import { TransferPayload, Tx, TxKind } from '../../core/codec/types.ts';
 import { blockWork } from '../../core/consensus/pouw.ts';
@@ -388,6 +396,7 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
   const ownerGate = createOwnerGate(opts.apps);
   const nodeGate = createNodeGate(chain, opts.apps);
   const exec = createExecSessions(opts.apps, { log });
+  const rawTypes = new Set<string>();
   const mempool = mempoolVersion(chain);
   app.addHook('onClose', async () => {
     mempool.close();
@@ -411,6 +420,19 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
         def.auth === 'owner' ? OWNER_DESCRIPTION : OWNER_DESCRIPTION.replace("the app's owner", 'a FluxNode');
     }
     const limit = def.bodyLimit ?? bodyLimit;
+    // Raw routes: a streamed body reaches the handler unread; a streamed answer is not serialised.
+    const rawRequest = def.raw?.request;
+    if (rawRequest && !rawTypes.has(rawRequest)) {
+      rawTypes.add(rawRequest);
+      app.addContentTypeParser(rawRequest, (_request, payload, done) => done(null, payload));
+    }
+    if (def.raw?.response) {
+      schema.response = { '4xx': ErrorBody, '5xx': ErrorBody };
+      schema.description = `${schema.description ?? ''} Answers ${def.raw.response} bytes.`.trim();
+    }
+    if (rawRequest)
+      schema.description =
+        `${schema.description ?? ''} The body is ${rawRequest} bytes; ${OWNER_BODY_HASH_HEADER} carries their sha256.`.trim();
     app.route({
       method: def.method,
       url: def.path,
@@ -434,6 +456,7 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
                 headers: request.headers,
                 app: (request.params as { name: string }).name,
                 body: (request as SignedBody).signedBody,
+                streamedBody: rawRequest !== undefined,
               };
               if (def.auth === 'owner') ownerGate(signed);
               else nodeGate({ ...signed, forNode: (request.query as { for?: string }).for ?? '' });
@@ -447,9 +470,14 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
         const out = await handlers[name]({
           params: request.params,
           query: request.query,
-          body: request.body,
+          body: rawRequest ? streamedBody(request, rawRequest) : request.body,
         });
         reply.code(def.status);
+        if (def.raw?.response) {
+          const answer = out as StreamedAnswer;
+          reply.header('content-type', answer.contentType).headers(answer.headers ?? {});
+          return reply.send(answer.stream);
+        }
         return out;
       },
     });
@@ -459,6 +487,20 @@ export async function buildApi(opts: ApiServerOptions): Promise<FastifyInstance>
   exec.listen(app);
   await app.ready();
   return app;
+}
+
+/** A raw route's body as its handler gets it: the request stream, its length and the signed sha256. */
+function streamedBody(request: FastifyRequest, contentType: string): StreamedBody {
+  const stream = request.body as AsyncIterable<Uint8Array> | undefined;
+  if (!stream || typeof stream[Symbol.asyncIterator] !== 'function')
+    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `the body must be ${contentType}`);
+  const claimed = request.headers[OWNER_BODY_HASH_HEADER];
+  const length = Number(request.headers['content-length']);
+  return {
+    stream,
+    ...(Number.isSafeInteger(length) && length >= 0 ? { length } : {}),
+    sha256: typeof claimed === 'string' ? fromHex(claimed) : new Uint8Array(32),
+  };
 }
 
 /** Builds the API and listens; `port: 0` picks a free port (see `url`). */

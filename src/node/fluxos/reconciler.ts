@@ -96,6 +96,12 @@ export interface Reconciler {
   status(app?: string): LocalAppStatus[];
   /** The apps this node cannot run now (engine, image, failed starts), with why. */
   cannotRun(): Map<string, string>;
+  /**
+   * Leaves the app's containers alone (no start, restart or removal) until the returned release
+   * is called: a backup pauses them, a restore stops and starts them. Resolves once no pass is
+   * touching them.
+   */
+  hold(app: string): Promise<() => void>;
   close(): Promise<void>;
 }
 
@@ -103,7 +109,7 @@ export interface Reconciler {
 class ImageMissing extends Error {}
 
 /** `runtime` with every call but `pull` (which may take long) bounded by `ms`. */
-function boundedRuntime(runtime: Runtime, ms: number): Runtime {
+export function boundedRuntime(runtime: Runtime, ms: number): Runtime {
   const bound =
     <A extends unknown[], R>(what: string, f: (...args: A) => Promise<R>) =>
     (...args: A): Promise<R> =>
@@ -122,6 +128,9 @@ function boundedRuntime(runtime: Runtime, ms: number): Runtime {
     logs: bound('logs', runtime.logs.bind(runtime)),
     stats: bound('stats', runtime.stats.bind(runtime)),
     restart: bound('restart', runtime.restart.bind(runtime)),
+    stop: bound('stop', runtime.stop.bind(runtime)),
+    pause: bound('pause', runtime.pause.bind(runtime)),
+    unpause: bound('unpause', runtime.unpause.bind(runtime)),
     ensureVolume: bound('volume create', runtime.ensureVolume.bind(runtime)),
     removeVolume: bound('volume remove', runtime.removeVolume.bind(runtime)),
     exec: bound('exec', runtime.exec.bind(runtime)),
@@ -162,6 +171,8 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     return withDeadline(probing.list, engineTimeoutMs, 'the Docker engine (list)');
   };
   const tracked = new Map<string, Tracked>();
+  /** Apps held by a backup or restore (count of holds): passes leave their containers alone. */
+  const held = new Map<string, number>();
   let assignedNow: AssignedApp[] = [];
   let nodeNow: string | undefined;
   let engineDown: string | undefined;
@@ -249,6 +260,12 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   ): Promise<void> {
     const name = containerName(o.network, nodeId, app.spec.name, component.name);
     const t = trackedFor(name, app, component.name);
+    if (existing?.state === 'paused') {
+      // Only a backup pauses (its app is held meanwhile): this one was cut short, by a node restart.
+      await runtime.unpause(existing.id);
+      log(`fluxos: unpaused ${name} (left paused by a backup cut short)`);
+      existing = { ...existing, state: 'running' };
+    }
     if (existing?.state === 'running') {
       t.containerId = existing.id;
       if (t.state !== 'running') t.runningSince = now();
@@ -353,6 +370,10 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     const byName = new Map<string, ContainerSummary>();
     for (const c of actual) {
       const w = wanted.get(c.name);
+      if (held.has(c.labels[LABELS.app] ?? '')) {
+        if (w !== undefined) byName.set(c.name, c);
+        continue;
+      }
       // One on another network (Docker's default bridge, before app networks) is re-created too.
       const stale = w !== undefined && c.labels[LABELS.revision] !== String(w.revision);
       const offNetwork = w !== undefined && !stale && !c.networks.includes(w.network);
@@ -375,6 +396,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     for (const key of [...tracked.keys()]) if (!wanted.has(key)) tracked.delete(key);
     const networks = await reconcileNetworks(nodeId, assigned);
     for (const app of assigned) {
+      if (held.has(app.spec.name)) continue;
       const net = appNetworkName(o.network, nodeId, app.spec.name);
       try {
         await ensureWall();
@@ -472,6 +494,19 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     reconcile,
     trigger: () => void reconcile(),
     cannotRun: () => cannot.current(),
+    async hold(app) {
+      held.set(app, (held.get(app) ?? 0) + 1);
+      // A pass that began before the hold may still be at the app: this settles after it.
+      await reconcile().catch(() => undefined);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const n = (held.get(app) ?? 1) - 1;
+        if (n > 0) held.set(app, n);
+        else held.delete(app);
+      };
+    },
     status(app) {
       const node = nodeNow;
       if (!node) return [];

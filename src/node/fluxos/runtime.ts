@@ -52,6 +52,11 @@ export interface Runtime {
   stats(id: string): Promise<ContainerStats>;
   /** Stops (SIGTERM, then SIGKILL after `timeoutS`) and starts the container again. */
   restart(id: string, timeoutS?: number): Promise<void>;
+  /** Stops (SIGTERM, then SIGKILL after `timeoutS`); one that is not running is not an error. */
+  stop(id: string, timeoutS?: number): Promise<void>;
+  /** Freezes every process of a running container (cgroup freezer): it runs no code until unpaused. */
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
   /** A named volume over the host directory `device` (local driver, bind); one that exists is kept. */
   ensureVolume(name: string, device: string, labels: Record<string, string>): Promise<void>;
   /** A volume that is already gone is not an error. */
@@ -248,6 +253,19 @@ export function createDockerRuntime(docker: Docker): Runtime {
     },
     async restart(id, timeoutS = 10) {
       await docker.getContainer(id).restart({ t: timeoutS });
+    },
+    async stop(id, timeoutS = 10) {
+      try {
+        await docker.getContainer(id).stop({ t: timeoutS });
+      } catch (e) {
+        if (statusOf(e) !== 304) throw e; // not running
+      }
+    },
+    async pause(id) {
+      await docker.getContainer(id).pause();
+    },
+    async unpause(id) {
+      await docker.getContainer(id).unpause();
     },
     async ensureVolume(name, device, labels) {
       try {

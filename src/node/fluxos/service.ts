@@ -1,14 +1,23 @@
 // FluxOS on a node: this machine's FluxNode id (from its operator key), and the reconciler that
 // runs what placement (placement.ts, built by the node) assigns here.
+
+import type { Readable } from 'node:stream';
 import { blockHash } from '../../core/codec/ids.ts';
 import { toHex } from '../../core/crypto/hash.ts';
 import { NodeStatus } from '../../core/nodes/types.ts';
 import type { Chain } from '../chain/types.ts';
 import type { Liveness } from '../liveness/service.ts';
+import { pickVolume, restoreVolume, tarStream, VolumeAccessError } from './backup.ts';
 import type { HostFirewall } from './firewall.ts';
 import { appVolumeName, containerName, LABELS } from './options.ts';
 import type { PlacementView } from './placement.ts';
-import { type AssignedApp, createReconciler, type LocalAppStatus, type Reconciler } from './reconciler.ts';
+import {
+  type AssignedApp,
+  boundedRuntime,
+  createReconciler,
+  type LocalAppStatus,
+  type Reconciler,
+} from './reconciler.ts';
 import type { ContainerStats, ExecOptions, ExecProcess, Runtime } from './runtime.ts';
 import type { AppSecrets } from './secrets.ts';
 import type { VolumeStore } from './volumes.ts';
@@ -29,6 +38,20 @@ export interface FluxOs {
   ): Promise<Array<{ component: string; containerId: string; startedAt: string }>>;
   /** Starts a command in a component's container on this node (the first component's by default). */
   exec(app: string, component: string | undefined, opts: ExecOptions): Promise<ExecProcess>;
+  /**
+   * A consistent tar stream of one of the app's volumes here (its component's container paused
+   * until the stream ends); throws VolumeAccessError (backup.ts).
+   */
+  backup(app: string, volume?: string): Promise<{ volume: string; component: string; stream: Readable }>;
+  /**
+   * Replaces one of the app's volumes here with a tar archive (checked against the signed sha256,
+   * at most the volume's size), its container stopped for the swap and started again.
+   */
+  restore(
+    app: string,
+    volume: string | undefined,
+    body: { stream: AsyncIterable<Uint8Array>; length?: number; sha256: Uint8Array },
+  ): Promise<{ volume: string; component: string; bytes: number; containerId: string; startedAt: string }>;
   reconciler: Reconciler;
   /** Stops the agent (once; later calls wait for the same close). */
   close(): Promise<void>;
@@ -188,6 +211,38 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
       sweeping = false;
     }
   };
+  // Backups and restores: engine calls bounded (an unpause must not wait forever), one at a time per volume.
+  const engine = boundedRuntime(o.runtime, o.engineTimeoutMs ?? 15_000);
+  const volumeBusy = new Set<string>();
+  /** The app's volume here (picked as pickVolume does), its data directory and its component's container. */
+  const volumeOf = async (app: string, asked: string | undefined) => {
+    const me = nodeId();
+    const running = view().apps.get(app);
+    if (!me || !running)
+      throw new VolumeAccessError('NO_VOLUME', 404, `app ${app} does not run on this node`);
+    const picked = pickVolume(running.spec, asked);
+    const here = o.volumes?.list().find((v) => v.app === app && v.name === picked.name);
+    if (!here?.mounted)
+      throw new VolumeAccessError(
+        'NOT_MOUNTED',
+        409,
+        `volume ${picked.name} of ${app} is not mounted on this node (its container has not started here yet)`,
+      );
+    const key = `${app}/${picked.name}`;
+    if (volumeBusy.has(key))
+      throw new VolumeAccessError('VOLUME_BUSY', 409, `a backup or restore of ${key} runs on this node`);
+    // Held until the caller's `done` (the backup's stream ended, the restore answered).
+    volumeBusy.add(key);
+    const done = () => volumeBusy.delete(key);
+    try {
+      const found = await engine.list({ [LABELS.network]: network, [LABELS.node]: me, [LABELS.app]: app });
+      const container = found.find((x) => x.name === containerName(network, me, app, picked.component.name));
+      return { ...picked, key, dataDir: here.path, container, done };
+    } catch (e) {
+      done();
+      throw e;
+    }
+  };
   let closed: Promise<void> | undefined;
   const onBlock = () => {
     reconcile();
@@ -229,6 +284,74 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
     async exec(app, component, opts) {
       const [c] = await containersOf(app, component, true);
       return o.runtime.exec(c.id, opts);
+    },
+    async backup(app, asked) {
+      const v = await volumeOf(app, asked);
+      const release = await reconciler.hold(app);
+      const running = v.container?.state === 'running' ? v.container.id : undefined;
+      let paused = false;
+      const done = (error?: Error) => {
+        if (error) o.log?.(`fluxos: backup of ${v.key}: ${error.message}`);
+        const unpaused = paused && running ? engine.unpause(running) : Promise.resolve();
+        void unpaused
+          .catch((e: Error) => o.log?.(`fluxos: could not unpause ${app}/${v.component.name}: ${e.message}`))
+          .finally(() => {
+            release();
+            v.done();
+          });
+      };
+      try {
+        if (running) {
+          await engine.pause(running);
+          paused = true;
+        }
+        return { volume: v.name, component: v.component.name, stream: tarStream(v.dataDir, done) };
+      } catch (e) {
+        done();
+        throw e;
+      }
+    },
+    async restore(app, asked, body) {
+      const v = await volumeOf(app, asked);
+      let release: (() => void) | undefined;
+      try {
+        if (body.length !== undefined && body.length > v.sizeBytes)
+          throw new VolumeAccessError(
+            'TOO_LARGE',
+            413,
+            `the archive is ${body.length.toLocaleString('en-US')} bytes, larger than volume ${v.name} (${v.sizeBytes.toLocaleString('en-US')} bytes)`,
+          );
+        if (!v.container)
+          throw new VolumeAccessError(
+            'NOT_MOUNTED',
+            409,
+            `no container of ${app}/${v.component.name} on this node yet`,
+          );
+        const id = v.container.id;
+        const bytes = await restoreVolume({
+          dataDir: v.dataDir,
+          body: body.stream,
+          sha256: body.sha256,
+          limit: v.sizeBytes,
+          stop: async () => {
+            release = await reconciler.hold(app);
+            await engine.stop(id, RESTART_GRACE_S);
+          },
+          start: () => engine.start(id),
+        });
+        const d = await engine.inspect(id);
+        o.log?.(`fluxos: restored ${v.key} (${bytes} bytes); ${v.component.name} started again`);
+        return {
+          volume: v.name,
+          component: v.component.name,
+          bytes,
+          containerId: id,
+          startedAt: d.startedAt ?? '',
+        };
+      } finally {
+        release?.();
+        v.done();
+      }
     },
     reconciler,
     close() {

@@ -10,7 +10,16 @@
 // mount point; data/ inside it). Loop mounts need root (or CAP_SYS_ADMIN); without it every
 // volume fails with that reason and placement moves the app to a node that can.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -128,6 +137,9 @@ export function createLoopVolumes(root: string): VolumeStore {
         if (dev) await sh('losetup', ['-c', dev]);
         await sh('resize2fs', [dev ?? p.image]);
       }
+      // A restore cut short between its two renames (backup.ts) left the old contents aside.
+      const aside = join(p.mnt, '.restore-old');
+      if (!existsSync(p.data) && existsSync(aside)) renameSync(aside, p.data);
       mkdirSync(p.data, { recursive: true });
       return p.data;
     });

@@ -52,6 +52,9 @@ function fakeEngine() {
         throw new Error('no stats in this fake engine');
       }),
     restart: () => hang(() => {}),
+    stop: () => hang(() => {}),
+    pause: () => hang(() => {}),
+    unpause: () => hang(() => {}),
     logs: () => hang(() => ''),
     ensureVolume: () => hang(() => {}),
     removeVolume: () => hang(() => {}),
