@@ -119,9 +119,10 @@ describe('first contact', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^# imported from .*v4-wordpress\.json/);
     assert.match(r.stdout, /WORDPRESS_DB_HOST: db:3306/);
+    assert.match(r.stdout, /mount: \/var\/lib\/mysql/);
     assert.match(
       r.stderr,
-      /not carried over: compose\.db\.containerData: "\/var\/lib\/mysql": the spec has no volumes/,
+      /not carried over: compose\.db\.containerData: r: syncs the writes of every running instance/,
     );
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, 'version: 3\n');
