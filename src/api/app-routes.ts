@@ -61,6 +61,26 @@ export const LocalInstanceJson = z.object({
   restarts: z.number(),
   endpoints: z.array(z.string()).describe('host:port of each published port'),
   components: z.array(ComponentStatusJson),
+  volumes: z
+    .array(
+      z.object({
+        name: z.string(),
+        mode: z.enum(['replicated', 'local']),
+        role: z.enum(['primary', 'standby']),
+        generation: z.number().describe('bumped each time a node starts as the primary'),
+        seq: z.number().describe("the primary's round this copy holds"),
+        standbys: z.array(
+          z.object({
+            node: z.string(),
+            seq: z.number(),
+            behindBytes: z.number().describe('bytes of changed files it lacks as of the last round'),
+            behindMs: z.number().describe('0 when it has the last round, else how old its copy is'),
+            error: z.string().optional(),
+          }),
+        ),
+      }),
+    )
+    .optional(),
 });
 export type LocalInstanceJson = z.infer<typeof LocalInstanceJson>;
 
@@ -170,6 +190,19 @@ export type VolumeRestoreJson = z.infer<typeof VolumeRestoreJson>;
 
 /** The header of a backup answer that names the volume it holds. */
 export const BACKUP_VOLUME_HEADER = 'x-flux-volume';
+
+const volumeParams = appParams.extend({ volume: z.string().max(32) });
+const VolumeEntryJson = z.object({
+  path: z.string(),
+  type: z.enum(['f', 'd', 'l']),
+  mode: z.number(),
+  uid: z.number(),
+  gid: z.number(),
+  size: z.number().optional(),
+  hash: z.string().optional(),
+  mtimeMs: z.number().optional(),
+  target: z.string().optional(),
+});
 
 export const appRoutes = {
   appPrice: route({
@@ -305,6 +338,45 @@ export const appRoutes = {
     }),
     status: 200,
     response: z.object({ node: z.string(), key: z.string(), version: z.number() }),
+  }),
+  appVolumeState: route({
+    method: 'GET',
+    path: '/apps/:name/volumes/:volume/state',
+    summary:
+      "This node's copy of a replicated volume: its generation and round, and with manifest=1 every path with its type, owner, mode and sha256; asked by a holder of the app, signed by its operator key",
+    auth: 'node',
+    params: volumeParams,
+    query: z.object({ for: z.string().regex(/^[0-9a-f]{64}$/), manifest: z.enum(['0', '1']).optional() }),
+    status: 200,
+    response: z.object({
+      generation: z.number(),
+      seq: z.number(),
+      entries: z.array(VolumeEntryJson).optional(),
+    }),
+  }),
+  appVolumeSync: route({
+    method: 'PUT',
+    path: '/apps/:name/volumes/:volume/sync',
+    summary:
+      "A primary's round of a replicated volume (a delta: JSON header, then the changed files; src/node/fluxos/volume-sync.ts), applied whole by a standby; signed by the primary's operator key",
+    auth: 'node',
+    raw: { request: 'application/octet-stream' },
+    params: volumeParams,
+    query: z.object({ for: z.string().regex(/^[0-9a-f]{64}$/) }),
+    status: 200,
+    response: z.object({ generation: z.number(), seq: z.number() }),
+  }),
+  appVolumeDelta: route({
+    method: 'POST',
+    path: '/apps/:name/volumes/:volume/delta',
+    summary:
+      "What turns the asker's copy of a replicated volume (its manifest, the body) into this node's: a delta; asked by a node about to start the app, signed by its operator key",
+    auth: 'node',
+    raw: { request: 'application/octet-stream', response: 'application/octet-stream' },
+    params: volumeParams,
+    query: z.object({ for: z.string().regex(/^[0-9a-f]{64}$/) }),
+    status: 200,
+    response: z.unknown().describe('a delta (volume-sync.ts encodeDelta)'),
   }),
   appSecretsSealed: route({
     method: 'GET',

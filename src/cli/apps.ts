@@ -230,10 +230,16 @@ export async function appStatus(ctx: CommandContext): Promise<void> {
     [
       `${s.name} revision ${s.revision} at height ${s.height}: ${s.running}/${s.wanted} running, ${s.placed} placed`,
       ...(s.reason ? [`  ${s.reason}`] : []),
-      ...s.instances.map(
-        (i) =>
-          `${instanceLine(i)}${i.restarts ? `  ${i.restarts} restart(s)` : ''}${i.lastHeard !== undefined && i.nodeState !== 'alive' ? `  node last heard ${new Date(i.lastHeard).toISOString()}` : ''}`,
-      ),
+      ...s.instances.flatMap((i) => [
+        `${instanceLine(i)}${i.restarts ? `  ${i.restarts} restart(s)` : ''}${i.lastHeard !== undefined && i.nodeState !== 'alive' ? `  node last heard ${new Date(i.lastHeard).toISOString()}` : ''}`,
+        ...(i.volumes ?? []).flatMap((v) => [
+          `    volume ${v.name} (${v.mode}): ${v.role} on ${i.node.slice(0, 16)}, generation ${v.generation}, round ${v.seq}`,
+          ...v.standbys.map(
+            (b) =>
+              `      standby ${b.node.slice(0, 16)}: round ${b.seq < 0 ? 'none yet' : b.seq}, behind ${b.behindBytes} bytes, ${(b.behindMs / 1000).toFixed(1)} s${b.error ? `  (${b.error})` : ''}`,
+          ),
+        ]),
+      ]),
     ].join('\n'),
   );
 }

@@ -302,6 +302,8 @@ export async function createNode(opts: NodeOptions): Promise<FluxNode> {
         removeOnClose: fo.removeOnClose,
         firewall: fo.firewall ?? createIptablesFirewall(),
         volumes: createLoopVolumes(join(opts.datadir, 'volumes')),
+        operator,
+        consensus: placement.consensus,
         liveness,
         secrets,
         log,

@@ -1,6 +1,7 @@
 // Handlers of the /apps routes. Status asks each hosting node's API for its own instance (the
 // endpoints come from the FluxNode records), so any node can answer for the whole network.
 
+import { Readable } from 'node:stream';
 import {
   type AppJson,
   type AppStatusJson,
@@ -14,18 +15,21 @@ import {
   type ReplayCache,
   verifyOwnerRequest,
 } from '../../api/owner-auth.ts';
-import { ApiError, type RouteOutput, type RouteRequest } from '../../api/route.ts';
+import { ApiError, type RouteOutput, type RouteRequest, type StreamedBody } from '../../api/route.ts';
 import { type Routes, routes } from '../../api/routes.ts';
 import { type AppPlacement, appPrice, parseAppSpec } from '../../core/apps/index.ts';
 import { getApp } from '../../core/apps/types.ts';
-import { fromHex } from '../../core/crypto/hash.ts';
+import { bytesEqual, fromHex, sha256 } from '../../core/crypto/hash.ts';
 import { addressBytes, encodeAddress } from '../../core/crypto/keys.ts';
 import type { StateReader } from '../../core/ledger/state.ts';
 import type { Chain } from '../chain/types.ts';
 import { VolumeAccessError } from '../fluxos/backup.ts';
 import { createPlacement, type Placement, type PlacementView } from '../fluxos/placement.ts';
+import type { Replication } from '../fluxos/replication.ts';
+import { ROUND_SEND_BYTES } from '../fluxos/replication.ts';
 import type { AppSecrets, SecretRefusal } from '../fluxos/secrets.ts';
 import type { FluxOs } from '../fluxos/service.ts';
+import { type Entry, MAX_DELTA_HEADER_BYTES } from '../fluxos/volume-sync.ts';
 import type { Liveness } from '../liveness/service.ts';
 
 export interface AppApiDeps {
@@ -56,7 +60,10 @@ type AppHandlers = {
     | 'appSecretsSealed'
     | 'appExec'
     | 'appBackup'
-    | 'appRestore']: (
+    | 'appRestore'
+    | 'appVolumeState'
+    | 'appVolumeSync'
+    | 'appVolumeDelta']: (
     req: RouteRequest<Routes[K]>,
   ) => RouteOutput<Routes[K]> | Promise<RouteOutput<Routes[K]>>;
 };
@@ -92,17 +99,7 @@ export function createOwnerGate(
     if (!deps || !node) throw new ApiError(404, 'NOT_HOSTED', 'this node runs no apps');
     const app = getApp(deps.state, req.app);
     if (!app) throw new ApiError(404, 'APP_NOT_FOUND', `no app named ${req.app}`);
-    let bodySha256: Uint8Array | undefined;
-    if (req.streamedBody) {
-      const claimed = req.headers[OWNER_BODY_HASH_HEADER];
-      if (typeof claimed !== 'string' || !/^[0-9a-f]{64}$/.test(claimed))
-        throw new ApiError(
-          401,
-          'OWNER_SIGNATURE_REQUIRED',
-          `this route streams its body: ${OWNER_BODY_HASH_HEADER} must carry the body's sha256 (64 hex), which the signature covers`,
-        );
-      bodySha256 = fromHex(claimed);
-    }
+    const bodySha256 = req.streamedBody ? signedBodyHash(req.headers) : undefined;
     const checked = verifyOwnerRequest(
       req.headers,
       { method: req.method, pathAndQuery: req.url, body: req.body, ...(bodySha256 ? { bodySha256 } : {}) },
@@ -126,9 +123,10 @@ export function createNodeGate(
     if (!deps || !node) throw new ApiError(404, 'NOT_HOSTED', 'this node runs no apps');
     const asker = chain.fluxNode(req.forNode);
     if (!asker) throw new ApiError(404, 'NODE_NOT_FOUND', `no FluxNode ${req.forNode}`);
+    const bodySha256 = req.streamedBody ? signedBodyHash(req.headers) : undefined;
     const checked = verifyOwnerRequest(
       req.headers,
-      { method: req.method, pathAndQuery: req.url, body: req.body },
+      { method: req.method, pathAndQuery: req.url, body: req.body, ...(bodySha256 ? { bodySha256 } : {}) },
       { nodeId: node, owner: addressBytes(asker.operator), replay },
     );
     if (!checked.ok)
@@ -189,6 +187,11 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
     const node = fluxos?.nodeId();
     if (!fluxos || !node) throw new ApiError(404, 'NOT_HOSTED', 'this node runs no apps');
     return { fluxos, node };
+  };
+  const replicationOf = (): Replication => {
+    const r = hosting().fluxos.replication;
+    if (!r) throw new ApiError(404, 'NOT_HOSTED', 'this node keeps no replicated volumes');
+    return r;
   };
   const holding = (): { node: string; secrets: AppSecrets } => {
     const { node } = hosting();
@@ -369,6 +372,26 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
       });
       return { node, restarted };
     },
+    async appVolumeState({ params: p, query }) {
+      return replicationOf().state(p.name, p.volume, query.for, query.manifest === '1');
+    },
+    async appVolumeSync({ params: p, query, body }) {
+      const bytes = await readSigned(body, ROUND_SEND_BYTES + MAX_DELTA_HEADER_BYTES);
+      return replicationOf().receive(p.name, p.volume, query.for, bytes);
+    },
+    async appVolumeDelta({ params: p, query, body }) {
+      const bytes = await readSigned(body, MAX_DELTA_HEADER_BYTES);
+      let have: unknown;
+      try {
+        have = (JSON.parse(bytes.toString('utf8')) as { entries?: unknown }).entries;
+      } catch {
+        have = undefined;
+      }
+      if (!Array.isArray(have))
+        throw new ApiError(400, 'BAD_MANIFEST', "the body is {entries: [...]}, the asker's manifest");
+      const delta = await replicationOf().delta(p.name, p.volume, query.for, have as Entry[]);
+      return { contentType: 'application/octet-stream', stream: Readable.from([delta]) };
+    },
     appSecrets({ params: p }) {
       const { node, secrets } = holding();
       return { node, app: p.name, secrets: secrets.list(p.name) };
@@ -419,4 +442,33 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
 
 function refused(r: SecretRefusal | undefined): void {
   if (r) throw new ApiError(r.status, r.code, r.message);
+}
+
+/** The sha256 a streamed body's signature covers, sent ahead of it in OWNER_BODY_HASH_HEADER. */
+function signedBodyHash(headers: SignedAppRequest['headers']): Uint8Array {
+  const claimed = headers[OWNER_BODY_HASH_HEADER];
+  if (typeof claimed !== 'string' || !/^[0-9a-f]{64}$/.test(claimed))
+    throw new ApiError(
+      401,
+      'OWNER_SIGNATURE_REQUIRED',
+      `this route streams its body: ${OWNER_BODY_HASH_HEADER} must carry the body's sha256 (64 hex), which the signature covers`,
+    );
+  return fromHex(claimed);
+}
+
+/** A streamed body, at most `limit` bytes, checked against the sha256 its signature covers. */
+async function readSigned(body: StreamedBody, limit: number): Promise<Buffer> {
+  if (body.length !== undefined && body.length > limit)
+    throw new ApiError(413, 'TOO_LARGE', `the body is ${body.length} bytes; at most ${limit}`);
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body.stream) {
+    n += chunk.length;
+    if (n > limit) throw new ApiError(413, 'TOO_LARGE', `the body is over ${limit} bytes`);
+    chunks.push(Buffer.from(chunk));
+  }
+  const bytes = Buffer.concat(chunks);
+  if (!bytesEqual(sha256(bytes), body.sha256))
+    throw new ApiError(400, 'BODY_MISMATCH', 'the body is not the one whose sha256 was signed');
+  return bytes;
 }

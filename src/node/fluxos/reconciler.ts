@@ -21,6 +21,7 @@ import {
   networkOptions,
   publishesNothing,
 } from './options.ts';
+import type { VolumeReplicaStatus } from './replication.ts';
 import { type ContainerSummary, engineMessage, type NetworkSummary, type Runtime } from './runtime.ts';
 import { VolumeError, type VolumeStore } from './volumes.ts';
 
@@ -54,6 +55,8 @@ export interface LocalAppStatus {
   /** `host:port` of each published port on this node. */
   endpoints: string[];
   components: ComponentStatus[];
+  /** The app's volumes here: role, copy generation and round, each standby's lag (replication.ts). */
+  volumes?: VolumeReplicaStatus[];
 }
 
 export interface ReconcilerOptions {
@@ -72,6 +75,11 @@ export interface ReconcilerOptions {
   firewall?: HostFirewall;
   /** Where app volumes live (volumes.ts); without one, an app with volumes cannot run here. */
   volumes?: VolumeStore;
+  /**
+   * Before an app's containers start here: its replicated volumes brought up to the newest copy
+   * (replication.ts `prepare`); a VolumeError keeps the app from this node.
+   */
+  prepareVolumes?: (nodeId: string, app: AssignedApp) => Promise<void>;
   intervalMs?: number;
   backoff?: { baseMs: number; maxMs: number };
   /** A container running this long has its restart count reset. */
@@ -234,6 +242,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     const wanted = component.volumes ?? [];
     if (wanted.length === 0) return;
     if (!o.volumes) throw new VolumeError('this node keeps no app volumes');
+    if (o.prepareVolumes && wanted.some((v) => v.mode === 'replicated')) await o.prepareVolumes(nodeId, app);
     for (const v of wanted) {
       const path = await o.volumes.ensure({ app: app.spec.name, name: v.name, sizeGb: v.size });
       await runtime.ensureVolume(appVolumeName(o.network, nodeId, app.spec.name, v.name), path, {

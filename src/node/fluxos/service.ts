@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import { blockHash } from '../../core/codec/ids.ts';
 import { toHex } from '../../core/crypto/hash.ts';
+import type { KeyPair } from '../../core/crypto/keys.ts';
 import { NodeStatus } from '../../core/nodes/types.ts';
 import type { Chain } from '../chain/types.ts';
 import type { Liveness } from '../liveness/service.ts';
@@ -18,6 +19,7 @@ import {
   type LocalAppStatus,
   type Reconciler,
 } from './reconciler.ts';
+import { createReplication, type Replication } from './replication.ts';
 import type { ContainerStats, ExecOptions, ExecProcess, Runtime } from './runtime.ts';
 import type { AppSecrets } from './secrets.ts';
 import type { VolumeStore } from './volumes.ts';
@@ -27,6 +29,8 @@ export interface FluxOs {
   nodeId(): string | undefined;
   hostAddress: string;
   status(app?: string): LocalAppStatus[];
+  /** Replicated volumes: rounds to standbys, copies taken, the node routes (replication.ts). */
+  replication?: Replication;
   /** The last lines a component's container wrote on this node. */
   logs(app: string, component: string | undefined, opts: { tail: number; since?: number }): Promise<string>;
   /** One sample of each of the app's containers on this node. */
@@ -77,6 +81,10 @@ export interface FluxOsOptions {
   secrets?: AppSecrets;
   /** App volumes on this machine (volumes.ts); without them an app with volumes cannot run here. */
   volumes?: VolumeStore;
+  /** The operator key pair: with volumes, this node replicates volumes to standbys and takes copies (replication.ts). */
+  operator?: KeyPair;
+  /** Placement over every node consensus counts (holders a returning or new primary asks). */
+  consensus?: () => PlacementView;
   /** Remove this node's containers when the agent closes (a devnet's nodes; a real node keeps them). */
   removeOnClose?: boolean;
   log?: (line: string) => void;
@@ -94,7 +102,21 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
   const network = toHex(blockHash(genesis.header)).slice(0, 12);
   /** Tells liveness the apps whose every component runs here (its heartbeats carry them). */
   const report = (running: string[]): void => o.liveness?.setRunning(running);
+  const replication =
+    o.volumes && o.operator
+      ? createReplication({
+          chain,
+          view,
+          consensus: o.consensus,
+          volumes: o.volumes,
+          operator: o.operator,
+          nodeId,
+          liveness: o.liveness,
+          log: o.log,
+        })
+      : undefined;
   const reconciler = createReconciler({
+    prepareVolumes: replication?.prepare,
     runtime: o.runtime,
     network,
     nodeId,
@@ -256,7 +278,12 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
   return {
     nodeId,
     hostAddress: o.hostAddress,
-    status: (app) => reconciler.status(app),
+    status: (app) =>
+      reconciler.status(app).map((s) => {
+        const volumes = replication?.status(s.app) ?? [];
+        return volumes.length ? { ...s, volumes } : s;
+      }),
+    replication,
     async logs(app, component, opts) {
       const [c] = await containersOf(app, component, true);
       return o.runtime.logs(c.id, { tail: opts.tail, since: opts.since, timestamps: true });
@@ -359,6 +386,7 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
         chain.off('block', onBlock);
         o.liveness?.off('change', onLiveness);
         offSecrets?.();
+        replication?.close();
         await reconciler.close();
         if (o.removeOnClose !== true) return;
         const me = nodeId();
