@@ -247,6 +247,7 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
   // publishing at the same instant.
   const miners = intOption(ctx, 'miners', Math.min(2, count), 0, count);
   const foreground = ctx.values.detach !== true;
+  const dockerSocket = ctx.values['docker-socket'] as string | undefined;
   const dir = devnetDir(ctx);
 
   // A bad spec is refused before any node starts.
@@ -334,6 +335,9 @@ export async function devnetUp(ctx: CommandContext): Promise<number> {
       '--ingress-port',
       String(ingressPort),
       '--json',
+      // Wall-clock times on every line: the nodes' logs read side by side.
+      '--log-time',
+      ...(dockerSocket ? ['--docker-socket', dockerSocket] : []),
       ...(i < miners ? ['--mine'] : []),
       ...bootstrap.flatMap((b) => ['--bootstrap', b]),
       // In the foreground the nodes hold a pipe from this command: if it dies (even by

@@ -472,7 +472,7 @@ const commands: Record<string, Command> = {
   },
   'devnet up': {
     usage:
-      'flux devnet up [--nodes N] [--miners M] [--dir DIR] [--app FILE] [--detach] [--reset] [--free-ports]  (DIR defaults to ./.data/devnet)',
+      'flux devnet up [--nodes N] [--miners M] [--dir DIR] [--app FILE] [--detach] [--reset] [--free-ports] [--docker-socket PATH]  (DIR defaults to ./.data/devnet)',
     summary:
       'a local devnet of N node processes (default 3; the first M, default 2, mine) that deploys the app spec FILE when given; --detach returns at once',
     options: {
@@ -483,6 +483,7 @@ const commands: Record<string, Command> = {
       detach: { type: 'boolean' },
       reset: { type: 'boolean' },
       'free-ports': { type: 'boolean' },
+      'docker-socket': { type: 'string' },
     },
     args: [0, 0],
     async run(ctx) {

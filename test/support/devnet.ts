@@ -1,7 +1,7 @@
 // Devnets and daemons for the end-to-end tests and the benches: the real `flux` command, `flux
 // devnet up` and its teardown, and one `flux node run` in its own process.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -84,7 +84,15 @@ export async function tearDownDevnet(o: {
         .getNetwork(n.Id)
         .remove()
         .catch(() => {});
+    const { Volumes } = await docker.listVolumes({ filters: { label: [`${LABELS.app}=${o.app}`] } });
+    for (const v of Volumes ?? [])
+      await docker
+        .getVolume(v.Name)
+        .remove()
+        .catch(() => {});
   }
+  // App volumes a killed node left mounted (loop devices): unmounted before the files go.
+  for (const mnt of mountsUnder(o.dir)) spawnSync('umount', ['-l', mnt]);
   rmSync(o.dir, { recursive: true, force: true });
 }
 
@@ -157,4 +165,19 @@ export function spawnFluxd(args: string[], name: string, readyTimeoutMs?: number
     });
   });
   return { child, ready, stderr, exited };
+}
+
+/** Mount points under `dir` (deepest first), from /proc/self/mountinfo. */
+export function mountsUnder(dir: string): string[] {
+  let text = '';
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => m !== undefined && m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
 }

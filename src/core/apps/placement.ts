@@ -54,8 +54,9 @@ export interface AppPlacement {
   /** Why fewer than `wanted` nodes host it. */
   reason?: string;
   /**
-   * Nodes holding copies of its replicated volumes: the next-ranked eligible nodes after the
-   * hosts (tier, region, able, the volumes' disk free), so the node a failover picks has the data.
+   * Nodes holding copies of its replicated volumes: the next-ranked nodes after the hosts that
+   * could host it too (tier, region, able, resources and ports free), so the node a failover
+   * picks has the data; each gives up only the volumes' disk until then.
    */
   standbys?: string[];
 }
@@ -118,7 +119,14 @@ const SHIFT = 2 ** 20;
 export function placeApps(
   nodesIn: PlacementNode[],
   appsIn: PlacementApp[],
-  opts: { cannotRun?: (app: string, node: string) => boolean } = {},
+  opts: {
+    cannotRun?: (app: string, node: string) => boolean;
+    /**
+     * The node to host an app first when it is eligible (not consensus: a node's view). For an app
+     * with replicated volumes, the node that runs it now: its primary stays its primary.
+     */
+    prefer?: (app: string) => string | undefined;
+  } = {},
 ): Map<string, AppPlacement> {
   const cannotRun = opts.cannotRun;
   const nodes = [...nodesIn].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -165,6 +173,27 @@ export function placeApps(
     const volumeGb = app.volumeGb ?? 0;
     const wanted = app.instances;
     const more = () => placed.length < wanted || standbys.length < standbysWanted;
+    /** Node i can host one instance (tier and ability are checked by the walk, and here for a preferred node). */
+    const fits = (i: number): boolean => {
+      if (!((tierMask >> tier[i]) & 1) || cannotRun?.(app.name, nodes[i].id)) return false;
+      if (cpu[i] < need.cpuTenths || ram[i] < need.ramMb || hdd[i] < need.hddGb || gpu[i] < need.gpu)
+        return false;
+      if (geo && !inAnyRegion(region[i], geo)) return false;
+      const used = ports[i];
+      return !(used && app.hostPorts.some((p) => used.has(p)));
+    };
+    const take = (i: number): void => {
+      cpu[i] -= need.cpuTenths;
+      ram[i] -= need.ramMb;
+      hdd[i] -= need.hddGb;
+      gpu[i] -= need.gpu;
+      if (app.hostPorts.length) {
+        const set = ports[i] ?? new Set<string>();
+        for (const p of app.hostPorts) set.add(p);
+        ports[i] = set;
+      }
+      placed.push(nodes[i].id);
+    };
     const need = app.needs;
     const tierMask = app.tiers ? app.tiers.reduce((m, t) => m | (1 << TIERS.indexOf(t)), 0) : 0xff;
     const geo = app.geolocation;
@@ -172,6 +201,9 @@ export function placeApps(
     for (let j = 0; j < nonEmpty.length; j++)
       bucketKey[j] = rendezvousScore(ah, bucketSalt[nonEmpty[j]]) * 256 + nonEmpty[j];
     let bucketsLeft = nonEmpty.length;
+    const preferred = opts.prefer?.(app.name);
+    const pi = preferred === undefined ? -1 : nodes.findIndex((x) => x.id === preferred);
+    if (pi >= 0 && wanted > 0 && fits(pi)) take(pi);
     while (more() && bucketsLeft > 0) {
       // The best bucket not yet walked (a linear scan: most apps need only one or two).
       let best = -1;
@@ -187,30 +219,14 @@ export function placeApps(
       keys.sort();
       for (let k = list.length - 1; k >= 0 && more(); k--) {
         const i = list[keys[k] % SHIFT];
-        if (!((tierMask >> tier[i]) & 1)) continue;
-        if (cannotRun?.(app.name, nodes[i].id)) continue;
-        if (placed.length >= wanted) {
-          // Hosts chosen: the next eligible nodes hold the copies (disk for the volumes only).
-          if (hdd[i] < volumeGb || (geo && !inAnyRegion(region[i], geo))) continue;
+        if (placed.includes(nodes[i].id) || !fits(i)) continue;
+        if (placed.length < wanted) take(i);
+        else {
+          // Hosts chosen: the next nodes that could host it hold the copies, so the one a
+          // failover picks has the data. A copy takes only the volumes' disk until then.
           hdd[i] -= volumeGb;
           standbys.push(nodes[i].id);
-          continue;
         }
-        if (cpu[i] < need.cpuTenths || ram[i] < need.ramMb || hdd[i] < need.hddGb || gpu[i] < need.gpu)
-          continue;
-        if (geo && !inAnyRegion(region[i], geo)) continue;
-        const used = ports[i];
-        if (used && app.hostPorts.some((p) => used.has(p))) continue;
-        cpu[i] -= need.cpuTenths;
-        ram[i] -= need.ramMb;
-        hdd[i] -= need.hddGb;
-        gpu[i] -= need.gpu;
-        if (app.hostPorts.length) {
-          const set = used ?? new Set<string>();
-          for (const p of app.hostPorts) set.add(p);
-          ports[i] = set;
-        }
-        placed.push(nodes[i].id);
       }
     }
     const result: AppPlacement = {

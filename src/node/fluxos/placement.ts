@@ -1,6 +1,7 @@
 // Placement at the chain's tip as this node sees it: every running app placed over the FluxNodes
 // consensus counts (confirmed, not reported down) that this node's liveness view has alive, less,
-// per app, the nodes whose heartbeats say they cannot run it (this node too). A node
+// per app, the nodes whose heartbeats say they cannot run it (this node too); an app with
+// replicated volumes stays on the node whose heartbeats say it runs it. A node
 // builds it once (node/node.ts) and shares it: the app agent runs what it assigns here, the ingress
 // routes to it, the API shows it. Cached per tip and liveness change, as status is polled.
 import {
@@ -9,6 +10,7 @@ import {
   placeApps,
   placementNodesFromState,
   type RunningApp,
+  replicatedVolumeGb,
   runningAppsFromState,
 } from '../../core/apps/placement.ts';
 import { toHex } from '../../core/crypto/hash.ts';
@@ -42,10 +44,21 @@ function computeView(
   const height = chain.tip().height;
   const running = runningAppsFromState(state, height);
   const nodes = placementNodesFromState(state, chain.params);
+  const alive = liveness ? nodes.filter((n) => liveness.isAlive(n.id)) : nodes;
+  // An app with replicated volumes stays on the node that runs it (its primary holds the newest
+  // copy): the lowest id among alive nodes whose heartbeats say they run it, so views agree.
+  const stateful = new Set(running.filter((a) => replicatedVolumeGb(a.spec) > 0).map((a) => a.name));
+  const prefer = (app: string): string | undefined => {
+    if (!liveness || !stateful.has(app)) return undefined;
+    let best: string | undefined;
+    for (const n of alive)
+      if (liveness.get(n.id)?.running.has(app) && (best === undefined || n.id < best)) best = n.id;
+    return best;
+  };
   const placement = placeApps(
-    liveness ? nodes.filter((n) => liveness.isAlive(n.id)) : nodes,
+    alive,
     running.map((a) => appFromSpec(a.spec, a.registeredAt, chain.params)),
-    liveness ? { cannotRun: (app, node) => liveness.get(node)?.unable.has(app) === true } : {},
+    liveness ? { cannotRun: (app, node) => liveness.get(node)?.unable.has(app) === true, prefer } : {},
   );
   return { height, apps: new Map(running.map((a) => [a.name, a])), placement };
 }

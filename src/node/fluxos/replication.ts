@@ -83,6 +83,8 @@ export interface ReplicationOptions {
   operator: KeyPair;
   nodeId: () => string | undefined;
   liveness?: Pick<Liveness, 'get' | 'isAlive'>;
+  /** The apps whose every component runs on this node now. */
+  running: () => string[];
   log?: (line: string) => void;
   now?: () => number;
 }
@@ -217,7 +219,7 @@ export function createReplication(o: ReplicationOptions): Replication {
         topGeneration = Math.max(topGeneration, a.meta.generation);
         if (newer(a.meta, best?.meta)) best = a;
       }
-      if (best && newer(best.meta, mine)) {
+      if (best && newer(best.meta, mine ?? { generation: 0, seq: 0 })) {
         if (o.liveness?.get(best.node)?.running.has(name))
           throw new VolumeError(
             `a newer copy of volume ${v.name} (generation ${best.meta.generation}, round ${best.meta.seq}) runs on node ${best.node.slice(0, 16)}; starting here would roll it back`,
@@ -399,16 +401,23 @@ export function createReplication(o: ReplicationOptions): Replication {
     const me = o.nodeId();
     if (!me) return;
     const v = o.view();
+    const running = new Set(o.running());
     const work: Array<Promise<void>> = [];
     for (const k of [...primaryHere]) {
       const [app, volume] = k.split('/');
       const p = v.placement.get(app);
-      if (p?.nodes[0] !== me) {
-        primaryHere.delete(k);
-        log(`fluxos: ${k}: no longer primary here`);
+      if (!running.has(app)) {
+        // Started here but not running (yet, or any more): primary again only through prepare.
+        if (p?.nodes[0] !== me) {
+          primaryHere.delete(k);
+          log(`fluxos: ${k}: no longer primary here`);
+        }
         continue;
       }
-      work.push(roundOf(me, app, volume, p.standbys ?? []));
+      // Every other holder takes the rounds: the standbys, and a host placement names that does
+      // not run it yet (a hand-over), so it starts from this copy.
+      const targets = [...new Set([...(p?.nodes ?? []), ...(p?.standbys ?? [])])].filter((n) => n !== me);
+      work.push(roundOf(me, app, volume, targets));
     }
     await Promise.all(work);
   }

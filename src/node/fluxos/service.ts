@@ -112,6 +112,7 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
           operator: o.operator,
           nodeId,
           liveness: o.liveness,
+          running: () => runningApps(reconciler.status()),
           log: o.log,
         })
       : undefined;

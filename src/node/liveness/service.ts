@@ -206,7 +206,10 @@ export function createLiveness(o: LivenessOptions): Liveness {
     },
     beat,
     setRunning(apps) {
+      const changed = apps.length !== running.length || apps.some((a) => !running.includes(a));
       running = [...apps];
+      // This node's own placement keeps an app with replicated volumes where it runs (placement.ts).
+      if (changed) view.touch();
     },
     setUnable(apps) {
       const changed = apps.size !== unable.size || [...apps.keys()].some((a) => !unable.has(a));

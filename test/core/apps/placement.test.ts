@@ -246,7 +246,12 @@ describe('placement', () => {
 describe('placement standbys (replicated volumes)', () => {
   it('puts copies on the next-ranked eligible nodes, which take over in order when the host goes', () => {
     const nodes = Array.from({ length: 12 }, (_, i) => node(i));
-    const db = app('db', 1, { standbys: 2, volumeGb: 50 });
+    // Its disk need includes the 50 GB volume (instanceResources), as a standby's must once it hosts.
+    const db = app('db', 1, {
+      standbys: 2,
+      volumeGb: 50,
+      needs: { cpuTenths: 5, ramMb: 1000, hddGb: 60, gpu: 0, ports: 0 },
+    });
     const first = placeApps(nodes, [db]).get('db')!;
     assert.equal(first.nodes.length, 1);
     assert.equal(first.standbys?.length, 2);
@@ -258,11 +263,28 @@ describe('placement standbys (replicated volumes)', () => {
     ).get('db')!;
     assert.deepEqual(without.nodes, [first.standbys?.[0]]);
     assert.equal(without.standbys?.[0], first.standbys?.[1]);
-    // A node without the volumes' disk free is no standby; an app with no replicated volume has none.
+    // A node that could not host it (here: not the disk) is no standby; an app with no replicated volume has none.
     const small = nodes.map((n) =>
       n.id === first.standbys?.[0] ? { ...n, capacity: { ...n.capacity, hddGb: 40 } } : n,
     );
     assert.ok(!placeApps(small, [db]).get('db')!.standbys?.includes(first.standbys![0]));
     assert.equal(placeApps(nodes, [app('web', 1)]).get('web')!.standbys, undefined);
+  });
+
+  it('keeps a preferred node (the one running it) as the host, the top-ranked others as standbys', () => {
+    const nodes = Array.from({ length: 12 }, (_, i) => node(i));
+    const db = app('db', 1, {
+      standbys: 2,
+      volumeGb: 50,
+      needs: { cpuTenths: 5, ramMb: 1000, hddGb: 60, gpu: 0, ports: 0 },
+    });
+    const ranked = placeApps(nodes, [db]).get('db')!;
+    const runner = ranked.standbys![1];
+    const sticky = placeApps(nodes, [db], { prefer: () => runner }).get('db')!;
+    assert.deepEqual(sticky.nodes, [runner]);
+    assert.deepEqual(sticky.standbys, [ranked.nodes[0], ranked.standbys![0]]);
+    // A preferred node that cannot host it is passed over.
+    const full = nodes.map((n) => (n.id === runner ? { ...n, capacity: { ...n.capacity, ramMb: 10 } } : n));
+    assert.deepEqual(placeApps(full, [db], { prefer: () => runner }).get('db')!.nodes, ranked.nodes);
   });
 });
