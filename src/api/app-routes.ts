@@ -74,7 +74,9 @@ export const LocalInstanceJson = z.object({
             node: z.string(),
             seq: z.number(),
             behindBytes: z.number().describe('bytes of changed files it lacks as of the last round'),
-            behindMs: z.number().describe('0 when it has the last round, else how old its copy is'),
+            behindMs: z
+              .number()
+              .describe('ms since the round it holds was read: what a failover now would lose'),
             error: z.string().optional(),
           }),
         ),

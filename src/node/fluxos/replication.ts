@@ -60,7 +60,7 @@ export interface StandbyLag {
   seq: number;
   /** Bytes of changed files it does not have yet (as of the last round). */
   behindBytes: number;
-  /** How old its copy is: 0 when it has the last round, else ms since the round it took was read. */
+  /** How old its copy is: ms since the round it holds was read (what a failover now would lose). */
   behindMs: number;
   /** Why the last send failed, if it did. */
   error?: string;
@@ -429,6 +429,9 @@ export function createReplication(o: ReplicationOptions): Replication {
     prepare,
     async state(app, volume, asker, withManifest) {
       mustHold(app, asker, 'node');
+      // No copy here: say so without making one (a volume is made when a round arrives).
+      if (!o.volumes.list().some((v) => v.app === app && v.name === volume))
+        return { generation: 0, seq: 0, ...(withManifest ? { entries: [] } : {}) };
       const dirs = await copyDirs(app, volume);
       const meta = readCopyMeta(dirs.meta) ?? { generation: 0, seq: 0 };
       if (!withManifest) return meta;
@@ -518,7 +521,8 @@ export function createReplication(o: ReplicationOptions): Replication {
               node,
               seq: p.seq,
               behindBytes: p.behindBytes,
-              behindMs: p.seq === meta?.seq ? 0 : now() - (p.ackedReadAt ?? cs?.readAt ?? now()),
+              // What a failover now would lose: the writes since the round the standby holds was read.
+              behindMs: now() - (p.ackedReadAt ?? cs?.readAt ?? now()),
               ...(p.error ? { error: p.error } : {}),
             })),
           });
