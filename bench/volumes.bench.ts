@@ -4,6 +4,8 @@
 // every 100 ms and writes 1 MB/s of new data; the standby's lag is sampled from the primary's
 // status for 10 s, then the primary's node is killed as a machine dies and the failover time and
 // the writes lost are measured (the dead primary's last number against where the copy ended).
+
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +20,13 @@ import {
   encodeDelta,
   scanTree,
 } from '../src/node/fluxos/volume-sync.ts';
-import { devnetLogLines, devnetUp, flux as runFlux, tearDownDevnet } from '../test/support/devnet.ts';
+import {
+  devnetLogLines,
+  devnetUp,
+  mountsUnder,
+  flux as runFlux,
+  tearDownDevnet,
+} from '../test/support/devnet.ts';
 import { httpText } from '../test/support/http.ts';
 import { until } from '../test/support/wait.ts';
 import { type BenchRow, median } from './table.ts';
@@ -169,6 +177,11 @@ async function statefulFailover(): Promise<BenchRow[]> {
     const doomed = await docker.listContainers({ filters: { label: [`${LABELS.node}=${primary.node}`] } });
     const t0 = performance.now();
     process.kill(victim.pid, 'SIGKILL');
+    // A node killed mid-round leaves its volume frozen (writers hang until a thaw). On a machine
+    // of its own that hangs only its own containers; here the engine is shared, and would wait on
+    // them: thaw, as the dead machine's going away would free the engine.
+    for (const mnt of mountsUnder(join(devnetDir, `node-${victim.index}`)))
+      spawnSync('fsfreeze', ['-u', mnt]);
     // Not awaited before polling: the engine may take seconds to answer while it starts the new one.
     const killing = Promise.all(
       doomed.map((c) =>
@@ -190,7 +203,10 @@ async function statefulFailover(): Promise<BenchRow[]> {
     );
     const failoverMs = performance.now() - t0;
     if (process.env.OFX_DEBUG)
-      console.error(new Date(Date.now() - failoverMs).toISOString(), devnetLogLines(devnetDir, nodes, /fluxos|liveness/, 12));
+      console.error(
+        new Date(Date.now() - failoverMs).toISOString(),
+        devnetLogLines(devnetDir, nodes, /fluxos|liveness/, 12),
+      );
     await killing;
     const oldSeq = readFileSync(
       join(devnetDir, `node-${victim.index}`, 'volumes', name, 'data', 'data', 'seq'),

@@ -5,6 +5,7 @@
 // number it serves is at most the recovery point behind the last one served before the kill, and
 // from then on the numbers never go down.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import type Docker from 'dockerode';
 import { devnet } from '../../src/core/params/index.ts';
 import { LABELS } from '../../src/node/fluxos/options.ts';
 import { exampleImage, testDocker } from '../node/fluxos/docker.ts';
-import { devnetLogLines, devnetUp, flux as runFlux, tearDownDevnet } from '../support/devnet.ts';
+import { devnetLogLines, devnetUp, mountsUnder, flux as runFlux, tearDownDevnet } from '../support/devnet.ts';
 import { httpText } from '../support/http.ts';
 import { until } from '../support/wait.ts';
 
@@ -133,6 +134,11 @@ describe('a stateful app fails over with its data (real Docker, 3 nodes)', { ski
     served = Math.max(served, (await read(primary.endpoints[0])) ?? 0);
     const killedAt = Date.now();
     process.kill(victim.pid, 'SIGKILL');
+    // A node killed mid-round leaves its volume frozen (writers hang until a thaw). On a machine
+    // of its own that hangs only its own containers; here the engine is shared, and would wait on
+    // them: thaw, as the dead machine's going away would free the engine.
+    for (const mnt of mountsUnder(join(devnetDir, `node-${victim.index}`)))
+      spawnSync('fsfreeze', ['-u', mnt]);
     const killing = Promise.all(
       doomed.map((c) =>
         docker
