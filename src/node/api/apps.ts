@@ -214,7 +214,14 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
   async function appStatus(name: string): Promise<AppStatusJson> {
     const v = view();
     const app = v.apps.get(name);
-    if (!app) throw new ApiError(404, 'APP_NOT_FOUND', `no running app named ${name}`);
+    if (!app) {
+      const gone = deps?.fluxos?.volumesKept(name);
+      throw new ApiError(
+        404,
+        'APP_NOT_FOUND',
+        `no running app named ${name}${gone ? `; this node keeps its volumes (${gone.volumes.join(', ')}) until height ${gone.deleteAt} (gone from the chain at height ${gone.since}), then deletes them` : ''}`,
+      );
+    }
     const placed = v.placement.get(name);
     const me = deps?.fluxos?.nodeId();
     const liveness = deps?.liveness;

@@ -402,6 +402,12 @@ export function createReplication(o: ReplicationOptions): Replication {
     if (!me) return;
     const v = o.view();
     const running = new Set(o.running());
+    // An app that runs here is its primary here, prepared by this process or not (started by an
+    // earlier one, or started while placement looked elsewhere): its rounds go out.
+    for (const app of running) {
+      const spec = v.apps.get(app)?.spec;
+      for (const vol of spec ? replicated(spec) : []) primaryHere.add(key(app, vol.name));
+    }
     const work: Array<Promise<void>> = [];
     for (const k of [...primaryHere]) {
       const [app, volume] = k.split('/');

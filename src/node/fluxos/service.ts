@@ -31,6 +31,8 @@ export interface FluxOs {
   status(app?: string): LocalAppStatus[];
   /** Replicated volumes: rounds to standbys, copies taken, the node routes (replication.ts). */
   replication?: Replication;
+  /** An app gone from the chain whose volumes this node still keeps: which, and until what height. */
+  volumesKept(app: string): { volumes: string[]; since: number; deleteAt: number } | undefined;
   /** The last lines a component's container wrote on this node. */
   logs(app: string, component: string | undefined, opts: { tail: number; since?: number }): Promise<string>;
   /** One sample of each of the app's containers on this node. */
@@ -285,6 +287,13 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
         return volumes.length ? { ...s, volumes } : s;
       }),
     replication,
+    volumesKept(app) {
+      if (view().apps.has(app)) return undefined;
+      const volumes = (o.volumes?.list() ?? []).filter((v) => v.app === app).map((v) => v.name);
+      if (volumes.length === 0) return undefined;
+      const since = goneSince.get(app) ?? chain.tip().height;
+      return { volumes, since, deleteAt: since + chain.params.apps.volumeGraceBlocks };
+    },
     async logs(app, component, opts) {
       const [c] = await containersOf(app, component, true);
       return o.runtime.logs(c.id, { tail: opts.tail, since: opts.since, timestamps: true });

@@ -209,6 +209,7 @@ describe('volume backup and restore on a hosting node (real Docker)', { skip, ti
   let url: string;
   let data: string;
   let cliEnv: Record<string, string>;
+  let viewOf: PlacementView;
   const backupFile = join(dir, 'snapshot.tar');
 
   const container = async () => {
@@ -269,7 +270,7 @@ describe('volume backup and restore on a hosting node (real Docker)', { skip, ti
       get: (key: string) => (key === `app/${NAME}` ? record : chain.state.get(key)),
       scan: chain.state.scan?.bind(chain.state),
     };
-    const view: PlacementView = {
+    viewOf = {
       height: 0,
       apps: new Map([
         [NAME, { name: NAME, spec: app, revision: 1, registeredAt: 0, expiresAt: 1_000, owner }],
@@ -286,7 +287,7 @@ describe('volume backup and restore on a hosting node (real Docker)', { skip, ti
     volumes = createLoopVolumes(join(dir, 'volumes'));
     fluxos = startFluxOs({
       chain,
-      view: () => view,
+      view: () => viewOf,
       operatorKey: operator.publicKey,
       runtime: createDockerRuntime(docker),
       hostAddress: '127.0.0.1',
@@ -297,7 +298,7 @@ describe('volume backup and restore on a hosting node (real Docker)', { skip, ti
     server = await startApiServer({
       chain,
       port: apiPort,
-      apps: { state, fluxos, placement: { view: () => view, consensus: () => view } },
+      apps: { state, fluxos, placement: { view: () => viewOf, consensus: () => viewOf } },
     });
     url = server.url;
     await until(
@@ -516,5 +517,23 @@ describe('volume backup and restore on a hosting node (real Docker)', { skip, ti
     assert.equal(out.code, 1);
     assert.match(out.stderr, /larger than volume data/);
     rmSync(big);
+  });
+
+  it('keeps the volume of an app gone from the chain, and says until when', async () => {
+    // The app leaves the chain (cancelled, expired): this node's view no longer has it.
+    assert.equal(fluxos.volumesKept(NAME), undefined, 'a running app keeps its volumes without a deadline');
+    viewOf.apps.delete(NAME);
+    viewOf.placement.delete(NAME);
+    const r = await fetch(`${url}/apps/${NAME}/status`);
+    assert.equal(r.status, 404);
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'APP_NOT_FOUND');
+    const grace = chain.params.apps.volumeGraceBlocks;
+    assert.match(
+      body.error.message,
+      new RegExp(`this node keeps its volumes \\(data\\) until height ${chain.tip().height + grace}`),
+    );
+    await fluxos.reconciler.reconcile();
+    assert.ok(existsSync(join(data, 'hello.txt')), 'the data stays through the grace period');
   });
 });
