@@ -5,7 +5,6 @@
 // status for 10 s, then the primary's node is killed as a machine dies and the failover time and
 // the writes lost are measured (the dead primary's last number against where the copy ended).
 
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,11 +176,6 @@ async function statefulFailover(): Promise<BenchRow[]> {
     const doomed = await docker.listContainers({ filters: { label: [`${LABELS.node}=${primary.node}`] } });
     const t0 = performance.now();
     process.kill(victim.pid, 'SIGKILL');
-    // A node killed mid-round leaves its volume frozen (writers hang until a thaw). On a machine
-    // of its own that hangs only its own containers; here the engine is shared, and would wait on
-    // them: thaw, as the dead machine's going away would free the engine.
-    for (const mnt of mountsUnder(join(devnetDir, `node-${victim.index}`)))
-      spawnSync('fsfreeze', ['-u', mnt]);
     // Not awaited before polling: the engine may take seconds to answer while it starts the new one.
     const killing = Promise.all(
       doomed.map((c) =>
@@ -202,11 +196,6 @@ async function statefulFailover(): Promise<BenchRow[]> {
       50,
     );
     const failoverMs = performance.now() - t0;
-    if (process.env.OFX_DEBUG)
-      console.error(
-        new Date(Date.now() - failoverMs).toISOString(),
-        devnetLogLines(devnetDir, nodes, /fluxos|liveness/, 12),
-      );
     await killing;
     const oldSeq = readFileSync(
       join(devnetDir, `node-${victim.index}`, 'volumes', name, 'data', 'data', 'seq'),

@@ -110,6 +110,12 @@ export interface Reconciler {
    * touching them.
    */
   hold(app: string): Promise<() => void>;
+  /**
+   * `hold` without waiting for a pass that may be at the app (a replication round's pause of a
+   * few ms: a pass that finds the container paused unpauses it, which costs that round only its
+   * cross-file consistency).
+   */
+  holdNow(app: string): () => void;
   close(): Promise<void>;
 }
 
@@ -495,6 +501,17 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     }
   });
   const reconcile = passes.run;
+  function holdNow(app: string): () => void {
+    held.set(app, (held.get(app) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (held.get(app) ?? 1) - 1;
+      if (n > 0) held.set(app, n);
+      else held.delete(app);
+    };
+  }
 
   const timer = setInterval(() => void reconcile(), o.intervalMs ?? 2_000);
   timer.unref();
@@ -504,18 +521,12 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     trigger: () => void reconcile(),
     cannotRun: () => cannot.current(),
     async hold(app) {
-      held.set(app, (held.get(app) ?? 0) + 1);
+      const release = holdNow(app);
       // A pass that began before the hold may still be at the app: this settles after it.
       await reconcile().catch(() => undefined);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        const n = (held.get(app) ?? 1) - 1;
-        if (n > 0) held.set(app, n);
-        else held.delete(app);
-      };
+      return release;
     },
+    holdNow,
     status(app) {
       const node = nodeNow;
       if (!node) return [];

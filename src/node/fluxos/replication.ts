@@ -3,9 +3,9 @@
 // next-ranked eligible nodes, so the node a failover picks already holds the data) every
 // `apps.volumeSyncMs`, over the node API, signed by its operator key (node routes: the receiver
 // checks the key is the operator's of the node the request names, and that placement makes
-// both of them holders of the app). Each round freezes the volume's file system (`fsfreeze`:
-// writers wait, reads go on) while it lists the tree and reads what changed, so a round is one
-// point in time; only files whose sha256 differs from what the standby holds travel, and each is
+// both of them holders of the app). Each round pauses the app's containers (cgroup freezer)
+// while it lists the tree and reads what changed, so a round is one point in time, what a crash
+// then would have left; only files whose sha256 differs from what the standby holds travel, and each is
 // checked against its hash on arrival and renamed into place whole (volume-sync.ts).
 //
 // A copy's place in history is (generation, seq): seq counts the primary's rounds, generation
@@ -15,11 +15,9 @@
 // not is pulled before the containers start. So a node that comes back with an old copy never
 // overwrites the newer one, and a failover loses at most the writes since the last round that
 // reached the standby: the recovery point, about twice `volumeSyncMs`.
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import { callRawRoute, callRoute } from '../../api/call.ts';
 import { ownerSigner } from '../../api/owner-auth.ts';
 import { ApiError } from '../../api/route.ts';
@@ -47,7 +45,6 @@ import {
 } from './volume-sync.ts';
 import { VolumeError, type VolumeStore } from './volumes.ts';
 
-const run = promisify(execFile);
 /** Bytes one round reads at most (the rest waits for the next round). */
 const ROUND_READ_BYTES = 64 * 2 ** 20;
 /** Bytes of files one delta carries at most (a standby far behind catches up over several rounds). */
@@ -85,6 +82,11 @@ export interface ReplicationOptions {
   liveness?: Pick<Liveness, 'get' | 'isAlive'>;
   /** The apps whose every component runs on this node now. */
   running: () => string[];
+  /**
+   * Pauses the app's running containers here (cgroup freezer: none of its processes runs, no
+   * write is half done); resolves to what unpauses them. A round reads the volume meanwhile.
+   */
+  pause: (app: string) => Promise<() => Promise<void>>;
   log?: (line: string) => void;
   now?: () => number;
 }
@@ -134,10 +136,6 @@ const replicated = (spec: AppSpec) =>
   spec.components.flatMap((c) => (c.volumes ?? []).filter((v) => v.mode === 'replicated'));
 
 const manifestOf = (entries: Entry[]): Manifest => new Map(entries.map((e) => [e.path, e]));
-
-async function freeze(mnt: string, on: boolean): Promise<void> {
-  await run('fsfreeze', [on ? '-f' : '-u', mnt], { timeout: 10_000 });
-}
 
 export function createReplication(o: ReplicationOptions): Replication {
   const { chain } = o;
@@ -276,12 +274,12 @@ export function createReplication(o: ReplicationOptions): Replication {
       const dirs = await copyDirs(app, volume);
       const c = copyState(k);
       const readAt = now();
-      await freeze(dirs.mnt, true);
+      const resume = await o.pause(app);
       let scan: ReturnType<typeof scanTree>;
       try {
         scan = scanTree(dirs.data, c.cache, c.manifest, ROUND_READ_BYTES);
       } finally {
-        await freeze(dirs.mnt, false);
+        await resume();
       }
       const meta = readCopyMeta(dirs.meta) ?? { generation: 1, seq: 0 };
       const changed = diffManifests(scan.manifest, c.manifest);
@@ -491,13 +489,12 @@ export function createReplication(o: ReplicationOptions): Replication {
       mustHold(app, asker, 'node');
       const dirs = await copyDirs(app, volume);
       const c = copyState(key(app, volume));
-      const running = primaryHere.has(key(app, volume));
-      if (running) await freeze(dirs.mnt, true);
+      const resume = primaryHere.has(key(app, volume)) ? await o.pause(app) : async () => {};
       let scan: ReturnType<typeof scanTree>;
       try {
         scan = scanTree(dirs.data, c.cache, c.manifest, Number.MAX_SAFE_INTEGER);
       } finally {
-        if (running) await freeze(dirs.mnt, false);
+        await resume();
       }
       const meta = readCopyMeta(dirs.meta) ?? { generation: 0, seq: 0 };
       const { entries, deletes } = diffManifests(scan.manifest, manifestOf(have));

@@ -190,6 +190,9 @@ export function openAppSecrets(o: AppSecretsOptions): AppSecrets {
       ...(o.liveness?.view.runningApp(app) ?? []),
     ]);
     holders.delete(node);
+    // A holder this node's view has down cannot answer: waiting for it would hold a failover
+    // for the whole bound (the node that died is the one consensus still names).
+    if (o.liveness) for (const h of [...holders]) if (!o.liveness.view.isAlive(h)) holders.delete(h);
     rows(app); // an earlier registration's secrets go first
     const wasSettled = table.get({ app, key: SETTLED }) !== undefined;
     let answered = 0;

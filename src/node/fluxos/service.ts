@@ -115,6 +115,38 @@ export function startFluxOs(o: FluxOsOptions): FluxOs {
           nodeId,
           liveness: o.liveness,
           running: () => runningApps(reconciler.status()),
+          pause: async (app) => {
+            const me = nodeId();
+            const release = reconciler.holdNow(app);
+            const ids = me
+              ? (await engine.list({ [LABELS.network]: network, [LABELS.node]: me, [LABELS.app]: app }))
+                  .filter((c) => c.state === 'running')
+                  .map((c) => c.id)
+              : [];
+            const paused: string[] = [];
+            try {
+              for (const id of ids) {
+                await engine.pause(id);
+                paused.push(id);
+              }
+            } catch (e) {
+              await Promise.all(paused.map((id) => engine.unpause(id).catch(() => undefined)));
+              release();
+              throw e;
+            }
+            return async () => {
+              await Promise.all(
+                paused.map((id) =>
+                  engine
+                    .unpause(id)
+                    .catch((e: Error) =>
+                      o.log?.(`fluxos: could not unpause ${id.slice(0, 12)}: ${e.message}`),
+                    ),
+                ),
+              );
+              release();
+            };
+          },
           log: o.log,
         })
       : undefined;

@@ -91,7 +91,6 @@ export function createLoopVolumes(root: string): VolumeStore {
     const dir = join(root, app);
     return { dir, image: join(dir, `${name}.img`), mnt: join(dir, name), data: join(dir, name, 'data') };
   };
-  const thawed = new Set<string>();
   // One change at a time per volume: two passes must not both mkfs or mount it.
   const busy = new Map<string, Promise<unknown>>();
   const serial = <T>(key: string, f: () => Promise<T>): Promise<T> => {
@@ -129,12 +128,6 @@ export function createLoopVolumes(root: string): VolumeStore {
             `cannot mount volume ${v.app}/${v.name} (a loop device needs root): ${(e as Error).message}`,
           );
         }
-      }
-      // A node killed during a replication round leaves the file system frozen: thaw it (once
-      // per process; fsfreeze -u of a thawed one only fails, harmlessly).
-      if (!thawed.has(p.mnt)) {
-        thawed.add(p.mnt);
-        await sh('fsfreeze', ['-u', p.mnt]).catch(() => undefined);
       }
       const size = statSync(p.image).size;
       if (want > size) {
