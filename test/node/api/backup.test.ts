@@ -34,7 +34,7 @@ import { AppRecord } from '../../../src/core/codec/types.ts';
 import { toHex } from '../../../src/core/crypto/hash.ts';
 import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
 import { addressBytes } from '../../../src/core/crypto/keys.ts';
-import { DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
+import { createParams, DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
 import { type ApiServer, startApiServer } from '../../../src/node/api/server.ts';
 import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
 import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
@@ -47,6 +47,7 @@ import { type FluxOs, startFluxOs } from '../../../src/node/fluxos/service.ts';
 import { createLoopVolumes, type VolumeStore } from '../../../src/node/fluxos/volumes.ts';
 import { devnetParams } from '../../../src/node/genesis.ts';
 import { testAppSpec } from '../../support/apps.ts';
+import { extend } from '../../support/chain.ts';
 import { fluxInProcess } from '../../support/io.ts';
 import { BOB } from '../../support/keys.ts';
 import { until } from '../../support/wait.ts';
@@ -210,6 +211,7 @@ describe('volume backup and restore on a hosting node (real Docker)', { skip, ti
   let data: string;
   let cliEnv: Record<string, string>;
   let viewOf: PlacementView;
+  const logLines: string[] = [];
   const backupFile = join(dir, 'snapshot.tar');
 
   const container = async () => {
@@ -246,7 +248,9 @@ describe('volume backup and restore on a hosting node (real Docker)', { skip, ti
     const image = await exampleImage(docker);
     const apiPort = await freePort();
     const operator = loadOrCreateOperatorKey(operatorKeyFile(dir));
-    const params = withDevnetFluxNodes(devnetParams(Date.now()), [
+    // Volumes of an app gone from the chain are kept 2 blocks here (the last test waits them out).
+    const base = devnetParams(Date.now());
+    const params = withDevnetFluxNodes(createParams(base, { apps: { ...base.apps, volumeGraceBlocks: 2 } }), [
       { operator: operator.publicKey, endpoint: `127.0.0.1:${apiPort}` },
     ]);
     chain = openChain({ params, dbPath: join(dir, 'chain.db') });
@@ -294,6 +298,7 @@ describe('volume backup and restore on a hosting node (real Docker)', { skip, ti
       intervalMs: 500,
       volumes,
       removeOnClose: true,
+      log: (line) => logLines.push(line),
     });
     server = await startApiServer({
       chain,
@@ -535,5 +540,21 @@ describe('volume backup and restore on a hosting node (real Docker)', { skip, ti
     );
     await fluxos.reconciler.reconcile();
     assert.ok(existsSync(join(data, 'hello.txt')), 'the data stays through the grace period');
+    // Past the grace period the node deletes the volume (its container went first), and says so.
+    const deleted = await until(
+      () => `the volume to be deleted at height ${chain.tip().height}: ${JSON.stringify(volumes.list())}`,
+      async () => {
+        await extend(chain, 1);
+        return volumes.list().some((v) => v.app === NAME) ? undefined : true;
+      },
+      30_000,
+      300,
+    );
+    assert.ok(deleted);
+    assert.equal(existsSync(data), false, 'the data is gone');
+    assert.ok(
+      logLines.some((l) => l.includes(`deleted the volumes of ${NAME} (data)`)),
+      logLines.join('\n'),
+    );
   });
 });
