@@ -18,7 +18,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -29,25 +28,20 @@ import { ownerSigner, signOwnerRequest } from '../../../src/api/owner-auth.ts';
 import type { ApiError } from '../../../src/api/route.ts';
 import { routes } from '../../../src/api/routes.ts';
 import type { AppSpec } from '../../../src/core/apps/spec.ts';
-import { blockHash } from '../../../src/core/codec/ids.ts';
-import { AppRecord } from '../../../src/core/codec/types.ts';
-import { toHex } from '../../../src/core/crypto/hash.ts';
 import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
 import { addressBytes } from '../../../src/core/crypto/keys.ts';
 import { createParams, DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
-import { type ApiServer, startApiServer } from '../../../src/node/api/server.ts';
-import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
-import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
-import { loadOrCreateOperatorKey, operatorKeyFile } from '../../../src/node/fluxnode/operator.ts';
+import type { ApiServer } from '../../../src/node/api/server.ts';
+import type { LocalChain } from '../../../src/node/chain/chain.ts';
 import { pickVolume, restoreVolume, tarStream } from '../../../src/node/fluxos/backup.ts';
 import { LABELS, networkOptions } from '../../../src/node/fluxos/options.ts';
 import type { PlacementView } from '../../../src/node/fluxos/placement.ts';
-import { createDockerRuntime, demuxDockerLog } from '../../../src/node/fluxos/runtime.ts';
-import { type FluxOs, startFluxOs } from '../../../src/node/fluxos/service.ts';
+import { demuxDockerLog } from '../../../src/node/fluxos/runtime.ts';
+import type { FluxOs } from '../../../src/node/fluxos/service.ts';
 import { createLoopVolumes, type VolumeStore } from '../../../src/node/fluxos/volumes.ts';
-import { devnetParams } from '../../../src/node/genesis.ts';
 import { testAppSpec } from '../../support/apps.ts';
 import { extend } from '../../support/chain.ts';
+import { startHostingNode } from '../../support/hosting.ts';
 import { fluxInProcess } from '../../support/io.ts';
 import { BOB } from '../../support/keys.ts';
 import { until } from '../../support/wait.ts';
@@ -61,14 +55,6 @@ const NAME = `bak-${process.pid}`;
 const OWNER = deriveKeyPair(DEVNET_MNEMONIC, 0, 3);
 const BB = '/bin/busybox';
 const GB = 1024 ** 3;
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 /** Writes hello.txt on its volume the first time, says what it holds at each start, stops on TERM. */
 function spec(image: string): AppSpec {
@@ -246,66 +232,32 @@ describe('volume backup and restore on a hosting node (real Docker)', { skip, ti
 
   before(async () => {
     const image = await exampleImage(docker);
-    const apiPort = await freePort();
-    const operator = loadOrCreateOperatorKey(operatorKeyFile(dir));
-    // Volumes of an app gone from the chain are kept 2 blocks here (the last test waits them out).
-    const base = devnetParams(Date.now());
-    const params = withDevnetFluxNodes(createParams(base, { apps: { ...base.apps, volumeGraceBlocks: 2 } }), [
-      { operator: operator.publicKey, endpoint: `127.0.0.1:${apiPort}` },
-    ]);
-    chain = openChain({ params, dbPath: join(dir, 'chain.db') });
-    const [me] = chain.fluxNodesOfOperator(operator.publicKey);
-    nodeId = me.id;
-    const app = spec(image);
-    const owner = addressBytes(OWNER.publicKey);
-    const record = AppRecord.serialize({
-      owner,
-      spec: new TextEncoder().encode(JSON.stringify(app)),
-      revision: 1,
-      registeredAt: 0,
-      updatedAt: 0,
-      expiresAt: 1_000,
-      pricePerBlock: 1n,
-      escrow: 1_000n,
-      owed: 0n,
-      hosts: [],
-    });
-    const state = {
-      get: (key: string) => (key === `app/${NAME}` ? record : chain.state.get(key)),
-      scan: chain.state.scan?.bind(chain.state),
-    };
-    viewOf = {
-      height: 0,
-      apps: new Map([
-        [NAME, { name: NAME, spec: app, revision: 1, registeredAt: 0, expiresAt: 1_000, owner }],
-      ]),
-      placement: new Map([[NAME, { name: NAME, wanted: 1, nodes: [nodeId] }]]),
-    };
-    // The app network made here, on a subnet of its own: on an engine shared with other test runs
-    // Docker's default address pools (about 30 bridges) may be used up. The agent keeps it (it fits).
-    const network = toHex(blockHash(chain.blockByHeight(0)!.header)).slice(0, 12);
-    await docker.createNetwork({
-      ...networkOptions({ network, nodeId, app }),
-      IPAM: { Config: [{ Subnet: `10.${200 + (process.pid % 50)}.${process.pid % 250}.0/24` }] },
-    });
     volumes = createLoopVolumes(join(dir, 'volumes'));
-    fluxos = startFluxOs({
+    ({
       chain,
-      view: () => viewOf,
-      operatorKey: operator.publicKey,
-      runtime: createDockerRuntime(docker),
-      hostAddress: '127.0.0.1',
-      intervalMs: 500,
-      volumes,
-      removeOnClose: true,
-      log: (line) => logLines.push(line),
-    });
-    server = await startApiServer({
-      chain,
-      port: apiPort,
-      apps: { state, fluxos, placement: { view: () => viewOf, consensus: () => viewOf } },
-    });
-    url = server.url;
+      nodeId,
+      fluxos,
+      server,
+      url,
+      view: viewOf,
+    } = await startHostingNode({
+      dir,
+      docker,
+      spec: spec(image),
+      owner: addressBytes(OWNER.publicKey),
+      // Volumes of an app gone from the chain are kept 2 blocks here (the last test waits them out).
+      params: (base) => createParams(base, { apps: { ...base.apps, volumeGraceBlocks: 2 } }),
+      agent: { intervalMs: 500, volumes, log: (line) => logLines.push(line) },
+      // The app network made here, on a subnet of its own (outside the pools ensure-docker.sh
+      // gives, 10.200.0.0/14): an engine shared with other test runs may have no default pool
+      // left. The agent keeps it (it fits).
+      beforeAgent: async ({ nodeId: id, network }) => {
+        await docker.createNetwork({
+          ...networkOptions({ network, nodeId: id, app: spec(image) }),
+          IPAM: { Config: [{ Subnet: `10.${210 + (process.pid % 40)}.${process.pid % 250}.0/24` }] },
+        });
+      },
+    }));
     await until(
       () => `the container runs and wrote its file (${JSON.stringify(fluxos.status(NAME))})`,
       () => {

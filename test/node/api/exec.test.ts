@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -19,20 +19,15 @@ import {
 } from '../../../src/api/exec-wire.ts';
 import { ownerSigner, signOwnerRequest } from '../../../src/api/owner-auth.ts';
 import { main } from '../../../src/cli/flux.ts';
-import { AppRecord } from '../../../src/core/codec/types.ts';
 import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
 import { addressBytes, type KeyPair } from '../../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
-import { type ApiServer, startApiServer } from '../../../src/node/api/server.ts';
-import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
-import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
-import { loadOrCreateOperatorKey, operatorKeyFile } from '../../../src/node/fluxnode/operator.ts';
+import type { ApiServer } from '../../../src/node/api/server.ts';
+import type { LocalChain } from '../../../src/node/chain/chain.ts';
 import { LABELS } from '../../../src/node/fluxos/options.ts';
-import type { PlacementView } from '../../../src/node/fluxos/placement.ts';
-import { createDockerRuntime } from '../../../src/node/fluxos/runtime.ts';
-import { type FluxOs, startFluxOs } from '../../../src/node/fluxos/service.ts';
-import { devnetParams } from '../../../src/node/genesis.ts';
+import type { FluxOs } from '../../../src/node/fluxos/service.ts';
 import { testAppSpec } from '../../support/apps.ts';
+import { startHostingNode } from '../../support/hosting.ts';
 import { fluxInProcess, Sink } from '../../support/io.ts';
 import { BOB } from '../../support/keys.ts';
 import { until } from '../../support/wait.ts';
@@ -46,14 +41,6 @@ const ROOT = join(import.meta.dirname, '..', '..', '..');
 const SHELL = ['/bin/busybox', 'sh'];
 const hasPty = spawnSync('python3', ['-c', 'import pty, fcntl, termios']).status === 0;
 if (!hasPty) console.log('# SKIPPED the pseudo-terminal test: no python3 with the pty module');
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 type Upgraded = { status: 101; socket: Socket; head: Buffer } | { status: number; code: string };
 
@@ -109,54 +96,12 @@ describe('flux app exec on a hosting node (real Docker)', { skip: env.skip, time
   // The node as owner-routes.test.ts builds it: one FluxNode, the app on chain, its container running.
   before(async () => {
     const image = await exampleImage(docker);
-    const apiPort = await freePort();
-    const operator = loadOrCreateOperatorKey(operatorKeyFile(dir));
-    const params = withDevnetFluxNodes(devnetParams(Date.now()), [
-      { operator: operator.publicKey, endpoint: `127.0.0.1:${apiPort}` },
-    ]);
-    chain = openChain({ params, dbPath: join(dir, 'chain.db') });
-    const [me] = chain.fluxNodesOfOperator(operator.publicKey);
-    nodeId = me.id;
-    const app = testAppSpec(NAME, [{ name: 'web', image }]);
-    const owner = addressBytes(OWNER.publicKey);
-    const record = AppRecord.serialize({
-      owner,
-      spec: new TextEncoder().encode(JSON.stringify(app)),
-      revision: 1,
-      registeredAt: 0,
-      updatedAt: 0,
-      expiresAt: 1_000,
-      pricePerBlock: 1n,
-      escrow: 1_000n,
-      owed: 0n,
-      hosts: [],
-    });
-    const state = {
-      get: (key: string) => (key === `app/${NAME}` ? record : chain.state.get(key)),
-      scan: chain.state.scan?.bind(chain.state),
-    };
-    const view: PlacementView = {
-      height: 0,
-      apps: new Map([
-        [NAME, { name: NAME, spec: app, revision: 1, registeredAt: 0, expiresAt: 1_000, owner }],
-      ]),
-      placement: new Map([[NAME, { name: NAME, wanted: 1, nodes: [nodeId] }]]),
-    };
-    fluxos = startFluxOs({
-      chain,
-      view: () => view,
-      operatorKey: operator.publicKey,
-      runtime: createDockerRuntime(docker),
-      hostAddress: '127.0.0.1',
-      intervalMs: 60_000,
-      removeOnClose: true,
-    });
-    server = await startApiServer({
-      chain,
-      port: apiPort,
-      apps: { state, fluxos, placement: { view: () => view, consensus: () => view } },
-    });
-    url = server.url;
+    ({ chain, nodeId, fluxos, server, url } = await startHostingNode({
+      dir,
+      docker,
+      spec: testAppSpec(NAME, [{ name: 'web', image }]),
+      owner: addressBytes(OWNER.publicKey),
+    }));
     await until(
       () => `the container runs (${JSON.stringify(fluxos.status(NAME)[0] ?? 'no status')})`,
       () => fluxos.status(NAME)[0]?.state === 'running' || undefined,

@@ -2,7 +2,6 @@
 // app's owner (through the API and through `flux app`) and refuse every other request by its code.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,20 +9,15 @@ import type Docker from 'dockerode';
 import { type ApiError, createClient } from '../../../src/api/client.ts';
 import { ownerSigner, signOwnerRequest } from '../../../src/api/owner-auth.ts';
 import type { AppSpec } from '../../../src/core/apps/spec.ts';
-import { AppRecord } from '../../../src/core/codec/types.ts';
 import { deriveKeyPair } from '../../../src/core/crypto/hd.ts';
 import { addressBytes } from '../../../src/core/crypto/keys.ts';
 import { DEVNET_MNEMONIC } from '../../../src/core/params/index.ts';
-import { type ApiServer, startApiServer } from '../../../src/node/api/server.ts';
-import { type LocalChain, openChain } from '../../../src/node/chain/chain.ts';
-import { withDevnetFluxNodes } from '../../../src/node/fluxnode/devnet.ts';
-import { loadOrCreateOperatorKey, operatorKeyFile } from '../../../src/node/fluxnode/operator.ts';
+import type { ApiServer } from '../../../src/node/api/server.ts';
+import type { LocalChain } from '../../../src/node/chain/chain.ts';
 import { LABELS } from '../../../src/node/fluxos/options.ts';
-import type { PlacementView } from '../../../src/node/fluxos/placement.ts';
-import { createDockerRuntime } from '../../../src/node/fluxos/runtime.ts';
-import { type FluxOs, startFluxOs } from '../../../src/node/fluxos/service.ts';
-import { devnetParams } from '../../../src/node/genesis.ts';
+import type { FluxOs } from '../../../src/node/fluxos/service.ts';
 import { testAppSpec } from '../../support/apps.ts';
+import { startHostingNode } from '../../support/hosting.ts';
 import { fluxInProcess } from '../../support/io.ts';
 import { BOB } from '../../support/keys.ts';
 import { until } from '../../support/wait.ts';
@@ -32,14 +26,6 @@ import { exampleImage, removeContainersOf, testDocker } from '../fluxos/docker.t
 const env = await testDocker();
 const NAME = `own-${process.pid}`;
 const OWNER = deriveKeyPair(DEVNET_MNEMONIC, 0, 3);
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 function spec(image: string, port: number): AppSpec {
   return testAppSpec(NAME, [{ name: 'web', image, ports: [{ container: 8080, host: port }] }]);
@@ -56,55 +42,12 @@ describe('owner routes on a hosting node (real Docker)', { skip: env.skip, timeo
 
   before(async () => {
     const image = await exampleImage(docker);
-    const apiPort = await freePort();
-    const operator = loadOrCreateOperatorKey(operatorKeyFile(dir));
-    const params = withDevnetFluxNodes(devnetParams(Date.now()), [
-      { operator: operator.publicKey, endpoint: `127.0.0.1:${apiPort}` },
-    ]);
-    chain = openChain({ params, dbPath: join(dir, 'chain.db') });
-    const [me] = chain.fluxNodesOfOperator(operator.publicKey);
-    nodeId = me.id;
-    const app = spec(image, 33_000 + (process.pid % 2000));
-    const owner = addressBytes(OWNER.publicKey);
-    const record = AppRecord.serialize({
-      owner,
-      spec: new TextEncoder().encode(JSON.stringify(app)),
-      revision: 1,
-      registeredAt: 0,
-      updatedAt: 0,
-      expiresAt: 1_000,
-      pricePerBlock: 1n,
-      escrow: 1_000n,
-      owed: 0n,
-      hosts: [],
-    });
-    // The app as the chain records it, over the genesis state: its owner is what the node checks.
-    const state = {
-      get: (key: string) => (key === `app/${NAME}` ? record : chain.state.get(key)),
-      scan: chain.state.scan?.bind(chain.state),
-    };
-    const view: PlacementView = {
-      height: 0,
-      apps: new Map([
-        [NAME, { name: NAME, spec: app, revision: 1, registeredAt: 0, expiresAt: 1_000, owner }],
-      ]),
-      placement: new Map([[NAME, { name: NAME, wanted: 1, nodes: [nodeId] }]]),
-    };
-    fluxos = startFluxOs({
-      chain,
-      view: () => view,
-      operatorKey: operator.publicKey,
-      runtime: createDockerRuntime(docker),
-      hostAddress: '127.0.0.1',
-      intervalMs: 60_000,
-      removeOnClose: true,
-    });
-    server = await startApiServer({
-      chain,
-      port: apiPort,
-      apps: { state, fluxos, placement: { view: () => view, consensus: () => view } },
-    });
-    url = server.url;
+    ({ chain, nodeId, fluxos, server, url } = await startHostingNode({
+      dir,
+      docker,
+      spec: spec(image, 33_000 + (process.pid % 2000)),
+      owner: addressBytes(OWNER.publicKey),
+    }));
     await until(
       'the container runs',
       () => fluxos.status(NAME)[0]?.state === 'running' || undefined,
