@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import type Docker from 'dockerode';
 import { nodeAlive } from '../../src/cli/devnet.ts';
 import { LABELS } from '../../src/node/fluxos/options.ts';
+import { mounts } from '../../src/node/fluxos/volumes.ts';
 import type { CliRun } from './io.ts';
 
 export const FLUX = join(import.meta.dirname, '../../src/cli/flux.ts');
@@ -167,17 +168,10 @@ export function spawnFluxd(args: string[], name: string, readyTimeoutMs?: number
   return { child, ready, stderr, exited };
 }
 
-/** Mount points under `dir` (deepest first), from /proc/self/mountinfo. */
+/** Mount points under `dir`, deepest first. */
 export function mountsUnder(dir: string): string[] {
-  let text = '';
-  try {
-    text = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => m !== undefined && m.startsWith(`${dir}/`))
+  return mounts()
+    .map((m) => m.point)
+    .filter((m) => m.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
 }

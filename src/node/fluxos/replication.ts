@@ -136,6 +136,10 @@ const replicated = (spec: AppSpec) =>
   spec.components.flatMap((c) => (c.volumes ?? []).filter((v) => v.mode === 'replicated'));
 
 const manifestOf = (entries: Entry[]): Manifest => new Map(entries.map((e) => [e.path, e]));
+/** A copy's (generation, seq), beside its data directory (outside what the container sees). */
+const metaPath = (data: string) => join(data, '..', '.ofx-copy.json');
+/** A buffer as a raw route's signed body. */
+const rawBody = (b: Buffer) => ({ stream: Readable.from([b]), length: b.length, sha256: sha256(b) });
 
 export function createReplication(o: ReplicationOptions): Replication {
   const { chain } = o;
@@ -165,7 +169,7 @@ export function createReplication(o: ReplicationOptions): Replication {
     if (!v) throw new ApiError(404, 'NO_VOLUME', `app ${app} has no replicated volume ${volume}`);
     const data = await o.volumes.ensure({ app, name: volume, sizeGb: v.size });
     const mnt = join(data, '..');
-    return { data, mnt, meta: join(mnt, '.ofx-copy.json') };
+    return { data, mnt, meta: metaPath(data) };
   }
 
   /** Nodes placement makes holders of `app` (hosts and standbys), in this node's view and in consensus. */
@@ -252,7 +256,7 @@ export function createReplication(o: ReplicationOptions): Replication {
       { params: { name: app, volume }, query: { for: me } },
       {
         sign: ownerSigner(o.operator, from),
-        body: { stream: Readable.from([body]), length: body.length, sha256: sha256(body) },
+        body: rawBody(body),
         timeoutMs: 60_000,
       },
     );
@@ -369,7 +373,7 @@ export function createReplication(o: ReplicationOptions): Replication {
         { params: { name: app, volume }, query: { for: me } },
         {
           sign: ownerSigner(o.operator, standby),
-          body: { stream: Readable.from([body]), length: body.length, sha256: sha256(body) },
+          body: rawBody(body),
           timeoutMs: 60_000,
         },
       );
@@ -508,11 +512,12 @@ export function createReplication(o: ReplicationOptions): Replication {
       const spec = specOf(app);
       if (!me || !spec) return [];
       const out: VolumeReplicaStatus[] = [];
+      const here = o.volumes.list().filter((x) => x.app === app);
       for (const c of spec.components)
         for (const v of c.volumes ?? []) {
           const k = key(app, v.name);
-          const info = o.volumes.list().find((x) => x.app === app && x.name === v.name);
-          const meta = info ? readCopyMeta(join(info.path, '..', '.ofx-copy.json')) : undefined;
+          const info = here.find((x) => x.name === v.name);
+          const meta = info ? readCopyMeta(metaPath(info.path)) : undefined;
           const cs = copies.get(k);
           out.push({
             name: v.name,

@@ -54,22 +54,26 @@ export interface VolumeStore {
 
 export class VolumeError extends Error {}
 
-/** Mount points in this mount namespace (from /proc/self/mountinfo; octal escapes decoded). */
-function mountPoints(): Set<string> {
-  const out = new Set<string>();
+/** Each mount in this mount namespace: where, and its source device (from /proc/self/mountinfo; octal escapes decoded). */
+export function mounts(): Array<{ point: string; source: string }> {
   let text = '';
   try {
     text = readFileSync('/proc/self/mountinfo', 'utf8');
   } catch {
-    return out;
+    return [];
   }
+  const unescape = (f: string) =>
+    f.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+  const out: Array<{ point: string; source: string }> = [];
   for (const line of text.split('\n')) {
-    const field = line.split(' ')[4];
-    if (field)
-      out.add(field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))));
+    const f = line.split(' ');
+    const dash = f.indexOf('-');
+    if (f[4] && dash > 0) out.push({ point: unescape(f[4]), source: unescape(f[dash + 2] ?? '') });
   }
   return out;
 }
+
+const mountPoints = (): Set<string> => new Set(mounts().map((m) => m.point));
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
@@ -193,18 +197,10 @@ export function createLoopVolumes(root: string): VolumeStore {
   };
 }
 
-/** The loop device mounted at `mnt`, from /proc/self/mountinfo. */
+/** The loop device mounted at `mnt`. */
 function loopDeviceOf(mnt: string): string | undefined {
-  try {
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const f = line.split(' ');
-      if (f[4] !== mnt) continue;
-      const dash = f.indexOf('-');
-      const source = f[dash + 2];
-      if (source?.startsWith('/dev/loop')) return source;
-    }
-  } catch {}
-  return undefined;
+  const source = mounts().find((m) => m.point === mnt)?.source;
+  return source?.startsWith('/dev/loop') ? source : undefined;
 }
 
 /** Used bytes of the file system mounted at `mnt` (statfs). */
