@@ -62,13 +62,13 @@ export function mounts(): Array<{ point: string; source: string }> {
   } catch {
     return [];
   }
-  const unescape = (f: string) =>
+  const decoded = (f: string) =>
     f.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
   const out: Array<{ point: string; source: string }> = [];
   for (const line of text.split('\n')) {
     const f = line.split(' ');
     const dash = f.indexOf('-');
-    if (f[4] && dash > 0) out.push({ point: unescape(f[4]), source: unescape(f[dash + 2] ?? '') });
+    if (f[4] && dash > 0) out.push({ point: decoded(f[4]), source: decoded(f[dash + 2] ?? '') });
   }
   return out;
 }
