@@ -383,10 +383,13 @@ export function createAppHandlers(chain: Chain, deps?: AppApiDeps): AppHandlers 
       return replicationOf().state(p.name, p.volume, query.for, query.manifest === '1');
     },
     async appVolumeSync({ params: p, query, body }) {
+      // Refused before a byte of the body is buffered: only a holder's round is worth reading.
+      replicationOf().accepts(p.name, p.volume, query.for);
       const bytes = await readSigned(body, ROUND_SEND_BYTES + MAX_DELTA_HEADER_BYTES);
       return replicationOf().receive(p.name, p.volume, query.for, bytes);
     },
     async appVolumeDelta({ params: p, query, body }) {
+      replicationOf().holder(p.name, query.for);
       const bytes = await readSigned(body, MAX_DELTA_HEADER_BYTES);
       let have: unknown;
       try {

@@ -105,6 +105,10 @@ export interface Replication {
     asker: string,
     withManifest: boolean,
   ): Promise<CopyMeta & { entries?: Entry[] }>;
+  /** Throws 403 NOT_A_HOLDER unless placement makes `node` a holder of `app`. */
+  holder(app: string, node: string): void;
+  /** Throws the refusal a round from `sender` would get, before its body is read (not a holder, primary here). */
+  accepts(app: string, volume: string, sender: string): void;
   /** Node route: a primary's round arrives (a delta, checked and applied whole). */
   receive(app: string, volume: string, sender: string, body: Buffer): Promise<CopyMeta>;
   /** Node route: what turns the asker's copy (its manifest) into this one. */
@@ -189,6 +193,20 @@ export function createReplication(o: ReplicationOptions): Replication {
         `${who} ${node.slice(0, 16)} holds no copy of ${app} in this node's placement`,
       );
   };
+
+  /** Throws unless a round of `app`/`volume` from `sender` would be taken here (checked before its body is read). */
+  function accepts(app: string, volume: string, sender: string): void {
+    const me = o.nodeId();
+    if (!me) throw new ApiError(404, 'NOT_HOSTED', 'this node runs no apps');
+    mustHold(app, sender, 'node');
+    mustHold(app, me, 'this node');
+    if (primaryHere.has(key(app, volume)))
+      throw new ApiError(
+        409,
+        'PRIMARY_HERE',
+        `this node runs ${app} as its primary; it takes no copy of ${volume}`,
+      );
+  }
 
   async function prepare(me: string, app: AssignedApp): Promise<void> {
     const name = app.spec.name;
@@ -448,18 +466,11 @@ export function createReplication(o: ReplicationOptions): Replication {
       if (!primaryHere.has(key(app, volume))) c.manifest = scan.manifest;
       return { ...meta, entries: [...scan.manifest.values()] };
     },
+    accepts,
+    holder: (app, node) => mustHold(app, node, 'node'),
     async receive(app, volume, sender, body) {
-      const me = o.nodeId();
-      if (!me) throw new ApiError(404, 'NOT_HOSTED', 'this node runs no apps');
-      mustHold(app, sender, 'node');
-      mustHold(app, me, 'this node');
+      accepts(app, volume, sender);
       const k = key(app, volume);
-      if (primaryHere.has(k))
-        throw new ApiError(
-          409,
-          'PRIMARY_HERE',
-          `this node runs ${app} as its primary; it takes no copy of ${volume}`,
-        );
       let decoded: ReturnType<typeof decodeDelta>;
       try {
         decoded = decodeDelta(body);
